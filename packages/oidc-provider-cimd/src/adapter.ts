@@ -1,0 +1,59 @@
+/**
+ * Wraps a deployment's oidc-provider adapter so that `Client` lookups go: the deployment's own adapter
+ * (DCR and stored clients) → CIMD. oidc-provider itself consults static clients before any adapter, so the
+ * full order of spec §1 is static → adapter → CIMD. Every other model passes through untouched.
+ */
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { errors } from 'oidc-provider';
+import { isCimdError } from './errors.js';
+
+export type AdapterFactory = (name: string) => Adapter;
+export type AdapterConstructor = new (name: string) => Adapter;
+
+/** Resolves a URL client id to client metadata; `undefined` when the id is not a CIMD id. Throws CimdError. */
+export type ClientResolver = (id: string) => Promise<AdapterPayload | undefined>;
+
+function isConstructor(value: unknown): value is AdapterConstructor {
+  return typeof value === 'function' && typeof value.prototype === 'object' && value.prototype !== null;
+}
+
+export function wrapAdapter(inner: AdapterFactory | AdapterConstructor, resolveClient: ClientResolver): AdapterFactory {
+  const make = (name: string): Adapter => (isConstructor(inner) ? new inner(name) : (inner as AdapterFactory)(name));
+  // An arrow function has no prototype, so oidc-provider calls it as a factory.
+  return (name: string) => {
+    const base = make(name);
+    return name === 'Client' ? clientAdapter(base, resolveClient) : base;
+  };
+}
+
+function clientAdapter(base: Adapter, resolveClient: ClientResolver): Adapter {
+  return {
+    async find(id) {
+      const stored = await base.find(id);
+      if (stored) return stored;
+      try {
+        return await resolveClient(id);
+      } catch (error) {
+        if (isCimdError(error)) {
+          // The provider renders this as a 400 error page: an unresolved client is never redirected to.
+          throw new errors.InvalidClient(error.publicMessage, error.code);
+        }
+        throw error;
+      }
+    },
+    async upsert(id, payload, expiresIn) {
+      if (id.startsWith('https://')) {
+        // Draft §7.1: a stored client with a URL id would shadow (or be shadowed by) a CIMD client.
+        throw new Error(
+          `oidc-provider-cimd: refusing to store client ${JSON.stringify(id)}: ids of registered clients must not start with https://`,
+        );
+      }
+      return base.upsert(id, payload, expiresIn);
+    },
+    destroy: (id) => base.destroy(id),
+    consume: (id) => base.consume(id),
+    findByUid: (uid) => base.findByUid(uid),
+    findByUserCode: (code) => base.findByUserCode(code),
+    revokeByGrantId: (grantId) => base.revokeByGrantId(grantId),
+  };
+}

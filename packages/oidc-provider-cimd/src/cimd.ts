@@ -1,0 +1,274 @@
+/**
+ * The plugin object: options in, a configuration transformer and an operator API out.
+ */
+import Keyv from 'keyv';
+import type { AdapterPayload, Configuration } from 'oidc-provider';
+import { Provider } from 'oidc-provider';
+import { createMemoryAdapter } from 'oidc-provider/lib/adapters/memory_adapter.js';
+import { createAddressPolicy, isLoopbackAddress } from './address-policy.js';
+import { type AdapterConstructor, type AdapterFactory, wrapAdapter } from './adapter.js';
+import { type CapabilityExtras, deriveCapabilities } from './capabilities.js';
+import { DocumentCache } from './document-cache.js';
+import { createEmitter, type EventListener } from './events.js';
+import { createFetcher, type Fetcher, type FetcherOptions } from './fetcher.js';
+import { DEFAULT_LIFETIME_BOUNDS, type LifetimeBounds } from './http-cache.js';
+import { type CacheInspection, Resolver } from './resolver.js';
+import { createUrlRules, type UrlVerdict } from './url-rules.js';
+import type { CacheEntry } from './document-cache.js';
+
+export interface CimdOptions extends CapabilityExtras {
+  /** Turn the plugin off entirely: no discovery flag, URL ids are unknown clients. Default true. */
+  enabled?: boolean;
+  /**
+   * The provider's issuer. Needed up front for the development exception; otherwise learned from the provider
+   * on its first request (a lookup before that, outside any request, is refused).
+   */
+  issuer?: string;
+  /**
+   * Development exception (draft §8.6): accept `localhost` / loopback client ids and dial loopback addresses.
+   * Only honoured with a loopback issuer; any other issuer is a startup error.
+   */
+  allowLoopback?: boolean;
+  /** Accept a client_id whose path is exactly `/`. Default false. */
+  allowRootPath?: boolean;
+  /** Accept a client_id with a query. Default false (every query variant would be a new client). */
+  allowQuery?: boolean;
+  /** Restrict the ports a client_id may name. Default: any. */
+  allowedPorts?: readonly number[];
+  /** Addresses or CIDRs never to dial, on top of the built-in policy. Default `['168.63.129.16/32']`. */
+  denyList?: readonly string[];
+  /** Connect (DNS + TCP + TLS) timeout, ms. Default 3000. */
+  connectTimeoutMs?: number;
+  /** Whole-fetch timeout, ms. Default 5000. */
+  timeoutMs?: number;
+  /** Document size cap, bytes. Default 5120. */
+  maxBodyBytes?: number;
+  /** Also accept documents served as `text/plain`. Default false. */
+  acceptTextPlain?: boolean;
+  /** Require `client_name` in documents (MCP requires it). Default true. */
+  requireClientName?: boolean;
+  /** Shared cache tier: any Keyv instance (e.g. on @keyv/redis). Default: a private in-memory Keyv. */
+  cache?: Keyv;
+  /** Entries kept in the in-process tier. Default 1000. */
+  memoryCacheSize?: number;
+  /** Deadline for each shared-cache operation, ms; a slower store reads as a miss. Default 150. */
+  sharedCacheTimeoutMs?: number;
+  /** Document lifetime bounds. Default: [60 s, 24 h], 300 s when the response says nothing. */
+  lifetime?: Partial<LifetimeBounds>;
+  /** After a failed fetch the same CID is not fetched again for this long, ms. Default 3000. */
+  failureBackoffMs?: number;
+  /** A cached document at least this old is refetched once when the request's redirect_uri is not in it, ms. Default 60000. */
+  redirectRefetchAfterMs?: number;
+  /** Receives one event per resolution (see `Reason`). */
+  onEvent?: EventListener;
+  /**
+   * Also route oidc-provider's own outbound requests (jwks_uri, sector_identifier_uri, backchannel calls)
+   * through the guarded fetcher. Default true. A configuration that brings its own `fetch` must turn this off.
+   */
+  guardProviderFetch?: boolean;
+  /** Extra trusted CA certificates for document hosts (tests, private PKI). TLS verification is always on. */
+  ca?: FetcherOptions['ca'];
+  /** DNS resolver used by the fetcher (dns.lookup-compatible); the address policy still applies to its answers. */
+  lookup?: FetcherOptions['lookup'];
+}
+
+export interface Cimd {
+  readonly enabled: boolean;
+  /** Returns a new provider configuration with CIMD wired in (or untouched when disabled). */
+  configure(configuration?: Configuration): Configuration;
+  /** Resolves a client_id as the provider would. `undefined`: not a CIMD id. Throws CimdError on rejection. */
+  resolve(clientId: string, hints?: { redirectUri?: string }): Promise<CacheEntry | undefined>;
+  /** The cached entry for a client_id and its freshness, or undefined. */
+  inspect(clientId: string): Promise<CacheInspection | undefined>;
+  /** Fetches now; replaces the cached entry only when the new document is valid. */
+  refresh(clientId: string): Promise<CacheEntry>;
+  /** Removes a client_id from both cache tiers. */
+  purge(clientId: string): Promise<void>;
+  /** The guarded fetcher, for fetching other client-supplied URLs under the same address policy. */
+  readonly fetcher: Fetcher;
+  /** Releases sockets. The shared Keyv store belongs to the caller and is left open. */
+  close(): Promise<void>;
+}
+
+function isLoopbackIssuer(issuer: string): boolean {
+  const url = URL.parse(issuer);
+  if (!url) return false;
+  return url.hostname === 'localhost' || isLoopbackAddress(url.hostname);
+}
+
+export function createCimd(options: CimdOptions = {}): Cimd {
+  const enabled = options.enabled !== false;
+  const allowLoopback = options.allowLoopback === true;
+
+  if (options.issuer !== undefined && !URL.parse(options.issuer)) {
+    throw new TypeError(`oidc-provider-cimd: issuer ${JSON.stringify(options.issuer)} is not a URL`);
+  }
+  if (allowLoopback) {
+    if (options.issuer === undefined) {
+      throw new TypeError(
+        'oidc-provider-cimd: allowLoopback needs the `issuer` option, so that the development exception can be limited to a loopback issuer',
+      );
+    }
+    if (!isLoopbackIssuer(options.issuer)) {
+      throw new TypeError(
+        `oidc-provider-cimd: allowLoopback is a development exception and is only honoured with a loopback issuer (localhost, 127.0.0.0/8 or [::1]); the issuer is ${options.issuer}. Remove allowLoopback in production.`,
+      );
+    }
+  }
+
+  const fetcher = createFetcher({
+    addressPolicy: createAddressPolicy({ allowLoopback, ...(options.denyList ? { denyList: options.denyList } : {}) }),
+    ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
+    ...(options.acceptTextPlain !== undefined ? { acceptTextPlain: options.acceptTextPlain } : {}),
+    ...(options.ca !== undefined ? { ca: options.ca } : {}),
+    ...(options.lookup !== undefined ? { lookup: options.lookup } : {}),
+  });
+
+  const shared = options.cache ?? new Keyv();
+  // Keyv re-emits store errors; without a listener an EventEmitter 'error' would crash the process.
+  shared.on('error', () => {});
+  const cache = new DocumentCache({
+    shared,
+    maxEntries: options.memoryCacheSize ?? 1000,
+    sharedTimeoutMs: options.sharedCacheTimeoutMs ?? 150,
+    revalidationGraceMs: 24 * 60 * 60 * 1000,
+    now: Date.now,
+  });
+  const emit = createEmitter(options.onEvent);
+  const lifetime: LifetimeBounds = { ...DEFAULT_LIFETIME_BOUNDS, ...options.lifetime };
+
+  // URL rules depend on the issuer; compiled once per issuer seen.
+  let compiled: { issuer: string; rules: (cid: string) => UrlVerdict } | undefined;
+  const urlRulesFor = (issuer: string) => {
+    if (compiled?.issuer !== issuer) {
+      compiled = {
+        issuer,
+        rules: createUrlRules({
+          issuer,
+          allowLoopback,
+          ...(options.allowRootPath !== undefined ? { allowRootPath: options.allowRootPath } : {}),
+          ...(options.allowQuery !== undefined ? { allowQuery: options.allowQuery } : {}),
+          ...(options.allowedPorts !== undefined ? { allowedPorts: options.allowedPorts } : {}),
+        }),
+      };
+    }
+    return compiled.rules;
+  };
+  const currentIssuer = (): string | undefined => options.issuer ?? Provider.ctx?.oidc?.provider?.issuer;
+  const urlRules = (cid: string): UrlVerdict => {
+    const issuer = currentIssuer();
+    if (issuer === undefined) {
+      return { ok: false, rule: 'issuer_unknown', message: 'the provider issuer is not known yet (set the issuer option)' };
+    }
+    return urlRulesFor(issuer)(cid);
+  };
+
+  let resolver: Resolver | undefined;
+  const needResolver = (): Resolver => {
+    if (!resolver) throw new Error('oidc-provider-cimd: call configure() before resolving clients');
+    return resolver;
+  };
+
+  const plugin: Cimd = {
+    enabled,
+    fetcher,
+    configure(configuration: Configuration = {}): Configuration {
+      const features = (configuration.features ?? {}) as Record<string, { enabled?: boolean } | undefined>;
+      if (features.clientIdMetadataDocument?.enabled) {
+        throw new TypeError(
+          "oidc-provider-cimd: the configuration also enables oidc-provider's built-in features.clientIdMetadataDocument; use one or the other, not both",
+        );
+      }
+      if (!enabled) return { ...configuration };
+
+      const authMethods = configuration.clientAuthMethods;
+      if (authMethods && ![...authMethods].includes('none')) {
+        throw new TypeError(
+          "oidc-provider-cimd: clientAuthMethods must include 'none': CIMD clients are public clients without a secret",
+        );
+      }
+      if (configuration.fetch && options.guardProviderFetch !== false) {
+        throw new TypeError(
+          'oidc-provider-cimd: the configuration brings its own fetch, which would bypass the SSRF guard; remove it or set guardProviderFetch: false',
+        );
+      }
+
+      const capabilities = deriveCapabilities(configuration as never, options);
+      resolver = new Resolver({
+        urlRules,
+        fetcher,
+        capabilities,
+        documentRules: { requireClientName: options.requireClientName !== false },
+        cache,
+        emit,
+        lifetime,
+        failureBackoffMs: options.failureBackoffMs ?? 3000,
+        redirectRefetchAfterMs: options.redirectRefetchAfterMs ?? 60_000,
+        now: Date.now,
+      });
+      const active = resolver;
+
+      // oidc-provider may look a client up again while rendering the error of a failed lookup; remembering the
+      // failure for the rest of that request keeps it to one fetch and one event per request.
+      const failedInRequest = new WeakMap<object, Map<string, unknown>>();
+      const resolveClient = async (id: string): Promise<AdapterPayload | undefined> => {
+        // Cheapest possible exit for the ids of ordinary clients.
+        if (!id.startsWith('https://')) return undefined;
+        const ctx = Provider.ctx;
+        const earlier = ctx ? failedInRequest.get(ctx)?.get(id) : undefined;
+        if (earlier) throw earlier;
+        const redirectUri = ctx?.oidc?.params?.redirect_uri;
+        try {
+          const entry = await active.resolve(id, typeof redirectUri === 'string' ? { redirectUri } : {});
+          return entry?.metadata as AdapterPayload | undefined;
+        } catch (error) {
+          if (ctx) {
+            const failures = failedInRequest.get(ctx) ?? new Map<string, unknown>();
+            failures.set(id, error);
+            failedInRequest.set(ctx, failures);
+          }
+          throw error;
+        }
+      };
+
+      const inner = (configuration.adapter ?? createMemoryAdapter(configuration.clockTolerance ?? 15)) as
+        | AdapterFactory
+        | AdapterConstructor;
+
+      const registration = configuration.features?.registration;
+      const next: Configuration = {
+        ...configuration,
+        adapter: wrapAdapter(inner, resolveClient),
+        discovery: { ...configuration.discovery, client_id_metadata_document_supported: true },
+        ...(options.guardProviderFetch !== false ? { fetch: fetcher.fetch as Configuration['fetch'] } : {}),
+      };
+      if (registration?.idFactory) {
+        const idFactory = registration.idFactory;
+        next.features = {
+          ...configuration.features,
+          registration: {
+            ...registration,
+            idFactory(ctx) {
+              const id = idFactory(ctx);
+              if (typeof id === 'string' && id.startsWith('https://')) {
+                throw new Error(
+                  `oidc-provider-cimd: features.registration.idFactory produced ${JSON.stringify(id)}; ids of registered clients must not start with https:// (draft §7.1)`,
+                );
+              }
+              return id;
+            },
+          },
+        };
+      }
+      return next;
+    },
+    resolve: (clientId, hints) => needResolver().resolve(clientId, hints),
+    inspect: (clientId) => needResolver().inspect(clientId),
+    refresh: (clientId) => needResolver().refresh(clientId),
+    purge: (clientId) => needResolver().purge(clientId),
+    close: () => fetcher.close(),
+  };
+  return plugin;
+}

@@ -1,0 +1,444 @@
+/**
+ * Validation and normalisation of a fetched Client ID Metadata Document (spec §4). Pure: no I/O, no clock.
+ *
+ * The output is client metadata that node-oidc-provider 9's own client schema accepts on a provider whose
+ * capabilities were described to us, so that real client documents (which are written for many servers at
+ * once) work without the provider rejecting them for asking about features it lacks.
+ *
+ * Decisions beyond the letter of spec §4:
+ * - A member whose value is `null` is treated as absent, except `client_id` (must be the CID) and
+ *   `client_secret` / `client_secret_expires_at` (rejected whatever their value).
+ * - Only members oidc-provider recognises by default are returned, and of those only the ones a CIMD client
+ *   can meaningfully use and that can be checked here without provider configuration we do not know:
+ *   `default_acr_values`, `id_token_signed_response_alg`, `subject_type`, `sector_identifier_uri`,
+ *   `initiate_login_uri` and `client_id_issued_at` are dropped (provider defaults apply). Everything else
+ *   unknown (extensions, language-tagged `client_name#ja`, ...) is ignored (RFC 7591 §2).
+ * - URIs must consist of RFC 3986 characters only (no whitespace, controls, backslashes or raw non-ASCII),
+ *   because the WHATWG URL parser silently repairs such strings while matching compares them verbatim.
+ * - `application_type` absent: `native` when there is at least one redirect URI and each one is a loopback
+ *   `http` URI or a private-use scheme (RFC 8252 §7.1/§7.3, apps only), else `web`.
+ * - `tls_client_auth` is never selected: it needs `tls_client_auth_*` metadata that a default provider does
+ *   not recognise. `self_signed_tls_client_auth`, like `private_key_jwt`, needs `jwks` or `jwks_uri`.
+ */
+
+import type { ProviderCapabilities } from './capabilities.js';
+import { CimdError, Reason } from './errors.js';
+import { isLoopbackOnly, isLoopbackRedirectUri, LOOPBACK_HOSTS } from './redirect-uris.js';
+import { parseStrictJson, StrictJsonError } from './strict-json.js';
+
+export interface DocumentRuleOptions {
+  /** Require client_name (MCP requires it). Default true. */
+  requireClientName?: boolean;
+}
+
+/** Client metadata as oidc-provider's Client model accepts it (snake_case members). */
+export type ClientMetadata = Record<string, unknown> & {
+  client_id: string;
+  redirect_uris?: string[];
+  token_endpoint_auth_method: string;
+};
+
+export interface NormalisedDocument {
+  /** What the adapter returns to oidc-provider. */
+  metadata: ClientMetadata;
+  /** What was dropped during normalisation, for diagnostics (grant types, response types, modes, scopes not supported). */
+  dropped: { grantTypes: string[]; responseTypes: string[]; responseModes: string[]; scopes: string[] };
+  /** At least one redirect URI, and every one is a loopback `http` URI. */
+  loopbackOnly: boolean;
+}
+
+/** Token endpoint auth methods that need a shared secret, which a CIMD client can never have. */
+export const SHARED_SECRET_AUTH_METHODS: ReadonlySet<string> = new Set([
+  'client_secret_basic',
+  'client_secret_post',
+  'client_secret_jwt',
+]);
+
+/** Auth methods a CIMD client can use only with keys (`jwks` or `jwks_uri`). */
+const KEY_AUTH_METHODS: ReadonlySet<string> = new Set(['private_key_jwt', 'self_signed_tls_client_auth']);
+/** Needs metadata (`tls_client_auth_*`) that a default provider does not recognise. */
+const UNUSABLE_AUTH_METHODS: ReadonlySet<string> = new Set(['tls_client_auth']);
+
+/** JWK members that carry private (or, for `AKP`, seed) key material. */
+const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'priv', 'k'] as const;
+const EC_CURVES: ReadonlySet<string> = new Set(['P-256', 'P-384', 'P-521']);
+const OKP_CURVES: ReadonlySet<string> = new Set(['Ed25519', 'X25519']);
+
+const HTTPS_URI_MEMBERS = ['client_uri', 'logo_uri', 'tos_uri', 'policy_uri', 'jwks_uri'] as const;
+/** Never acceptable as a redirect URI scheme, whatever the application type. */
+const DANGEROUS_SCHEMES: ReadonlySet<string> = new Set([
+  'javascript:',
+  'data:',
+  'file:',
+  'vbscript:',
+  'blob:',
+  'about:',
+]);
+/** The characters RFC 3986 allows in a URI reference. */
+const URI_CHARACTERS = /^[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]+$/;
+/** The HTML "valid e-mail address" production (a subset of what oidc-provider accepts for `contacts`). */
+const EMAIL =
+  /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+
+const invalid = (rule: string, message: string): CimdError =>
+  new CimdError(Reason.RejectedDocument, `client metadata document: ${message}`, { rule });
+const secret = (rule: string, message: string): CimdError =>
+  new CimdError(Reason.RejectedSecret, `client metadata document: ${message}`, { rule });
+const json = (rule: string, message: string, cause?: unknown): CimdError =>
+  new CimdError(Reason.RejectedJson, `client metadata document: ${message}`, { rule, cause });
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const isNonEmptyString = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
+
+const unique = (values: readonly string[]): string[] => [...new Set(values)];
+
+const parseUrl = (value: string): URL | undefined => {
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+};
+
+/** Normalises a response type the way oidc-provider does: space-separated values, deduplicated and sorted. */
+const normaliseResponseType = (value: string): string => unique(value.split(' ')).sort().join(' ');
+
+function decode(body: string | Buffer | Uint8Array): string {
+  if (typeof body === 'string') return body;
+  // isView, not instanceof: a Buffer or Uint8Array from another realm (vm, worker) is still bytes.
+  if (!ArrayBuffer.isView(body)) throw new TypeError('validateDocument expects a string or bytes');
+  try {
+    // ignoreBOM keeps a leading BOM in the text so that the parser rejects it (see strict-json.ts).
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(body);
+  } catch (cause) {
+    throw json('json', 'body is not valid UTF-8', cause);
+  }
+}
+
+function parseDocument(text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = parseStrictJson(text);
+  } catch (cause) {
+    if (cause instanceof StrictJsonError) {
+      if (cause.kind === 'duplicate') throw json('duplicate_member', `duplicate member name (${cause.message})`, cause);
+      throw json('json', `not valid JSON (${cause.message})`, cause);
+    }
+    throw cause;
+  }
+  if (!isPlainObject(value)) throw json('not_object', 'not a JSON object');
+  return value;
+}
+
+/** The member's value, with `null` meaning absent. */
+const member = (doc: Record<string, unknown>, name: string): unknown =>
+  Object.hasOwn(doc, name) && doc[name] !== null ? doc[name] : undefined;
+
+function stringArray(doc: Record<string, unknown>, name: string): string[] | undefined {
+  const value = member(doc, name);
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || !value.every((entry) => typeof entry === 'string')) {
+    throw invalid(name, `${name} must be an array of strings`);
+  }
+  return unique(value as string[]);
+}
+
+function optionalString(doc: Record<string, unknown>, name: string): string | undefined {
+  const value = member(doc, name);
+  if (value === undefined) return undefined;
+  if (!isNonEmptyString(value)) throw invalid(name, `${name} must be a non-empty string`);
+  return value;
+}
+
+function checkJwks(jwks: unknown): void {
+  if (!isPlainObject(jwks) || !Array.isArray(jwks.keys)) {
+    throw invalid('jwks', 'jwks must be an object with a keys array');
+  }
+  const keys: unknown[] = jwks.keys;
+  // Private material first, so that a document leaking a private key is always reported as such.
+  for (const key of keys) {
+    if (!isPlainObject(key)) throw invalid('jwks', 'jwks keys must be objects');
+    if (key.kty === 'oct') throw secret('jwks', 'jwks must not contain symmetric (oct) keys');
+    for (const name of PRIVATE_JWK_MEMBERS) {
+      if (Object.hasOwn(key, name)) throw secret('jwks', `jwks must not contain private key material (${name})`);
+    }
+  }
+  keys.forEach((entry, index) => {
+    const key = entry as Record<string, unknown>;
+    const requireStrings = (...names: string[]) => {
+      for (const name of names) {
+        if (!isNonEmptyString(key[name])) {
+          throw invalid('jwks', `jwks.keys[${index}].${name} must be a non-empty string`);
+        }
+      }
+    };
+    requireStrings('kty');
+    for (const name of ['alg', 'kid', 'use']) {
+      if (key[name] !== undefined) requireStrings(name);
+    }
+    if (key.x5c !== undefined && !(Array.isArray(key.x5c) && key.x5c.every(isNonEmptyString))) {
+      throw invalid('jwks', `jwks.keys[${index}].x5c must be an array of non-empty strings`);
+    }
+    switch (key.kty) {
+      case 'RSA':
+        requireStrings('n', 'e');
+        break;
+      case 'EC':
+        requireStrings('crv');
+        if (EC_CURVES.has(key.crv as string)) requireStrings('x', 'y');
+        break;
+      case 'OKP':
+        requireStrings('crv');
+        if (OKP_CURVES.has(key.crv as string)) requireStrings('x');
+        break;
+      case 'AKP':
+        requireStrings('alg', 'pub');
+        break;
+      default:
+        // Unknown key types are ignored by the provider.
+        break;
+    }
+  });
+}
+
+function checkHttpsUri(doc: Record<string, unknown>, name: string): string | undefined {
+  const value = member(doc, name);
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !URI_CHARACTERS.test(value) || parseUrl(value)?.protocol !== 'https:') {
+    throw invalid(name, `${name} must be an https URL`);
+  }
+  return value;
+}
+
+interface RedirectUriInfo {
+  uri: string;
+  url: URL;
+}
+
+function parseRedirectUris(doc: Record<string, unknown>): RedirectUriInfo[] {
+  const uris = stringArray(doc, 'redirect_uris') ?? [];
+  return uris.map((uri) => {
+    if (!URI_CHARACTERS.test(uri)) throw invalid('redirect_uris', 'redirect_uris must only contain valid URIs');
+    const url = parseUrl(uri);
+    if (url === undefined) throw invalid('redirect_uris', 'redirect_uris must only contain absolute URIs');
+    if (uri.includes('#')) throw invalid('redirect_uris', 'redirect_uris must not contain fragments');
+    if (DANGEROUS_SCHEMES.has(url.protocol)) {
+      throw invalid('redirect_uris', `redirect_uris must not use the ${url.protocol.slice(0, -1)} scheme`);
+    }
+    if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) {
+      throw invalid('redirect_uris', 'redirect_uris must not use plain http except for loopback');
+    }
+    return { uri, url };
+  });
+}
+
+function selectAuthMethod(
+  doc: Record<string, unknown>,
+  capabilities: ProviderCapabilities,
+  singular: string | undefined,
+): string {
+  const usable = (method: string) =>
+    capabilities.clientAuthMethods.has(method) &&
+    !SHARED_SECRET_AUTH_METHODS.has(method) &&
+    !UNUSABLE_AUTH_METHODS.has(method);
+
+  if (singular !== undefined && !usable(singular)) {
+    throw invalid('token_endpoint_auth_method', `token_endpoint_auth_method ${singular} is not supported`);
+  }
+  const plural = stringArray(doc, 'token_endpoint_auth_methods_supported');
+  if (plural === undefined) {
+    const method = singular ?? 'none';
+    if (!usable(method))
+      throw invalid('token_endpoint_auth_method', 'token_endpoint_auth_method none is not supported');
+    return method;
+  }
+  const common = plural.filter(usable);
+  if (common.length === 0) {
+    throw invalid(
+      'token_endpoint_auth_methods_supported',
+      'token_endpoint_auth_methods_supported has no supported method',
+    );
+  }
+  if (singular !== undefined && common.includes(singular)) return singular;
+  if (common.includes('none')) return 'none';
+  return common[0] as string;
+}
+
+/**
+ * Validates a client metadata document against spec §4 and normalises it for oidc-provider.
+ *
+ * @param body the response body, bytes (must be UTF-8) or text
+ * @param cid the `client_id` exactly as received; the document's `client_id` must equal it byte for byte
+ * @throws CimdError `rejected:json`, `rejected:client_id_mismatch`, `rejected:secret` or `rejected:document`,
+ *   with `rule` naming the member (or `json`, `duplicate_member`, `not_object`)
+ */
+export function validateDocument(
+  body: string | Buffer | Uint8Array,
+  cid: string,
+  capabilities: ProviderCapabilities,
+  options: DocumentRuleOptions = {},
+): NormalisedDocument {
+  const doc = parseDocument(decode(body));
+
+  // client_id, byte for byte (no normalisation of either side).
+  if (typeof doc.client_id !== 'string' || doc.client_id !== cid) {
+    throw new CimdError(Reason.RejectedClientIdMismatch, 'client metadata document: client_id does not match the URL', {
+      rule: 'client_id',
+    });
+  }
+
+  // Secrets, in any form.
+  for (const name of ['client_secret', 'client_secret_expires_at']) {
+    if (Object.hasOwn(doc, name)) throw secret(name, `${name} must not be present`);
+  }
+  const singularMethod = optionalString(doc, 'token_endpoint_auth_method');
+  if (singularMethod !== undefined && SHARED_SECRET_AUTH_METHODS.has(singularMethod)) {
+    throw secret('token_endpoint_auth_method', `token_endpoint_auth_method ${singularMethod} needs a shared secret`);
+  }
+  const jwks = member(doc, 'jwks');
+  if (jwks !== undefined) checkJwks(jwks);
+
+  // Informational strings and URIs.
+  const clientName = member(doc, 'client_name');
+  if (clientName !== undefined && !(typeof clientName === 'string' && clientName.trim().length > 0)) {
+    throw invalid('client_name', 'client_name must be a non-empty string');
+  }
+  if (clientName === undefined && (options.requireClientName ?? true)) {
+    throw invalid('client_name', 'client_name is required');
+  }
+  const uris: Partial<Record<(typeof HTTPS_URI_MEMBERS)[number], string>> = {};
+  for (const name of HTTPS_URI_MEMBERS) {
+    const value = checkHttpsUri(doc, name);
+    if (value !== undefined) uris[name] = value;
+  }
+  if (jwks !== undefined && uris.jwks_uri !== undefined) {
+    throw invalid('jwks', 'jwks and jwks_uri must not both be present');
+  }
+
+  const applicationType = member(doc, 'application_type');
+  if (applicationType !== undefined && applicationType !== 'web' && applicationType !== 'native') {
+    throw invalid('application_type', 'application_type must be web or native');
+  }
+
+  // Grant types, response types and response modes: keep what the provider supports.
+  const dropped: NormalisedDocument['dropped'] = { grantTypes: [], responseTypes: [], responseModes: [], scopes: [] };
+
+  const grantTypes: string[] = [];
+  for (const grant of stringArray(doc, 'grant_types') ?? ['authorization_code']) {
+    if (capabilities.grantTypes.has(grant)) grantTypes.push(grant);
+    else dropped.grantTypes.push(grant);
+  }
+  if (grantTypes.length === 0) throw invalid('grant_types', 'grant_types has no value supported by this server');
+
+  const responseTypes: string[] = [];
+  for (const type of stringArray(doc, 'response_types') ?? ['code']) {
+    const normalised = normaliseResponseType(type);
+    if (capabilities.responseTypes.has(normalised)) {
+      if (!responseTypes.includes(normalised)) responseTypes.push(normalised);
+    } else {
+      dropped.responseTypes.push(type);
+    }
+  }
+  // A provider without any response type (no authorization endpoint flows) gets a client without any.
+  if (responseTypes.length === 0 && capabilities.responseTypes.size > 0) {
+    throw invalid('response_types', 'response_types has no value supported by this server');
+  }
+  if (responseTypes.some((type) => type.split(' ').includes('code')) && !grantTypes.includes('authorization_code')) {
+    throw invalid('grant_types', 'response type code requires the authorization_code grant type');
+  }
+
+  let responseModes: string[] | undefined;
+  const requestedModes = stringArray(doc, 'response_modes');
+  if (requestedModes !== undefined) {
+    responseModes = [];
+    for (const mode of requestedModes) {
+      if (capabilities.responseModes.has(mode)) responseModes.push(mode);
+      else dropped.responseModes.push(mode);
+    }
+    if (responseTypes.length === 0) responseModes = undefined;
+    else if (responseModes.length === 0) {
+      throw invalid('response_modes', 'response_modes has no value supported by this server');
+    }
+  }
+
+  // Scope: reduce to supported scopes; omit when nothing is left.
+  let scope: string | undefined;
+  const requestedScope = member(doc, 'scope');
+  if (requestedScope !== undefined) {
+    if (typeof requestedScope !== 'string') throw invalid('scope', 'scope must be a string');
+    const kept: string[] = [];
+    for (const token of unique(requestedScope.split(' ').filter(Boolean))) {
+      if (capabilities.scopes.has(token)) kept.push(token);
+      else dropped.scopes.push(token);
+    }
+    if (kept.length > 0) scope = kept.join(' ');
+  }
+
+  // Token endpoint authentication.
+  const authMethod = selectAuthMethod(doc, capabilities, singularMethod);
+  if (KEY_AUTH_METHODS.has(authMethod) && jwks === undefined && uris.jwks_uri === undefined) {
+    throw invalid('jwks', `${authMethod} requires jwks or jwks_uri`);
+  }
+
+  // Redirect URIs.
+  const redirects = parseRedirectUris(doc);
+  if (redirects.length === 0 && responseTypes.length > 0) {
+    throw invalid('redirect_uris', 'redirect_uris must contain at least one URI');
+  }
+  const redirectUris = redirects.map(({ uri }) => uri);
+  const loopbackOnly = isLoopbackOnly(redirectUris);
+  const appOnly = (info: RedirectUriInfo) =>
+    isLoopbackRedirectUri(info.uri) || (info.url.protocol !== 'http:' && info.url.protocol !== 'https:');
+  const resolvedType =
+    (applicationType as 'web' | 'native' | undefined) ??
+    (redirects.length > 0 && redirects.every(appOnly) ? 'native' : 'web');
+  for (const { url } of redirects) {
+    if (resolvedType === 'web') {
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+        throw invalid('redirect_uris', 'redirect_uris of a web client must use https or loopback http');
+      }
+      if (grantTypes.includes('implicit') && (url.protocol !== 'https:' || url.hostname === 'localhost')) {
+        throw invalid('redirect_uris', 'redirect_uris of a web client using the implicit grant must be https');
+      }
+    } else if (url.protocol === 'https:' && LOOPBACK_HOSTS.has(url.hostname)) {
+      throw invalid('redirect_uris', 'redirect_uris of a native client must not use https with a loopback host');
+    }
+  }
+
+  // Other members oidc-provider recognises and validates.
+  let contacts: string[] | undefined;
+  const requestedContacts = stringArray(doc, 'contacts');
+  if (requestedContacts !== undefined) {
+    contacts = requestedContacts.filter((contact) => EMAIL.test(contact));
+    if (contacts.length === 0) contacts = undefined;
+  }
+  const defaultMaxAge = member(doc, 'default_max_age');
+  if (defaultMaxAge !== undefined && !(Number.isSafeInteger(defaultMaxAge) && (defaultMaxAge as number) >= 0)) {
+    throw invalid('default_max_age', 'default_max_age must be a non-negative integer');
+  }
+  const requireAuthTime = member(doc, 'require_auth_time');
+  if (requireAuthTime !== undefined && typeof requireAuthTime !== 'boolean') {
+    throw invalid('require_auth_time', 'require_auth_time must be a boolean');
+  }
+
+  const metadata: ClientMetadata = {
+    client_id: cid,
+    ...(clientName === undefined ? {} : { client_name: clientName }),
+    application_type: resolvedType,
+    redirect_uris: redirectUris,
+    grant_types: grantTypes,
+    response_types: responseTypes,
+    ...(responseModes === undefined ? {} : { response_modes: responseModes }),
+    ...(scope === undefined ? {} : { scope }),
+    token_endpoint_auth_method: authMethod,
+    ...(jwks === undefined ? {} : { jwks }),
+    ...uris,
+    ...(contacts === undefined ? {} : { contacts }),
+    ...(defaultMaxAge === undefined ? {} : { default_max_age: defaultMaxAge }),
+    ...(requireAuthTime === undefined ? {} : { require_auth_time: requireAuthTime }),
+  };
+
+  return { metadata, dropped, loopbackOnly };
+}

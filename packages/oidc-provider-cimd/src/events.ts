@@ -1,0 +1,58 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
+import type { ReasonCode } from './errors.js';
+
+/** Where a resolution was answered from. */
+export type CacheTier = 'memory' | 'shared' | 'origin' | 'none';
+
+export interface CimdEvent {
+  reason: ReasonCode;
+  /** The client_id exactly as received (truncated to 2100 characters so a hostile id cannot bloat logs). */
+  cid: string;
+  /** The CID's host, or `undefined` when the CID did not parse. */
+  host: string | undefined;
+  durationMs: number;
+  tier: CacheTier;
+  /** Precise, internal detail of a rejection: may name addresses, never show it to end users. */
+  detail?: string;
+  /** For document rules: which rule failed. */
+  rule?: string;
+}
+
+export type EventListener = (event: CimdEvent) => void;
+
+/** Tracing tools subscribe here without any code change in the deployment. */
+export const DIAGNOSTICS_CHANNEL = 'oidc-provider-cimd:resolution';
+const channel = diagnosticsChannel.channel(DIAGNOSTICS_CHANNEL);
+
+function hostOf(cid: string): string | undefined {
+  return URL.parse(cid)?.host || undefined;
+}
+
+export function createEmitter(listener: EventListener | undefined) {
+  return function emit(
+    reason: ReasonCode,
+    cid: string,
+    startedAt: number,
+    tier: CacheTier,
+    extra?: { detail?: string; rule?: string },
+  ): void {
+    if (!listener && !channel.hasSubscribers) return;
+    const event: CimdEvent = {
+      reason,
+      cid: cid.length > 2100 ? cid.slice(0, 2100) : cid,
+      host: hostOf(cid),
+      durationMs: performance.now() - startedAt,
+      tier,
+      ...extra,
+    };
+    if (channel.hasSubscribers) channel.publish(event);
+    if (listener) {
+      // A listener that throws must never turn a good resolution into a failed one.
+      try {
+        listener(event);
+      } catch {}
+    }
+  };
+}
+
+export type Emit = ReturnType<typeof createEmitter>;

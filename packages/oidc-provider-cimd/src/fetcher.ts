@@ -1,0 +1,427 @@
+/**
+ * The guarded fetcher (spec §3): every request the server makes on a client's behalf goes through one undici
+ * Agent whose connector enforces the address policy on the exact address dialled.
+ */
+import dns from 'node:dns';
+import net, { type LookupFunction, type Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import { Agent, buildConnector, Response as UndiciResponse, fetch as undiciFetch } from 'undici';
+import { type AddressPolicy, checkAddress, isIpLiteral } from './address-policy.js';
+import { CimdError, isCimdError, Reason } from './errors.js';
+
+export interface FetcherOptions {
+  addressPolicy: AddressPolicy;
+  /** DNS + TCP + TLS. Default 3000 ms. */
+  connectTimeoutMs?: number;
+  /** Whole request, headers and body included. Default 5000 ms. */
+  timeoutMs?: number;
+  /** Cap for client metadata documents. Default 5120 bytes. */
+  maxBodyBytes?: number;
+  /** Cap for response bodies returned by {@link Fetcher.fetch}. Default 256 KiB. */
+  fetchMaxBodyBytes?: number;
+  /** Also accept `text/plain` for documents. Default false. */
+  acceptTextPlain?: boolean;
+  /** `dns.lookup`-compatible resolver; tests inject hostile answers here. */
+  lookup?: LookupFunction;
+  /** Extra trusted CA(s), for tests and development. Verification itself can never be turned off. */
+  ca?: string | Buffer | Array<string | Buffer>;
+  userAgent?: string;
+}
+
+export interface FetchResult {
+  /** 200, or 304 when conditional headers were sent. */
+  status: number;
+  /** Lower-case names; repeated headers joined with `, `. */
+  headers: Record<string, string>;
+  /** Empty for 304. */
+  body: Buffer;
+}
+
+export interface GetOptions {
+  accept: string;
+  maxBytes: number;
+  /** Receives the lower-cased media type without parameters. */
+  contentType: (mediaType: string) => boolean;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export interface Fetcher {
+  /** GET a client metadata document. 304 is a success only when a conditional header was sent. */
+  fetchDocument(
+    url: string,
+    conditional?: { etag?: string; lastModified?: string },
+    signal?: AbortSignal,
+  ): Promise<FetchResult>;
+  /** Guarded GET for other client-supplied https URLs (e.g. `logo_uri`). */
+  get(url: string, opts: GetOptions): Promise<FetchResult>;
+  /**
+   * WHATWG-fetch-compatible function for oidc-provider's `fetch` hook. Always uses this fetcher's dispatcher
+   * (any `init.dispatcher` is dropped), never follows redirects, applies the whole-request timeout and caps
+   * the response body.
+   */
+  fetch(input: string | URL, init?: Record<string, unknown>): Promise<Response>;
+  close(): Promise<void>;
+}
+
+type LookupCallback = Parameters<LookupFunction>[2];
+
+const JSON_MEDIA_TYPE = /^application\/(?:[!#$%&'*.^`|~0-9a-z-]+\+)?json$/;
+
+/** The message names the address (it is for logs); `publicMessage` never does. */
+function refusal(reason: string): CimdError {
+  return new CimdError(Reason.RejectedAddress, `refusing to connect: ${reason}`);
+}
+
+/**
+ * Wraps a resolver so that a name resolves only if every address it has is allowed: a name with one private
+ * address among public ones is refused outright rather than filtered, since the whole answer is suspect.
+ */
+export function createCheckedLookup(policy: AddressPolicy, resolver: LookupFunction = dns.lookup): LookupFunction {
+  return (hostname, options, callback) => {
+    const opts = typeof options === 'object' && options !== null ? options : {};
+    const family = opts.family === 4 || opts.family === 6 ? opts.family : undefined;
+    resolver(hostname, { ...opts, all: true }, (err, answer, answerFamily) => {
+      if (err) return callback(err, '', 0);
+      // Some resolvers ignore `all`; accept both shapes.
+      const list = Array.isArray(answer)
+        ? answer
+        : typeof answer === 'string'
+          ? [{ address: answer, family: answerFamily ?? (net.isIPv6(answer) ? 6 : 4) }]
+          : [];
+      if (list.length === 0) {
+        const notFound = Object.assign(new Error(`no addresses for ${hostname}`), { code: 'ENOTFOUND' });
+        return callback(notFound, '', 0);
+      }
+      for (const entry of list) {
+        const verdict = checkAddress(entry.address, policy);
+        if (!verdict.allowed) return callback(refusal(`${hostname}: ${verdict.reason}`), '', 0);
+      }
+      const usable = family === undefined ? list : list.filter((entry) => entry.family === family);
+      if (usable.length === 0) {
+        const notFound = Object.assign(new Error(`no IPv${family} addresses for ${hostname}`), { code: 'ENOTFOUND' });
+        return callback(notFound, '', 0);
+      }
+      if (opts.all) return (callback as LookupCallback)(null, usable);
+      const first = usable[0]!;
+      return callback(null, first.address, first.family);
+    });
+  };
+}
+
+function createGuardedConnector(
+  options: Required<Pick<FetcherOptions, 'addressPolicy' | 'connectTimeoutMs'>> & Pick<FetcherOptions, 'lookup' | 'ca'>,
+): buildConnector.connector {
+  const policy = options.addressPolicy;
+  const connect = buildConnector({
+    timeout: options.connectTimeoutMs,
+    maxCachedSessions: 0,
+    rejectUnauthorized: true,
+    lookup: createCheckedLookup(policy, options.lookup),
+    ...(options.ca === undefined ? {} : { ca: options.ca }),
+  });
+
+  return (opts, callback) => {
+    // Proxies upgrade an existing socket; this agent never uses one, so such a call is not ours to make.
+    if (opts.httpSocket || opts.socketPath) {
+      callback(new CimdError(Reason.RejectedNetwork, 'unexpected connection parameters'), null);
+      return;
+    }
+    // Node does not call `lookup` for IP-literal hosts, so those are checked here, before dialling.
+    const host = opts.hostname.startsWith('[') ? opts.hostname.slice(1, -1) : opts.hostname;
+    if (net.isIP(host) !== 0 || isIpLiteral(host)) {
+      const verdict = checkAddress(host, policy);
+      if (!verdict.allowed) {
+        callback(refusal(verdict.reason), null);
+        return;
+      }
+    }
+
+    let done = false;
+    const finish: buildConnector.Callback = (...args) => {
+      if (done) return;
+      done = true;
+      callback(...args);
+    };
+    // Defence in depth: whatever the lookup said, the peer we actually reached must be allowed too.
+    const verifyPeer = (socket: Socket): CimdError | undefined => {
+      const remote = socket.remoteAddress;
+      // No address means the peer already hung up: fail closed, but as the network failure it is.
+      if (remote === undefined)
+        return new CimdError(Reason.RejectedNetwork, 'connection closed before the peer was verified');
+      const verdict = checkAddress(remote, policy);
+      return verdict.allowed ? undefined : refusal(verdict.reason);
+    };
+
+    const socket = connect(opts, (err, connected) => {
+      if (err || !connected) return finish(err ?? new Error('connect failed'), null);
+      const refused = verifyPeer(connected);
+      if (refused) {
+        connected.destroy();
+        return finish(refused, null);
+      }
+      return finish(null, connected);
+    }) as unknown as Socket | undefined;
+    // Check at TCP connect already, so a refused peer is dropped before the TLS handshake completes.
+    socket?.once?.('connect', () => {
+      const refused = verifyPeer(socket);
+      if (refused) socket.destroy(refused);
+    });
+  };
+}
+
+function firstCimdError(err: unknown): CimdError | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && current; depth += 1) {
+    if (isCimdError(current)) return current;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function errorCodes(err: unknown): string[] {
+  const codes: string[] = [];
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && current; depth += 1) {
+    const { code, name, message } = current as { code?: unknown; name?: unknown; message?: unknown };
+    if (typeof code === 'string') codes.push(code);
+    if (typeof name === 'string') codes.push(name);
+    if (message === 'unexpected redirect') codes.push('redirect');
+    current = (current as { cause?: unknown }).cause;
+  }
+  return codes;
+}
+
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'TimeoutError',
+  'ETIMEDOUT',
+]);
+
+/** Every failure leaves the fetcher as a CimdError; anything unclassified is a network failure. */
+function classify(err: unknown, timedOut: boolean): CimdError {
+  const known = firstCimdError(err);
+  if (known) return known;
+  const message = err instanceof Error ? err.message : String(err);
+  const codes = errorCodes(err);
+  if (timedOut || codes.some((code) => TIMEOUT_CODES.has(code))) {
+    return new CimdError(Reason.RejectedTimeout, `request timed out: ${message}`, { cause: err });
+  }
+  if (codes.includes('redirect')) {
+    return new CimdError(Reason.RejectedStatus, 'redirects are not followed', { cause: err });
+  }
+  if (codes.includes('AbortError')) {
+    return new CimdError(Reason.RejectedTimeout, `request aborted: ${message}`, { cause: err });
+  }
+  return new CimdError(Reason.RejectedNetwork, `request failed: ${[message, ...codes].join(' ')}`, { cause: err });
+}
+
+function flattenHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (value === undefined) continue;
+    out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+/** Drops a body without reading it; with keep-alive off there is no connection worth draining for. */
+function discard(body: Readable): void {
+  body.on('error', () => {});
+  body.destroy();
+}
+
+function mediaType(contentType: string | undefined): string {
+  return (contentType ?? '').split(';', 1)[0]!.trim().toLowerCase();
+}
+
+function parseHttpsUrl(url: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new CimdError(Reason.RejectedUrl, 'not a URL');
+  }
+  if (parsed.protocol !== 'https:') throw new CimdError(Reason.RejectedUrl, 'only https URLs are fetched');
+  return parsed;
+}
+
+/** One abort signal for a request: the whole-request timer plus the caller's signal. */
+function deadline(timeoutMs: number, external: AbortSignal | undefined) {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new CimdError(Reason.RejectedTimeout, `request exceeded ${timeoutMs} ms`));
+  }, timeoutMs);
+  const onAbort = () => {
+    const reason = external?.reason;
+    controller.abort(
+      isCimdError(reason)
+        ? reason
+        : new CimdError(Reason.RejectedTimeout, 'request aborted by caller', { cause: reason }),
+    );
+  };
+  if (external?.aborted) onAbort();
+  else external?.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: controller.signal,
+    timedOut: () => timedOut,
+    dispose: () => {
+      clearTimeout(timer);
+      external?.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+export function createFetcher(options: FetcherOptions): Fetcher {
+  const connectTimeoutMs = options.connectTimeoutMs ?? 3000;
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const maxBodyBytes = options.maxBodyBytes ?? 5120;
+  const fetchMaxBodyBytes = options.fetchMaxBodyBytes ?? 256 * 1024;
+  const userAgent = options.userAgent ?? 'oidc-provider-cimd';
+
+  const agent = new Agent({
+    connect: createGuardedConnector({
+      addressPolicy: options.addressPolicy,
+      connectTimeoutMs,
+      lookup: options.lookup,
+      ca: options.ca,
+    }),
+    // No keep-alive: every request resolves and checks afresh, and an aborted body never poisons a pool.
+    pipelining: 0,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    allowH2: false,
+  });
+
+  async function guardedGet(url: string, opts: GetOptions & { conditional: boolean }): Promise<FetchResult> {
+    const target = parseHttpsUrl(url);
+    const limit = deadline(timeoutMs, opts.signal);
+    try {
+      const response = await agent.request({
+        origin: target.origin,
+        path: `${target.pathname}${target.search}`,
+        method: 'GET',
+        headers: { ...opts.headers, accept: opts.accept, 'accept-encoding': 'identity', 'user-agent': userAgent },
+        signal: limit.signal,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      const { statusCode, body } = response;
+      const headers = flattenHeaders(response.headers);
+
+      if (statusCode === 304 && opts.conditional) {
+        discard(body);
+        return { status: 304, headers, body: Buffer.alloc(0) };
+      }
+      if (statusCode !== 200) {
+        discard(body);
+        throw new CimdError(Reason.RejectedStatus, `unexpected status ${statusCode}`);
+      }
+      const encoding = headers['content-encoding']?.trim().toLowerCase();
+      if (encoding && encoding !== 'identity') {
+        discard(body);
+        throw new CimdError(Reason.RejectedEncoding, `content-encoding ${encoding} is not accepted`);
+      }
+      const type = mediaType(headers['content-type']);
+      if (!opts.contentType(type)) {
+        discard(body);
+        throw new CimdError(Reason.RejectedContentType, `content-type ${JSON.stringify(type)} is not accepted`);
+      }
+      const declared = headers['content-length'];
+      if (declared !== undefined && Number(declared) > opts.maxBytes) {
+        discard(body);
+        throw new CimdError(Reason.RejectedSize, `content-length ${declared} exceeds ${opts.maxBytes} bytes`);
+      }
+
+      const chunks: Buffer[] = [];
+      let received = 0;
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        received += chunk.length;
+        if (received > opts.maxBytes) {
+          discard(body);
+          throw new CimdError(Reason.RejectedSize, `body exceeds ${opts.maxBytes} bytes`);
+        }
+        chunks.push(chunk);
+      }
+      return { status: 200, headers, body: Buffer.concat(chunks, received) };
+    } catch (err) {
+      throw classify(err, limit.timedOut());
+    } finally {
+      limit.dispose();
+    }
+  }
+
+  const acceptDocumentType = (type: string) =>
+    JSON_MEDIA_TYPE.test(type) || (options.acceptTextPlain === true && type === 'text/plain');
+
+  return {
+    fetchDocument(url, conditional, signal) {
+      const headers: Record<string, string> = {};
+      if (conditional?.etag) headers['if-none-match'] = conditional.etag;
+      if (conditional?.lastModified) headers['if-modified-since'] = conditional.lastModified;
+      return guardedGet(url, {
+        accept: 'application/json',
+        maxBytes: maxBodyBytes,
+        contentType: acceptDocumentType,
+        headers,
+        signal,
+        conditional: Object.keys(headers).length > 0,
+      });
+    },
+
+    get(url, opts) {
+      return guardedGet(url, { ...opts, conditional: false });
+    },
+
+    async fetch(input, init = {}) {
+      const { dispatcher: _ignored, signal: callerSignal, redirect: _redirect, ...rest } = init;
+      const timeout = AbortSignal.timeout(timeoutMs);
+      const signal = callerSignal instanceof AbortSignal ? AbortSignal.any([timeout, callerSignal]) : timeout;
+      let response: UndiciResponse;
+      try {
+        response = await undiciFetch(input, {
+          ...(rest as Parameters<typeof undiciFetch>[1]),
+          redirect: 'error',
+          signal,
+          dispatcher: agent,
+        });
+      } catch (err) {
+        throw classify(err, timeout.aborted);
+      }
+      return capResponse(response, fetchMaxBodyBytes) as unknown as Response;
+    },
+
+    async close() {
+      await agent.destroy();
+    },
+  };
+}
+
+/** oidc-provider reads `jwks_uri` bodies without a limit by default; a hostile endless body must not fill memory. */
+function capResponse(response: UndiciResponse, maxBytes: number): UndiciResponse {
+  const declared = response.headers.get('content-length');
+  if (declared !== null && Number(declared) > maxBytes) {
+    response.body?.cancel().catch(() => {});
+    throw new CimdError(Reason.RejectedSize, `content-length ${declared} exceeds ${maxBytes} bytes`);
+  }
+  if (response.body === null) return response;
+  let received = 0;
+  const capped = response.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        received += chunk.byteLength;
+        if (received > maxBytes) controller.error(new CimdError(Reason.RejectedSize, `body exceeds ${maxBytes} bytes`));
+        else controller.enqueue(chunk);
+      },
+    }),
+  );
+  return new UndiciResponse(capped, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+}

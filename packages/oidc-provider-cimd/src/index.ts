@@ -1,0 +1,11 @@
+export { DEFAULT_DENY_LIST } from './address-policy.js';
+export type { ProviderCapabilities } from './capabilities.js';
+export type { Cimd, CimdOptions } from './cimd.js';
+export { createCimd } from './cimd.js';
+export type { CacheEntry } from './document-cache.js';
+export type { ClientMetadata } from './document-rules.js';
+export { CimdError, isCimdError, PUBLIC_RETRIEVAL_MESSAGE, Reason, type ReasonCode } from './errors.js';
+export { type CacheTier, type CimdEvent, DIAGNOSTICS_CHANNEL, type EventListener } from './events.js';
+export type { Fetcher } from './fetcher.js';
+export type { LifetimeBounds } from './http-cache.js';
+export type { CacheInspection } from './resolver.js';
