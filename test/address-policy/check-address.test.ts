@@ -128,6 +128,11 @@ describe('checkAddress: custom deny list', () => {
 
   test('a malformed entry is a configuration error', () => {
     expect(() => createAddressPolicy({ denyList: ['not-an-address'] })).toThrow(TypeError);
+  });
+
+  test('a custom list adds to the built-in one and never replaces it', () => {
+    expect(checkAddress('168.63.129.16', policy)).toMatchObject({ allowed: false });
+    expect(checkAddress('1.1.1.1', policy)).toMatchObject({ allowed: false });
     expect(() => createAddressPolicy({ denyList: ['10.0.0.0/33'] })).toThrow(TypeError);
   });
 });

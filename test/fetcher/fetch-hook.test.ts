@@ -87,7 +87,8 @@ test('returns a Response for an allowed URL, ignoring a caller-supplied dispatch
   const decoy = decoyDispatcher();
   const response = await makeFetcher().fetch(`${target.url}/jwks`, {
     method: 'GET',
-    headers: { accept: 'application/json' },
+    // oidc-provider passes a global Headers instance with an empty user-agent.
+    headers: new Headers({ accept: 'application/json', 'user-agent': '' }),
     dispatcher: decoy,
     signal: AbortSignal.timeout(2500),
   });
@@ -95,6 +96,7 @@ test('returns a Response for an allowed URL, ignoring a caller-supplied dispatch
   expect(response.headers.get('content-type')).toBe('application/json');
   expect(await response.json()).toEqual({ keys: [] });
   expect(decoy.used).toBe(0);
+  expect(target.requests.at(-1)!.headers.accept).toBe('application/json');
 });
 
 test('accepts a URL object', async () => {

@@ -62,6 +62,8 @@ export async function startProvider(
   const cimd = createCimd({
     issuer,
     failureBackoffMs: 0,
+    // Provider tests serve many documents from one local host; the per-host budget has its own tests.
+    budget: { perHostBurst: 10_000 },
     ...options.cimd,
     onEvent: (event) => {
       events.push(event);

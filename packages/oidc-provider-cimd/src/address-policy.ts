@@ -9,7 +9,7 @@ type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
 export interface AddressPolicyOptions {
   /** Development exception (draft §8.6): also allow 127.0.0.0/8 and ::1. */
   allowLoopback?: boolean;
-  /** Extra CIDRs or addresses never to dial. Default: {@link DEFAULT_DENY_LIST}. */
+  /** CIDRs or addresses never to dial, in addition to {@link DEFAULT_DENY_LIST} (which always applies). */
   denyList?: readonly string[];
 }
 
@@ -39,7 +39,8 @@ function parseCidr(entry: string): Cidr {
 }
 
 export function createAddressPolicy(options: AddressPolicyOptions = {}): AddressPolicy {
-  const list = options.denyList ?? DEFAULT_DENY_LIST;
+  // Additive on purpose: a deployment's own list must never silently drop the built-in entries.
+  const list = [...DEFAULT_DENY_LIST, ...(options.denyList ?? [])];
   const deny = list.map((entry) => {
     try {
       return parseCidr(entry);

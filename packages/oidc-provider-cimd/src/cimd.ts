@@ -2,19 +2,25 @@
  * The plugin object: options in, a configuration transformer and an operator API out.
  */
 import Keyv from 'keyv';
+import { LRUCache } from 'lru-cache';
 import type { AdapterPayload, Configuration } from 'oidc-provider';
 import { Provider } from 'oidc-provider';
 import { createMemoryAdapter } from 'oidc-provider/lib/adapters/memory_adapter.js';
-import { createAddressPolicy, isLoopbackAddress } from './address-policy.js';
 import { type AdapterConstructor, type AdapterFactory, wrapAdapter } from './adapter.js';
+import { createAddressPolicy, isLoopbackAddress } from './address-policy.js';
 import { type CapabilityExtras, deriveCapabilities } from './capabilities.js';
+import type { CacheEntry } from './document-cache.js';
 import { DocumentCache } from './document-cache.js';
 import { createEmitter, type EventListener } from './events.js';
+import { FetchBudget, type FetchBudgetOptions } from './fetch-budget.js';
+import { createInvalidationBus, FetchLock, type InvalidationBus } from './fetch-lock.js';
 import { createFetcher, type Fetcher, type FetcherOptions } from './fetcher.js';
 import { DEFAULT_LIFETIME_BOUNDS, type LifetimeBounds } from './http-cache.js';
+import { createTrustPolicy, type TrustPolicyOptions } from './policy.js';
+import { redisHandleOf } from './redis.js';
 import { type CacheInspection, Resolver } from './resolver.js';
+import { SharedGuard } from './shared-guard.js';
 import { createUrlRules, type UrlVerdict } from './url-rules.js';
-import type { CacheEntry } from './document-cache.js';
 
 export interface CimdOptions extends CapabilityExtras {
   /** Turn the plugin off entirely: no discovery flag, URL ids are unknown clients. Default true. */
@@ -35,7 +41,7 @@ export interface CimdOptions extends CapabilityExtras {
   allowQuery?: boolean;
   /** Restrict the ports a client_id may name. Default: any. */
   allowedPorts?: readonly number[];
-  /** Addresses or CIDRs never to dial, on top of the built-in policy. Default `['168.63.129.16/32']`. */
+  /** More addresses or CIDRs never to dial, on top of the public-unicast rule and the built-in `168.63.129.16/32`. */
   denyList?: readonly string[];
   /** Connect (DNS + TCP + TLS) timeout, ms. Default 3000. */
   connectTimeoutMs?: number;
@@ -47,18 +53,35 @@ export interface CimdOptions extends CapabilityExtras {
   acceptTextPlain?: boolean;
   /** Require `client_name` in documents (MCP requires it). Default true. */
   requireClientName?: boolean;
-  /** Shared cache tier: any Keyv instance (e.g. on @keyv/redis). Default: a private in-memory Keyv. */
+  /**
+   * Shared cache tier: any Keyv instance. For Redis use `await createRedisCache(url)` (a client that fails fast
+   * while Redis is down); a `KeyvRedis` built by hand works too. Default: a private in-memory Keyv.
+   */
   cache?: Keyv;
   /** Entries kept in the in-process tier. Default 1000. */
   memoryCacheSize?: number;
-  /** Deadline for each shared-cache operation, ms; a slower store reads as a miss. Default 150. */
+  /**
+   * Deadline for each shared-cache operation, ms; a slower store reads as a miss, and after such a timeout the
+   * shared tier is skipped for one second. Default 150.
+   */
   sharedCacheTimeoutMs?: number;
+  /**
+   * With a Redis store, instances that miss the same CID at once make one fetch between them: one takes a lock,
+   * the others wait for its result. Default true. Other stores: one fetch per process.
+   */
+  fetchLock?: boolean;
+  /** Expiry of a fetch lock, ms: the longest a crashed holder can delay the others. Default `timeoutMs` + 1000. */
+  fetchLockTtlMs?: number;
   /** Document lifetime bounds. Default: [60 s, 24 h], 300 s when the response says nothing. */
   lifetime?: Partial<LifetimeBounds>;
   /** After a failed fetch the same CID is not fetched again for this long, ms. Default 3000. */
   failureBackoffMs?: number;
   /** A cached document at least this old is refetched once when the request's redirect_uri is not in it, ms. Default 60000. */
   redirectRefetchAfterMs?: number;
+  /** Trust policy: allow-list, deny-list (exact ids, `host`, `*.host`) and a hook. Denied ids are never fetched. */
+  policy?: TrustPolicyOptions;
+  /** Outbound fetch budgets: per-host token bucket and a global cap on concurrent fetches. */
+  budget?: FetchBudgetOptions;
   /** Receives one event per resolution (see `Reason`). */
   onEvent?: EventListener;
   /**
@@ -70,6 +93,8 @@ export interface CimdOptions extends CapabilityExtras {
   ca?: FetcherOptions['ca'];
   /** DNS resolver used by the fetcher (dns.lookup-compatible); the address policy still applies to its answers. */
   lookup?: FetcherOptions['lookup'];
+  /** Clock for cache freshness, ms since the epoch. For tests only. Default `Date.now`. */
+  now?: () => number;
 }
 
 export interface Cimd {
@@ -82,11 +107,25 @@ export interface Cimd {
   inspect(clientId: string): Promise<CacheInspection | undefined>;
   /** Fetches now; replaces the cached entry only when the new document is valid. */
   refresh(clientId: string): Promise<CacheEntry>;
-  /** Removes a client_id from both cache tiers. */
+  /**
+   * Removes a client_id from the shared store and this instance's in-process tier. With Redis, the other
+   * instances are told to drop their in-process copies too (pub/sub); one that misses the message keeps its
+   * copy until it goes stale.
+   */
   purge(clientId: string): Promise<void>;
+  /**
+   * Pre-registers a client (draft §7.2): validates its document now — fetched from the client_id, or the
+   * `document` given (which must name this client_id) — and stores it in the shared store as pinned. A pinned
+   * client resolves without any fetch, whatever its host does, until `unpin` (or `purge`). `refresh` of a
+   * pinned client refetches and keeps it pinned. Throws CimdError on a rejected id or document, and Error when
+   * the shared store does not confirm the write.
+   */
+  pin(clientId: string, options?: { document?: string | Buffer | Uint8Array }): Promise<CacheEntry>;
+  /** Removes a pin and the entry with it: the next lookup fetches. Resolves false when the client was not pinned. */
+  unpin(clientId: string): Promise<boolean>;
   /** The guarded fetcher, for fetching other client-supplied URLs under the same address policy. */
   readonly fetcher: Fetcher;
-  /** Releases sockets. The shared Keyv store belongs to the caller and is left open. */
+  /** Releases sockets (and the invalidation subscriber). The shared Keyv store belongs to the caller and is left open. */
   close(): Promise<void>;
 }
 
@@ -126,32 +165,53 @@ export function createCimd(options: CimdOptions = {}): Cimd {
     ...(options.lookup !== undefined ? { lookup: options.lookup } : {}),
   });
 
+  const now = options.now ?? Date.now;
   const shared = options.cache ?? new Keyv();
   // Keyv re-emits store errors; without a listener an EventEmitter 'error' would crash the process.
   shared.on('error', () => {});
+  const guard = new SharedGuard({ timeoutMs: options.sharedCacheTimeoutMs ?? 150 });
   const cache = new DocumentCache({
     shared,
     maxEntries: options.memoryCacheSize ?? 1000,
-    sharedTimeoutMs: options.sharedCacheTimeoutMs ?? 150,
+    guard,
     revalidationGraceMs: 24 * 60 * 60 * 1000,
-    now: Date.now,
+    now,
   });
+  const redis = redisHandleOf(shared);
+  const fetchLock =
+    redis && options.fetchLock !== false
+      ? new FetchLock({ handle: redis, guard, ttlMs: options.fetchLockTtlMs ?? (options.timeoutMs ?? 5000) + 1000 })
+      : undefined;
+  let invalidation: InvalidationBus | undefined;
   const emit = createEmitter(options.onEvent);
+  const policy = createTrustPolicy(options.policy);
+  const budget = new FetchBudget(options.budget);
   const lifetime: LifetimeBounds = { ...DEFAULT_LIFETIME_BOUNDS, ...options.lifetime };
 
   // URL rules depend on the issuer; compiled once per issuer seen.
   let compiled: { issuer: string; rules: (cid: string) => UrlVerdict } | undefined;
   const urlRulesFor = (issuer: string) => {
     if (compiled?.issuer !== issuer) {
+      const rules = createUrlRules({
+        issuer,
+        allowLoopback,
+        ...(options.allowRootPath !== undefined ? { allowRootPath: options.allowRootPath } : {}),
+        ...(options.allowQuery !== undefined ? { allowQuery: options.allowQuery } : {}),
+        ...(options.allowedPorts !== undefined ? { allowedPorts: options.allowedPorts } : {}),
+      });
+      // The rules are pure for a given issuer, and run on every lookup, warm ones included: remembering the
+      // accepted ids (bounded like the in-process tier, dropped with the issuer) keeps a warm lookup at a Map
+      // read. Rejections are not remembered, so hostile ids cannot crowd out the clients in use.
+      const accepted = new LRUCache<string, UrlVerdict>({ max: options.memoryCacheSize ?? 1000 });
       compiled = {
         issuer,
-        rules: createUrlRules({
-          issuer,
-          allowLoopback,
-          ...(options.allowRootPath !== undefined ? { allowRootPath: options.allowRootPath } : {}),
-          ...(options.allowQuery !== undefined ? { allowQuery: options.allowQuery } : {}),
-          ...(options.allowedPorts !== undefined ? { allowedPorts: options.allowedPorts } : {}),
-        }),
+        rules: (cid) => {
+          const known = accepted.get(cid);
+          if (known) return known;
+          const verdict = rules(cid);
+          if (verdict.ok) accepted.set(cid, verdict);
+          return verdict;
+        },
       };
     }
     return compiled.rules;
@@ -160,7 +220,11 @@ export function createCimd(options: CimdOptions = {}): Cimd {
   const urlRules = (cid: string): UrlVerdict => {
     const issuer = currentIssuer();
     if (issuer === undefined) {
-      return { ok: false, rule: 'issuer_unknown', message: 'the provider issuer is not known yet (set the issuer option)' };
+      return {
+        ok: false,
+        rule: 'issuer_unknown',
+        message: 'the provider issuer is not known yet (set the issuer option)',
+      };
     }
     return urlRulesFor(issuer)(cid);
   };
@@ -196,8 +260,11 @@ export function createCimd(options: CimdOptions = {}): Cimd {
       }
 
       const capabilities = deriveCapabilities(configuration as never, options);
+      if (redis && !invalidation) invalidation = createInvalidationBus(redis, guard, (cid) => cache.forgetLocal(cid));
       resolver = new Resolver({
         urlRules,
+        policy,
+        budget,
         fetcher,
         capabilities,
         documentRules: { requireClientName: options.requireClientName !== false },
@@ -206,7 +273,9 @@ export function createCimd(options: CimdOptions = {}): Cimd {
         lifetime,
         failureBackoffMs: options.failureBackoffMs ?? 3000,
         redirectRefetchAfterMs: options.redirectRefetchAfterMs ?? 60_000,
-        now: Date.now,
+        now,
+        lock: fetchLock,
+        invalidation,
       });
       const active = resolver;
 
@@ -268,7 +337,13 @@ export function createCimd(options: CimdOptions = {}): Cimd {
     inspect: (clientId) => needResolver().inspect(clientId),
     refresh: (clientId) => needResolver().refresh(clientId),
     purge: (clientId) => needResolver().purge(clientId),
-    close: () => fetcher.close(),
+    pin: (clientId, pinOptions) => needResolver().pin(clientId, pinOptions),
+    unpin: (clientId) => needResolver().unpin(clientId),
+    async close() {
+      invalidation?.close();
+      invalidation = undefined;
+      await fetcher.close();
+    },
   };
   return plugin;
 }

@@ -6,6 +6,7 @@
 import type Keyv from 'keyv';
 import { LRUCache } from 'lru-cache';
 import type { ClientMetadata } from './document-rules.js';
+import type { SharedGuard } from './shared-guard.js';
 
 export interface CacheEntry {
   /** Format version of the stored value. */
@@ -28,15 +29,15 @@ export type CacheLookup = { entry: CacheEntry; tier: 'memory' | 'shared' };
 export interface DocumentCacheOptions {
   shared: Keyv;
   maxEntries: number;
-  /** Deadline for any shared-store operation, ms. */
-  sharedTimeoutMs: number;
+  /** Deadline (and circuit breaker) for every shared-store operation. */
+  guard: SharedGuard;
   /** After the fresh (or stale-if-error) window, keep an entry that has validators this much longer, for a conditional refetch. */
   revalidationGraceMs: number;
   now: () => number;
 }
 
-const KEY_PREFIX = 'cimd:doc:';
-const TIMED_OUT = Symbol('timed out');
+/** Key of a document in the shared store (the store may add its own namespace). */
+export const DOCUMENT_KEY_PREFIX = 'cimd:doc:';
 
 function isEntry(value: unknown): value is CacheEntry {
   if (value === null || typeof value !== 'object') return false;
@@ -44,24 +45,34 @@ function isEntry(value: unknown): value is CacheEntry {
   return (
     entry.v === 1 &&
     typeof entry.cid === 'string' &&
+    typeof entry.fetchedAt === 'number' &&
     typeof entry.freshUntil === 'number' &&
     typeof entry.staleIfErrorUntil === 'number' &&
+    typeof entry.loopbackOnly === 'boolean' &&
     entry.metadata !== null &&
     typeof entry.metadata === 'object'
   );
 }
 
+/**
+ * Cost model (what the benchmarks hold us to): a warm lookup is `peek()` — a Map lookup, no I/O, no Redis
+ * command. A shared-tier hit is one `get()` on the store (one Redis `GET`). Writes are one `SET ... PX`.
+ *
+ * Reach: `delete()` clears the shared store and this process' tier. Other processes' in-process copies are
+ * dropped by the invalidation messages the plugin publishes when the store is Redis (see fetch-lock.ts); an
+ * instance that misses a message keeps its copy until that copy's own freshness ends.
+ */
 export class DocumentCache {
   readonly #memory: LRUCache<string, CacheEntry>;
   readonly #shared: Keyv;
-  readonly #timeoutMs: number;
+  readonly #guard: SharedGuard;
   readonly #graceMs: number;
   readonly #now: () => number;
 
   constructor(options: DocumentCacheOptions) {
     this.#memory = new LRUCache({ max: options.maxEntries });
     this.#shared = options.shared;
-    this.#timeoutMs = options.sharedTimeoutMs;
+    this.#guard = options.guard;
     this.#graceMs = options.revalidationGraceMs;
     this.#now = options.now;
   }
@@ -71,17 +82,31 @@ export class DocumentCache {
     return this.#memory.get(cid);
   }
 
-  async get(cid: string): Promise<CacheLookup | undefined> {
+  /**
+   * The entry for a CID: the in-process copy while it is fresh, else the shared store's (when it is at least as
+   * recent), else the stale in-process copy. `preferShared` consults the shared store even when the local copy
+   * is fresh (another instance may hold a newer one).
+   */
+  async get(cid: string, options: { preferShared?: boolean } = {}): Promise<CacheLookup | undefined> {
     const local = this.#memory.get(cid);
-    if (local && local.freshUntil > this.#now()) return { entry: local, tier: 'memory' };
-    const remote = await this.#sharedCall((store) => store.get(KEY_PREFIX + cid));
+    if (local && !options.preferShared && (local.pinned || local.freshUntil > this.#now())) {
+      return { entry: local, tier: 'memory' };
+    }
+    const remote = await this.getShared(cid);
+    if (remote && (!local || remote.fetchedAt >= local.fetchedAt)) return { entry: remote, tier: 'shared' };
+    return local ? { entry: local, tier: 'memory' } : undefined;
+  }
+
+  /** The shared store's entry only (one store read); a well-formed one is copied into the in-process tier. */
+  async getShared(cid: string): Promise<CacheEntry | undefined> {
+    const answer = await this.#guard.run(() => this.#shared.get(DOCUMENT_KEY_PREFIX + cid));
+    const remote = answer?.value;
     // The shared store may hold anything (another version, a tampered value): only a well-formed entry for
     // this very CID counts.
-    if (isEntry(remote) && remote.cid === cid && (!local || remote.fetchedAt >= local.fetchedAt)) {
-      this.#memory.set(cid, remote);
-      return { entry: remote, tier: 'shared' };
-    }
-    return local ? { entry: local, tier: 'memory' } : undefined;
+    if (!isEntry(remote) || remote.cid !== cid) return undefined;
+    const local = this.#memory.get(cid);
+    if (!local || remote.fetchedAt >= local.fetchedAt) this.#remember(remote);
+    return remote;
   }
 
   /** How long the store keeps an entry: long enough to serve stale-if-error and to revalidate cheaply. */
@@ -92,42 +117,33 @@ export class DocumentCache {
     return Math.max(1, base + grace);
   }
 
+  #remember(entry: CacheEntry): void {
+    // No ttl in the in-process tier, on purpose: lru-cache's ttl bookkeeping (a clock read and a timer on the
+    // lookup path) costs more than the lookup itself. Freshness is checked on every read anyway; an entry past
+    // its retention only ever serves as the validators of a conditional refetch (stale-if-error has its own
+    // deadline in the entry), and it leaves with the least recently used ones.
+    this.#memory.set(entry.cid, entry);
+  }
+
+  /** Stores in both tiers. Resolves to whether the shared store confirmed the write (never rejects). */
   async set(entry: CacheEntry): Promise<boolean> {
-    const ttl = this.#retentionMs(entry);
-    this.#memory.set(entry.cid, entry, entry.pinned ? {} : { ttl });
-    const ok = await this.#sharedCall((store) => store.set(KEY_PREFIX + entry.cid, entry, entry.pinned ? undefined : ttl));
-    return ok === true;
+    this.#remember(entry);
+    const ttl = entry.pinned ? undefined : this.#retentionMs(entry);
+    const answer = await this.#guard.run(() => this.#shared.set(DOCUMENT_KEY_PREFIX + entry.cid, entry, ttl));
+    return answer?.value === true;
   }
 
   async delete(cid: string): Promise<void> {
     this.#memory.delete(cid);
-    await this.#sharedCall((store) => store.delete(KEY_PREFIX + cid));
+    await this.#guard.run(() => this.#shared.delete(DOCUMENT_KEY_PREFIX + cid));
   }
 
-  /** Drops the in-process copy only (used when another instance may hold a newer one). */
+  /** Drops the in-process copy only (another instance refreshed or purged the entry). */
   forgetLocal(cid: string): void {
     this.#memory.delete(cid);
   }
 
   get size(): number {
     return this.#memory.size;
-  }
-
-  async #sharedCall<T>(op: (store: Keyv) => Promise<T>): Promise<T | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const result = await Promise.race([
-        op(this.#shared),
-        new Promise<typeof TIMED_OUT>((resolve) => {
-          timer = setTimeout(resolve, this.#timeoutMs, TIMED_OUT);
-          timer.unref();
-        }),
-      ]);
-      return result === TIMED_OUT ? undefined : (result as T);
-    } catch {
-      return undefined;
-    } finally {
-      clearTimeout(timer);
-    }
   }
 }

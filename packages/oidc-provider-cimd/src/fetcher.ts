@@ -5,6 +5,7 @@
 import dns from 'node:dns';
 import net, { type LookupFunction, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import tls from 'node:tls';
 import { Agent, buildConnector, Response as UndiciResponse, fetch as undiciFetch } from 'undici';
 import { type AddressPolicy, checkAddress, isIpLiteral } from './address-policy.js';
 import { CimdError, isCimdError, Reason } from './errors.js';
@@ -23,7 +24,7 @@ export interface FetcherOptions {
   acceptTextPlain?: boolean;
   /** `dns.lookup`-compatible resolver; tests inject hostile answers here. */
   lookup?: LookupFunction;
-  /** Extra trusted CA(s), for tests and development. Verification itself can never be turned off. */
+  /** CA(s) trusted in addition to Node's bundled roots, for tests and development. Verification is always on. */
   ca?: string | Buffer | Array<string | Buffer>;
   userAgent?: string;
 }
@@ -118,7 +119,10 @@ function createGuardedConnector(
     maxCachedSessions: 0,
     rejectUnauthorized: true,
     lookup: createCheckedLookup(policy, options.lookup),
-    ...(options.ca === undefined ? {} : { ca: options.ca }),
+    // A bare `ca` would replace the public roots; built once, the context adds to them instead.
+    ...(options.ca === undefined
+      ? {}
+      : { secureContext: tls.createSecureContext({ ca: [...tls.rootCertificates, ...[options.ca].flat()] }) }),
   });
 
   return (opts, callback) => {

@@ -1,5 +1,18 @@
 export { DEFAULT_DENY_LIST } from './address-policy.js';
 export type { ProviderCapabilities } from './capabilities.js';
+export {
+  type CheckItem,
+  type CheckOptions,
+  type CheckReport,
+  type CheckStage,
+  type CheckStatus,
+  type ClientSummary,
+  capabilitiesFromServerMetadata,
+  checkClientId,
+  checkDocument,
+  DEFAULT_CHECK_ISSUER,
+  type ResponseSummary,
+} from './check.js';
 export type { Cimd, CimdOptions } from './cimd.js';
 export { createCimd } from './cimd.js';
 export type { CacheEntry } from './document-cache.js';
@@ -8,4 +21,5 @@ export { CimdError, isCimdError, PUBLIC_RETRIEVAL_MESSAGE, Reason, type ReasonCo
 export { type CacheTier, type CimdEvent, DIAGNOSTICS_CHANNEL, type EventListener } from './events.js';
 export type { Fetcher } from './fetcher.js';
 export type { LifetimeBounds } from './http-cache.js';
+export { createRedisCache, type RedisCacheOptions } from './redis.js';
 export type { CacheInspection } from './resolver.js';
