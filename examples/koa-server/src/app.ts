@@ -1,0 +1,112 @@
+/**
+ * The Koa application: the interaction pages, the MCP resource, then oidc-provider (configured through the
+ * CIMD plugin) for everything else. `createApp` does not listen; server.ts and the tests do that.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import Koa from 'koa';
+import mount from 'koa-mount';
+import type { Provider } from 'oidc-provider';
+import { type Cimd, type CimdEvent, type CimdOptions, createCimd } from 'oidc-provider-cimd';
+import { createRedisCache, type SharedCache } from './cache.js';
+import type { ExampleEnv } from './env.js';
+import { createInteractionRoutes } from './interactions.js';
+import { createMcpRoutes } from './mcp.js';
+import { createProvider, generateSigningKeys, type SigningKeys } from './provider.js';
+
+export interface AppOptions extends Partial<Omit<ExampleEnv, 'issuer' | 'port'>> {
+  /** The issuer identifier: an origin, e.g. `http://localhost:3000`. */
+  issuer: string;
+  /** PEM of a CA trusted for document hosts, in addition to `extraCaPath` (tests pass it directly). */
+  extraCa?: string;
+  /** Receives every plugin event (one per client resolution). */
+  onEvent?: (event: CimdEvent) => void;
+  /** Operational log lines (Redis trouble, provider server errors). Default: JSON on stderr. */
+  log?: (entry: Record<string, unknown>) => void;
+  /** Signing keys; generated when omitted. */
+  keys?: SigningKeys;
+  /** Cookie signing keys (newest first); random per process when omitted, so sessions end with a restart. */
+  cookieKeys?: string[];
+  /** Further plugin options (timeouts, back-off, trust policy...). */
+  cimd?: Omit<CimdOptions, 'issuer' | 'enabled' | 'allowLoopback' | 'cache' | 'ca' | 'onEvent'>;
+}
+
+export interface ExampleApp {
+  app: Koa;
+  provider: Provider;
+  cimd: Cimd;
+  issuer: string;
+  /** The MCP resource identifier (also the endpoint URL). */
+  mcpResource: string;
+  /** Releases the plugin's sockets and the Redis connection. The HTTP server belongs to the caller. */
+  close(): Promise<void>;
+}
+
+const stderrLog = (entry: Record<string, unknown>) => process.stderr.write(`${JSON.stringify(entry)}\n`);
+
+export async function createApp(options: AppOptions): Promise<ExampleApp> {
+  const issuer = options.issuer;
+  const log = options.log ?? stderrLog;
+  const cas = [
+    ...(options.extraCaPath ? [await readFile(options.extraCaPath, 'utf8')] : []),
+    ...(options.extraCa ? [options.extraCa] : []),
+  ];
+
+  let shared: SharedCache | undefined;
+  let cimd: Cimd;
+  try {
+    if (options.redisUrl) {
+      shared = createRedisCache(options.redisUrl, (error) =>
+        log({ event: 'redis_error', message: error.message, note: 'CIMD documents are cached in process meanwhile' }),
+      );
+    }
+    // Throws at once when the development exception is combined with a non-loopback issuer.
+    cimd = createCimd({
+      ...options.cimd,
+      issuer,
+      enabled: options.cimdEnabled ?? true,
+      allowLoopback: options.allowLoopback ?? false,
+      ...(shared ? { cache: shared.keyv } : {}),
+      ...(cas.length ? { ca: cas } : {}),
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    });
+  } catch (error) {
+    await shared?.close();
+    throw error;
+  }
+
+  const keys = options.keys ?? (await generateSigningKeys());
+  const cookieKeys = options.cookieKeys ?? [randomBytes(32).toString('base64url')];
+  const mcpResource = `${issuer}/mcp`;
+  const provider = createProvider({
+    issuer,
+    cimd,
+    dcrEnabled: options.dcrEnabled ?? true,
+    mcpResource,
+    keys,
+    cookieKeys,
+  });
+  provider.on('server_error', (_ctx, error: Error) => log({ event: 'server_error', message: error.message }));
+
+  const app = new Koa();
+  // Mounted with koa-mount, the provider sets its cookies through this app's context, while it reads them
+  // through its own: both must sign with the same keys.
+  app.keys = cookieKeys;
+  const interactions = createInteractionRoutes({ provider, issuer });
+  const mcp = createMcpRoutes({ issuer, resource: mcpResource, publicJwks: keys.publicJwks });
+  app.use(interactions.routes());
+  app.use(mcp.routes());
+  app.use(mount(provider));
+
+  return {
+    app,
+    provider,
+    cimd,
+    issuer,
+    mcpResource,
+    async close() {
+      await cimd.close();
+      await shared?.close();
+    },
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * Minimal, escape-by-default HTML for the interaction pages. Every value interpolated into `html` is escaped
+ * unless it is itself the result of `html` (a `SafeHtml`), so a client-supplied string can never become markup.
+ */
+import { randomBytes } from 'node:crypto';
+
+export class SafeHtml {
+  constructor(readonly value: string) {}
+  toString(): string {
+    return this.value;
+  }
+}
+
+const ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+  '`': '&#96;',
+};
+
+export function escapeHtml(value: string): string {
+  return value.replace(/[&<>"'`]/g, (char) => ESCAPES[char]!);
+}
+
+type Interpolation = SafeHtml | string | number | boolean | null | undefined | readonly Interpolation[];
+
+function render(value: Interpolation): string {
+  if (value === null || value === undefined || value === false) return '';
+  if (value instanceof SafeHtml) return value.value;
+  if (Array.isArray(value)) return value.map(render).join('');
+  return escapeHtml(String(value));
+}
+
+export function html(strings: TemplateStringsArray, ...values: Interpolation[]): SafeHtml {
+  let out = strings[0]!;
+  values.forEach((value, i) => {
+    out += render(value) + strings[i + 1]!;
+  });
+  return new SafeHtml(out);
+}
+
+const STYLE = `
+  body { font: 16px/1.5 system-ui, sans-serif; max-width: 34rem; margin: 3rem auto; padding: 0 1rem; color: #1b1b1b; }
+  h1 { font-size: 1.4rem; }
+  .host { font: 600 1.25rem/1.3 ui-monospace, monospace; overflow-wrap: anywhere; }
+  .label { color: #555; font-size: .9rem; margin-bottom: 0; }
+  .supplied { overflow-wrap: anywhere; }
+  .fine { color: #555; font-size: .85rem; overflow-wrap: anywhere; }
+  .warning { border: 2px solid #b00020; background: #fff1f1; padding: .75rem 1rem; border-radius: 6px; }
+  .error { color: #b00020; }
+  label { display: block; margin-top: .75rem; }
+  input { font: inherit; padding: .4rem; width: 100%; box-sizing: border-box; }
+  .actions { display: flex; gap: .75rem; margin-top: 1.25rem; }
+  button { font: inherit; padding: .5rem 1.25rem; }
+  button.primary { background: #1a56db; color: #fff; border: 0; border-radius: 4px; }
+`;
+
+export interface Page {
+  title: string;
+  body: SafeHtml;
+  /** Origins (or schemes) a form on the page may end up at after redirects, besides this server. */
+  formTargets?: readonly string[];
+}
+
+export interface RenderedPage {
+  body: string;
+  headers: Record<string, string>;
+}
+
+/**
+ * A complete page with its security headers: a strict CSP (no script at all, the one inline style allowed by
+ * nonce, forms only to this origin and the client's redirect target), no framing, no caching, no referrer to other sites.
+ */
+export function page({ title, body, formTargets = [] }: Page): RenderedPage {
+  const nonce = randomBytes(16).toString('base64');
+  // Chrome applies form-action to the redirects that follow a form post as well, and the consent form's
+  // final redirect goes to the client's redirect_uri, so that origin is allowed too (and nothing else).
+  const formAction = ["'self'", ...formTargets].join(' ');
+  const csp = [
+    "default-src 'none'",
+    `style-src 'nonce-${nonce}'`,
+    `form-action ${formAction}`,
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+  ].join('; ');
+  const document = html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title}</title>
+<style nonce="${nonce}">${new SafeHtml(STYLE)}</style>
+</head>
+<body>
+${body}
+</body>
+</html>
+`;
+  return {
+    body: document.value,
+    headers: {
+      'content-type': 'text/html; charset=utf-8',
+      'content-security-policy': csp,
+      'x-frame-options': 'DENY',
+      'x-content-type-options': 'nosniff',
+      // `same-origin`, not `no-referrer`: with no-referrer a browser sends `Origin: null` on our own form posts.
+      'referrer-policy': 'same-origin',
+      'cache-control': 'no-store',
+      'cross-origin-opener-policy': 'same-origin',
+    },
+  };
+}
+
+/** The CSP source that covers where a redirect URI points: its origin, or its scheme for custom schemes. */
+export function formTargetFor(uri: string | undefined): string | undefined {
+  const url = uri === undefined ? null : URL.parse(uri);
+  if (!url) return undefined;
+  if (url.protocol === 'http:' || url.protocol === 'https:') return url.origin;
+  // Private-use schemes of native apps (com.example.app:/callback).
+  return /^[a-z][a-z0-9+.-]*:$/.test(url.protocol) ? url.protocol : undefined;
+}

@@ -1,0 +1,52 @@
+import { EnvError, parseEnv, resolveIssuer } from '../../examples/koa-server/src/env.js';
+
+describe('example environment', () => {
+  it('has working defaults', () => {
+    const env = parseEnv({});
+    expect(env).toEqual({
+      port: 3000,
+      issuer: undefined,
+      redisUrl: undefined,
+      cimdEnabled: true,
+      dcrEnabled: true,
+      allowLoopback: false,
+      extraCaPath: undefined,
+    });
+    expect(resolveIssuer(env, 3000)).toBe('http://localhost:3000');
+  });
+
+  it('reads every variable', () => {
+    const env = parseEnv({
+      PORT: '0',
+      ISSUER: 'https://auth.example.com/',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      CIMD_ENABLED: 'false',
+      DCR_ENABLED: '0',
+      CIMD_ALLOW_LOOPBACK: 'TRUE',
+      CIMD_EXTRA_CA: '/tmp/ca.pem',
+    });
+    expect(env).toEqual({
+      port: 0,
+      issuer: 'https://auth.example.com',
+      redisUrl: 'redis://127.0.0.1:6379',
+      cimdEnabled: false,
+      dcrEnabled: false,
+      allowLoopback: true,
+      extraCaPath: '/tmp/ca.pem',
+    });
+    expect(resolveIssuer(env, 1234)).toBe('https://auth.example.com');
+  });
+
+  it.each([
+    [{ CIMD_ENABLED: 'maybe' }, /CIMD_ENABLED/],
+    [{ DCR_ENABLED: 'enabled' }, /DCR_ENABLED/],
+    [{ CIMD_ALLOW_LOOPBACK: 'y' }, /CIMD_ALLOW_LOOPBACK/],
+    [{ PORT: '80a' }, /PORT/],
+    [{ PORT: '70000' }, /PORT/],
+    [{ ISSUER: 'auth.example.com' }, /ISSUER/],
+    [{ ISSUER: 'https://auth.example.com/oidc' }, /ISSUER .*no path/],
+  ])('rejects %j', (source, message) => {
+    expect(() => parseEnv(source)).toThrow(EnvError);
+    expect(() => parseEnv(source)).toThrow(message);
+  });
+});
