@@ -398,11 +398,11 @@ function fetchFix(error: CimdError, allowLoopback: boolean): string {
     case Reason.RejectedAddress:
       return allowLoopback
         ? 'the host must resolve only to public (or, in development, loopback) addresses'
-        : 'the host must resolve only to public unicast addresses; for local development use --allow-loopback';
+        : 'the host must resolve only to public unicast addresses; for local development use the development exception (allowLoopback, cimd check --allow-loopback)';
     case Reason.RejectedNetwork:
-      return 'make the host reachable over https with a certificate that verifies (for a private CA: --ca file.pem)';
+      return 'make the host reachable over https with a certificate that verifies (a private CA must be trusted: ca option, cimd check --ca)';
     case Reason.RejectedTimeout:
-      return 'answer within 5 s (connect within 3 s); bot protection that stalls server requests has the same effect';
+      return 'answer within the time limit (5 s, connecting within 3 s, by default); bot protection that stalls server requests has the same effect';
     case Reason.RejectedStatus: {
       const status = Number(/status (\d{3})/.exec(error.message)?.[1]);
       if ((status >= 300 && status < 400) || /redirect/.test(error.message)) {

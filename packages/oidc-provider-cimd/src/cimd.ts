@@ -1,6 +1,7 @@
 /**
  * The plugin object: options in, a configuration transformer and an operator API out.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import Keyv from 'keyv';
 import { LRUCache } from 'lru-cache';
 import type { AdapterPayload, Configuration } from 'oidc-provider';
@@ -9,6 +10,15 @@ import { createMemoryAdapter } from 'oidc-provider/lib/adapters/memory_adapter.j
 import { type AdapterConstructor, type AdapterFactory, wrapAdapter } from './adapter.js';
 import { createAddressPolicy, isLoopbackAddress } from './address-policy.js';
 import { type CapabilityExtras, deriveCapabilities } from './capabilities.js';
+import {
+  type ConsentOptions,
+  type ConsentViewModel,
+  type ConsentViewModelInput,
+  createConsent,
+  type DefaultInteractionPolicy,
+  type InteractionPolicy,
+  type LogoResponse,
+} from './consent/index.js';
 import type { CacheEntry } from './document-cache.js';
 import { DocumentCache } from './document-cache.js';
 import { createEmitter, type EventListener } from './events.js';
@@ -19,6 +29,7 @@ import { DEFAULT_LIFETIME_BOUNDS, type LifetimeBounds } from './http-cache.js';
 import { createTrustPolicy, type TrustPolicyOptions } from './policy.js';
 import { redisHandleOf } from './redis.js';
 import { type CacheInspection, Resolver } from './resolver.js';
+import { SharedHostBudget } from './shared-budget.js';
 import { SharedGuard } from './shared-guard.js';
 import { createUrlRules, type UrlVerdict } from './url-rules.js';
 
@@ -95,6 +106,8 @@ export interface CimdOptions extends CapabilityExtras {
   lookup?: FetcherOptions['lookup'];
   /** Clock for cache freshness, ms since the epoch. For tests only. Default `Date.now`. */
   now?: () => number;
+  /** Consent (spec §6): the loopback rule, the new- and changed-client signals, trusted patterns, the logo proxy. See CONSENT.md. */
+  consent?: ConsentOptions;
 }
 
 export interface Cimd {
@@ -125,6 +138,21 @@ export interface Cimd {
   unpin(clientId: string): Promise<boolean>;
   /** The guarded fetcher, for fetching other client-supplied URLs under the same address policy. */
   readonly fetcher: Fetcher;
+  /**
+   * Adds the plugin's consent checks to the `consent` prompt of an interaction policy (default: a new
+   * `interactionPolicy.base()`), in place and idempotently, and returns it. `configure()` does this by itself
+   * unless `consent.policy` is `'manual'`.
+   */
+  interactionPolicy<P extends InteractionPolicy = DefaultInteractionPolicy>(policy?: P): P;
+  /** Everything a consent page needs, as a plain object (see CONSENT.md); render it with `renderConsentPage`. */
+  consentViewModel(input: ConsentViewModelInput): Promise<ConsentViewModel>;
+  /**
+   * The response for a request to the logo route (`consent.logo.path`, default `/cimd/logo/`), or `undefined`
+   * when `path` is not under it. Framework-agnostic; see `serveLogo` for Node's http.
+   */
+  logoResponse(method: string, path: string): Promise<LogoResponse | undefined>;
+  /** Node http handler for the logo route: resolves true when it answered, false for any other path. */
+  serveLogo(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
   /** Releases sockets (and the invalidation subscriber). The shared Keyv store belongs to the caller and is left open. */
   close(): Promise<void>;
 }
@@ -186,6 +214,7 @@ export function createCimd(options: CimdOptions = {}): Cimd {
   const emit = createEmitter(options.onEvent);
   const policy = createTrustPolicy(options.policy);
   const budget = new FetchBudget(options.budget);
+  const sharedBudget = redis ? new SharedHostBudget({ handle: redis, guard, ...budget.window }) : undefined;
   const lifetime: LifetimeBounds = { ...DEFAULT_LIFETIME_BOUNDS, ...options.lifetime };
 
   // URL rules depend on the issuer; compiled once per issuer seen.
@@ -235,6 +264,16 @@ export function createCimd(options: CimdOptions = {}): Cimd {
     return resolver;
   };
 
+  // Consent (spec §6): records in the same shared store, under the same deadlines; logos through the fetcher.
+  const consent = createConsent({
+    options: options.consent ?? {},
+    store: shared,
+    guard,
+    fetcher,
+    now,
+    inspect: async (cid) => resolver?.inspect(cid),
+  });
+
   const plugin: Cimd = {
     enabled,
     fetcher,
@@ -265,6 +304,7 @@ export function createCimd(options: CimdOptions = {}): Cimd {
         urlRules,
         policy,
         budget,
+        sharedBudget,
         fetcher,
         capabilities,
         documentRules: { requireClientName: options.requireClientName !== false },
@@ -312,6 +352,7 @@ export function createCimd(options: CimdOptions = {}): Cimd {
         adapter: wrapAdapter(inner, resolveClient),
         discovery: { ...configuration.discovery, client_id_metadata_document_supported: true },
         ...(options.guardProviderFetch !== false ? { fetch: fetcher.fetch as Configuration['fetch'] } : {}),
+        interactions: consent.composeInteractions(configuration.interactions),
       };
       if (registration?.idFactory) {
         const idFactory = registration.idFactory;
@@ -339,6 +380,10 @@ export function createCimd(options: CimdOptions = {}): Cimd {
     purge: (clientId) => needResolver().purge(clientId),
     pin: (clientId, pinOptions) => needResolver().pin(clientId, pinOptions),
     unpin: (clientId) => needResolver().unpin(clientId),
+    interactionPolicy: (policy) => consent.interactionPolicy(policy),
+    consentViewModel: (input) => consent.viewModel(input),
+    logoResponse: async (method, path) => consent.logos?.response(method, path),
+    serveLogo: async (req, res) => (consent.logos ? consent.logos.serve(req, res) : false),
     async close() {
       invalidation?.close();
       invalidation = undefined;

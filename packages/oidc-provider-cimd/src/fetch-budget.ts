@@ -39,6 +39,11 @@ export class FetchBudget {
     this.#now = options.now ?? Date.now;
   }
 
+  /** The same per-host rate as a fixed window (a full bucket per refill time), for a cluster-wide counter. */
+  get window(): { limit: number; windowMs: number } {
+    return { limit: this.#burst, windowMs: Math.max(1, Math.round(this.#burst / this.#rate)) };
+  }
+
   get inflight(): number {
     return this.#inflight;
   }

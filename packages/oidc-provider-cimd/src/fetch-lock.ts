@@ -190,20 +190,31 @@ export function createInvalidationBus(
   const channel = `${handle.keyPrefix}cimd:invalidate`;
   const self = randomBytes(9).toString('base64url');
   let subscriber: RedisSubscriber | undefined;
+  let closed = false;
+  const destroy = (sub: RedisSubscriber) => {
+    try {
+      sub.destroy();
+    } catch {}
+  };
   try {
     subscriber = handle.client.duplicate();
     subscriber.on('error', () => {});
     const sub = subscriber;
     sub
       .connect()
-      .then(() =>
-        sub.subscribe(channel, (message) => {
+      .then(() => {
+        // close() during the handshake cannot stop it; drop the connection as soon as it exists.
+        if (closed) {
+          destroy(sub);
+          return;
+        }
+        return sub.subscribe(channel, (message) => {
           try {
             const { from, cid } = JSON.parse(message) as { from?: unknown; cid?: unknown };
             if (from !== self && typeof cid === 'string') onInvalidate(cid);
           } catch {}
-        }),
-      )
+        });
+      })
       .catch(() => {});
   } catch {
     subscriber = undefined;
@@ -218,9 +229,8 @@ export function createInvalidationBus(
       );
     },
     close() {
-      try {
-        if (subscriber?.isOpen) subscriber.destroy();
-      } catch {}
+      closed = true;
+      if (subscriber?.isOpen) destroy(subscriber);
       subscriber = undefined;
     },
   };

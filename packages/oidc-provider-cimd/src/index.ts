@@ -11,10 +11,36 @@ export {
   checkClientId,
   checkDocument,
   DEFAULT_CHECK_ISSUER,
+  DEFAULT_LOOPBACK_CHECK_ISSUER,
   type ResponseSummary,
 } from './check.js';
 export type { Cimd, CimdOptions } from './cimd.js';
 export { createCimd } from './cimd.js';
+export {
+  CHANGED_CHECK,
+  type ClientChange,
+  type ConsentClient,
+  type ConsentInteraction,
+  type ConsentOptions,
+  type ConsentPageOptions,
+  type ConsentResource,
+  type ConsentViewModel,
+  type ConsentViewModelInput,
+  type ConsentWarning,
+  type ConsentWarningId,
+  type DefaultInteractionPolicy,
+  escapeHtml,
+  type InteractionPolicy,
+  LOOPBACK_CHECK,
+  type LogoOptions,
+  type LogoResponse,
+  type LogoType,
+  type NewClientSignal,
+  type RenderedConsentPage,
+  renderConsentPage,
+  type SuppliedText,
+  sniffImageType,
+} from './consent/index.js';
 export type { CacheEntry } from './document-cache.js';
 export type { ClientMetadata } from './document-rules.js';
 export { CimdError, isCimdError, PUBLIC_RETRIEVAL_MESSAGE, Reason, type ReasonCode } from './errors.js';

@@ -13,6 +13,7 @@ import type { Fetcher, FetchResult } from './fetcher.js';
 import { cachePolicy, type LifetimeBounds } from './http-cache.js';
 import type { PolicyVerdict } from './policy.js';
 import { redirectUriMatches } from './redirect-uris.js';
+import type { SharedHostBudget } from './shared-budget.js';
 import type { UrlVerdict } from './url-rules.js';
 
 export interface ResolverOptions {
@@ -20,6 +21,8 @@ export interface ResolverOptions {
   /** Trust policy, consulted before the cache and before any fetch. */
   policy: (cid: string, url: URL) => PolicyVerdict | Promise<PolicyVerdict>;
   budget: FetchBudget;
+  /** The per-host budget shared across instances (Redis stores only). */
+  sharedBudget?: SharedHostBudget | undefined;
   fetcher: Fetcher;
   capabilities: ProviderCapabilities;
   documentRules: DocumentRuleOptions;
@@ -168,6 +171,8 @@ export class Resolver {
 
   async #storePin(entry: CacheEntry): Promise<CacheEntry> {
     if (!(await this.#o.cache.set(entry))) {
+      // A pin only this process knows of would be undone by the next restart: report it, and keep nothing.
+      this.#o.cache.forgetLocal(entry.cid);
       throw new Error(`oidc-provider-cimd: the shared store did not confirm the pinned entry for ${entry.cid}`);
     }
     this.#backoff.delete(entry.cid);
@@ -352,10 +357,16 @@ export class Resolver {
       throw error;
     }
 
-    const ticket = this.#o.budget.take(new URL(cid).host);
-    if (!ticket.granted) {
+    const host = new URL(cid).host;
+    const ticket = this.#o.budget.take(host);
+    let refusal = ticket.granted ? undefined : ticket.reason;
+    if (ticket.granted && (await this.#o.sharedBudget?.take(host)) === false) {
+      ticket.release();
+      refusal = `cluster-wide fetch budget for ${host} exhausted`;
+    }
+    if (!ticket.granted || refusal !== undefined) {
       // Over budget is rate limiting, not a failure of this client: no back-off, no stale copy, no fetch.
-      const error = new CimdError(Reason.RateLimited, ticket.reason);
+      const error = new CimdError(Reason.RateLimited, refusal ?? 'over the fetch budget');
       this.#o.emit(error.code, cid, started, 'none', { detail: error.message });
       throw error;
     }
