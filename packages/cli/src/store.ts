@@ -1,0 +1,277 @@
+/**
+ * The operator commands: inspect, refresh, purge, pin and unpin a client in a deployment's shared store.
+ * They go through the plugin's own operator API (`createCimd({ cache })`), never through raw keys, so the key
+ * format, the entry format and the cross-instance invalidation stay the plugin's business.
+ */
+import type Keyv from 'keyv';
+import type { Configuration } from 'oidc-provider';
+import {
+  type CacheEntry,
+  type CacheInspection,
+  type Cimd,
+  type CimdOptions,
+  createCimd,
+  createRedisCache,
+  isCimdError,
+} from 'oidc-provider-cimd';
+import type { Io, Progress, Style } from './io.js';
+
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+}
+
+export interface StoreOptions {
+  redisUrl: string;
+  namespace?: string;
+  issuer: string;
+  allowLoopback: boolean;
+  ca?: string[];
+  /** The deployment's discovery document, so that refresh and pin normalise documents as the server does. */
+  serverMetadata?: Record<string, unknown>;
+}
+
+export interface OpenStore {
+  cimd: Cimd;
+  close(): Promise<void>;
+}
+
+/** How long the command line waits for Redis: longer than a server would, an operator is waiting anyway. */
+const STORE_TIMEOUT_MS = 5000;
+const FATAL_CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+const FATAL_CONNECT_TEXT = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|WRONGPASS|NOAUTH|NOPERM/;
+
+const messageOf = (error: unknown): string =>
+  (typeof (error as { message?: unknown })?.message === 'string' ? (error as Error).message : String(error)).replace(
+    /^Error: /,
+    '',
+  );
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StoreUnavailableError(message)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+const redactUrl = (url: string): string => {
+  const parsed = URL.parse(url);
+  if (!parsed) return url;
+  if (parsed.password) parsed.password = '***';
+  return parsed.href;
+};
+
+/** The part of a provider configuration that decides what a client may use, from the server's metadata. */
+function configurationFrom(metadata: Record<string, unknown> | undefined): {
+  configuration: Configuration;
+  extras: Pick<CimdOptions, 'extraGrantTypes' | 'extraResponseModes'>;
+} {
+  if (!metadata) return { configuration: {}, extras: {} };
+  const strings = (name: string): string[] | undefined => {
+    const value = metadata[name];
+    return Array.isArray(value) ? value.filter((entry): entry is string => typeof entry === 'string') : undefined;
+  };
+  const responseTypes = strings('response_types_supported');
+  const scopes = strings('scopes_supported');
+  const authMethods = strings('token_endpoint_auth_methods_supported');
+  const grants = strings('grant_types_supported');
+  const modes = strings('response_modes_supported');
+  return {
+    configuration: {
+      ...(responseTypes ? { responseTypes: responseTypes as Configuration['responseTypes'] } : {}),
+      ...(scopes ? { scopes } : {}),
+      ...(authMethods ? { clientAuthMethods: authMethods as Configuration['clientAuthMethods'] } : {}),
+    },
+    extras: { ...(grants ? { extraGrantTypes: grants } : {}), ...(modes ? { extraResponseModes: modes } : {}) },
+  };
+}
+
+/**
+ * Connects to the deployment's Redis and builds the plugin on it. Unlike a server, which treats an unreachable
+ * store as a miss, the command line refuses to run against a store it cannot reach: a purge or a pin that
+ * silently went nowhere would be worse than an error.
+ */
+export async function openStore(options: StoreOptions, progress: Progress): Promise<OpenStore> {
+  const where = redactUrl(options.redisUrl);
+  progress.update(`connecting to ${where}`);
+  // The first connection error that says the store is not there (refused, unknown host, bad password) ends the
+  // wait at once; anything else is retried until the deadline.
+  let lastError: Error | undefined;
+  let fatal: Error | undefined;
+  const onError = (error: Error) => {
+    if (/ClientOfflineError|client is offline/i.test(`${error.name} ${error.message}`)) return;
+    lastError = error;
+    // By code, or by message: an error from another realm may arrive re-wrapped, with only its text left.
+    const code = (error as NodeJS.ErrnoException).code;
+    if ((code && FATAL_CONNECT_CODES.has(code)) || FATAL_CONNECT_TEXT.test(error.message)) fatal ??= error;
+  };
+  let keyv: Keyv;
+  try {
+    keyv = await createRedisCache(options.redisUrl, {
+      ...(options.namespace !== undefined ? { namespace: options.namespace } : {}),
+      connectTimeoutMs: STORE_TIMEOUT_MS,
+      commandTimeoutMs: STORE_TIMEOUT_MS,
+      initialConnectWaitMs: 0,
+      onError,
+    });
+  } catch (cause) {
+    progress.done();
+    throw new StoreUnavailableError(`cannot use the store at ${where}: ${messageOf(cause)}`);
+  }
+  try {
+    const deadline = Date.now() + STORE_TIMEOUT_MS;
+    for (;;) {
+      try {
+        await withTimeout(keyv.get('cimd:cli:probe'), STORE_TIMEOUT_MS, `Redis at ${where} did not answer`);
+        break;
+      } catch (cause) {
+        const reason = fatal ?? (Date.now() >= deadline ? (lastError ?? cause) : undefined);
+        if (reason) throw new StoreUnavailableError(`cannot reach Redis at ${where}: ${messageOf(reason)}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  } catch (error) {
+    await keyv.disconnect().catch(() => {});
+    throw error;
+  } finally {
+    progress.done();
+  }
+
+  const { configuration, extras } = configurationFrom(options.serverMetadata);
+  let cimd: Cimd;
+  try {
+    cimd = createCimd({
+      cache: keyv,
+      issuer: options.issuer,
+      allowLoopback: options.allowLoopback,
+      ...(options.ca && options.ca.length > 0 ? { ca: options.ca } : {}),
+      ...extras,
+      sharedCacheTimeoutMs: STORE_TIMEOUT_MS,
+      failureBackoffMs: 0,
+    });
+    cimd.configure(configuration);
+  } catch (error) {
+    await keyv.disconnect().catch(() => {});
+    throw error;
+  }
+  return {
+    cimd,
+    async close() {
+      await cimd.close();
+      await keyv.disconnect().catch(() => {});
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Output
+
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms)) return 'never';
+  const negative = ms < 0;
+  let seconds = Math.round(Math.abs(ms) / 1000);
+  const parts: string[] = [];
+  const days = Math.floor(seconds / 86_400);
+  seconds -= days * 86_400;
+  const hours = Math.floor(seconds / 3600);
+  seconds -= hours * 3600;
+  const minutes = Math.floor(seconds / 60);
+  seconds -= minutes * 60;
+  if (days) parts.push(`${days} d`);
+  if (hours) parts.push(`${hours} h`);
+  if (minutes && !days) parts.push(`${minutes} min`);
+  if ((seconds && !days && !hours) || parts.length === 0) parts.push(`${seconds} s`);
+  return `${negative ? '-' : ''}${parts.join(' ')}`;
+}
+
+function entryRows(entry: CacheEntry, style: Style, now: number): [string, string][] {
+  const metadata = entry.metadata;
+  const rows: [string, string][] = [];
+  rows.push([
+    'client',
+    `${JSON.stringify(metadata.client_name ?? '(no name)')}, ${String(metadata.application_type ?? 'web')}, auth ${metadata.token_endpoint_auth_method}`,
+  ]);
+  const grants = Array.isArray(metadata.grant_types) ? (metadata.grant_types as string[]).join(', ') : '';
+  if (grants) rows.push(['grant types', grants]);
+  (metadata.redirect_uris ?? []).forEach((uri, index) => {
+    rows.push([index === 0 ? 'redirect URIs' : '', uri]);
+  });
+  if (entry.loopbackOnly) rows.push(['consent', style('yellow', 'every authorization (loopback-only client)')]);
+  rows.push(['fetched', `${formatDuration(now - entry.fetchedAt)} ago (${new Date(entry.fetchedAt).toISOString()})`]);
+  const validators = [
+    entry.etag ? `ETag ${entry.etag}` : '',
+    entry.lastModified ? `Last-Modified ${entry.lastModified}` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
+  if (validators) rows.push(['validators', validators]);
+  return rows;
+}
+
+function table(rows: [string, string][]): string[] {
+  const width = Math.max(...rows.map(([name]) => name.length));
+  return rows.map(([name, value]) => `  ${name.padEnd(width)}  ${value}`);
+}
+
+function freshness(inspection: CacheInspection, style: Style): string {
+  const { entry } = inspection;
+  if (entry.pinned) return style('cyan', 'pinned: served without fetching until unpinned');
+  if (inspection.fresh) return `${style('green', 'fresh')}, expires in ${formatDuration(inspection.expiresInMs)}`;
+  const staleFor = entry.staleIfErrorUntil - (entry.fetchedAt + inspection.ageMs);
+  return `${style('yellow', 'stale')} since ${formatDuration(-inspection.expiresInMs)}${staleFor > 0 ? `, may stand in for a failed refresh for ${formatDuration(staleFor)}` : ''}`;
+}
+
+export function formatInspection(cid: string, inspection: CacheInspection, style: Style, now: number): string {
+  return `${[
+    style('bold', cid),
+    ...table([
+      ['state', `${freshness(inspection, style)} ${style('dim', `(${inspection.tier} tier)`)}`],
+      ...entryRows(inspection.entry, style, now),
+    ]),
+  ].join('\n')}\n`;
+}
+
+export function formatEntry(title: string, entry: CacheEntry, style: Style, now: number): string {
+  const state: [string, string] = entry.pinned
+    ? ['state', style('cyan', 'pinned: served without fetching until unpinned')]
+    : ['state', `${style('green', 'fresh')} for ${formatDuration(entry.freshUntil - now)}`];
+  return `${[title, ...table([state, ...entryRows(entry, style, now)])].join('\n')}\n`;
+}
+
+/** JSON for an inspection: `Infinity` (a pinned entry never expires) becomes null. */
+export function inspectionJson(cid: string, inspection: CacheInspection | undefined): Record<string, unknown> {
+  if (!inspection) return { clientId: cid, cached: false };
+  return {
+    clientId: cid,
+    cached: true,
+    tier: inspection.tier,
+    fresh: inspection.fresh,
+    pinned: inspection.entry.pinned === true,
+    ageMs: inspection.ageMs,
+    expiresInMs: Number.isFinite(inspection.expiresInMs) ? inspection.expiresInMs : null,
+    entry: inspection.entry,
+  };
+}
+
+export function errorJson(error: unknown): Record<string, unknown> {
+  if (isCimdError(error)) {
+    return {
+      code: error.code,
+      ...(error.rule ? { rule: error.rule } : {}),
+      message: error.message,
+      publicMessage: error.publicMessage,
+    };
+  }
+  return { message: messageOf(error) };
+}
+
+export function errorLine(error: unknown, style: Style): string {
+  if (isCimdError(error)) {
+    return `${style('red', error.code)}${error.rule ? ` (${error.rule})` : ''}: ${error.message}`;
+  }
+  return style('red', messageOf(error));
+}
+
+export type { Io };

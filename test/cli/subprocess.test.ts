@@ -1,0 +1,95 @@
+/**
+ * The real binary, as a user runs it: the built `packages/cli/dist/bin.js` in a child process (`pnpm build`
+ * runs before the tests in CI), and once through the root `pnpm cimd` script.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { CheckReport } from 'oidc-provider-cimd';
+import { startRedisServer, type TestRedisServer } from '../helpers/redis-server.js';
+import { clientDoc, type DocServer, startDocServer, tempDir } from './support.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const bin = fileURLToPath(new URL('../../packages/cli/dist/bin.js', import.meta.url));
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(command: string, args: string[], env: Record<string, string> = {}): Promise<Result> {
+  return new Promise((resolve) => {
+    execFile(
+      command,
+      args,
+      { cwd: root, env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+const cli = (args: string[], env?: Record<string, string>) => run(process.execPath, [bin, ...args], env);
+
+let docs: DocServer;
+let redis: TestRedisServer;
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+
+beforeAll(async () => {
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: run "pnpm build" before the tests`);
+  docs = await startDocServer();
+  redis = await startRedisServer();
+  tmp = await tempDir();
+});
+afterAll(async () => {
+  await docs?.close();
+  await redis?.close();
+  tmp?.cleanup();
+});
+
+test('check: exit 0 with JSON that parses, and nothing on stderr', async () => {
+  const cid = docs.route('/sub.json', {
+    body: clientDoc(docs.cid('/sub.json')),
+    headers: { 'cache-control': 'max-age=900' },
+  });
+  const result = await cli(['check', cid, '--allow-loopback', '--ca', tmp.ca, '--json']);
+  expect(result.stderr).toBe('');
+  expect(result.code).toBe(0);
+  const report = JSON.parse(result.stdout) as CheckReport;
+  expect(report).toMatchObject({ clientId: cid, accepted: true, response: { cache: { freshForSeconds: 900 } } });
+});
+
+test('check: exit 1 for a rejected document, exit 2 for a usage error', async () => {
+  const cid = docs.route('/sub-bad.json', { body: clientDoc('https://elsewhere.example.com/c.json') });
+  const rejected = await cli(['check', cid, '--allow-loopback', '--ca', tmp.ca]);
+  expect(rejected.code).toBe(1);
+  expect(rejected.stdout).toContain('REJECTED rejected:client_id_mismatch (client_id)');
+  const usage = await cli(['check']);
+  expect(usage.code).toBe(2);
+  expect(usage.stderr).toContain('takes one URL or file');
+});
+
+test('pin and inspect through REDIS_URL; the process exits on its own', async () => {
+  const cid = docs.route('/sub-pin.json', { body: clientDoc(docs.cid('/sub-pin.json')) });
+  const env = { REDIS_URL: redis.url };
+  const pin = await cli(['pin', cid, '--allow-loopback', '--ca', tmp.ca], env);
+  expect(pin.stderr).toBe('');
+  expect(pin.code).toBe(0);
+  expect(pin.stdout).toContain(`pinned ${cid}`);
+  const inspect = await cli(['inspect', cid, '--allow-loopback', '--json'], env);
+  expect(inspect.code).toBe(0);
+  expect(JSON.parse(inspect.stdout)).toMatchObject({ cached: true, pinned: true });
+});
+
+test('the root script: pnpm cimd', async () => {
+  const pnpm = process.env.npm_execpath;
+  const viaPnpm = pnpm && /pnpm/.test(pnpm);
+  const result = viaPnpm
+    ? await run(process.execPath, [pnpm, '-s', 'cimd', '--version'])
+    : await run('npx', ['-y', 'pnpm@10.34.8', '-s', 'cimd', '--version']);
+  expect(result.code).toBe(0);
+  expect(result.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+});
