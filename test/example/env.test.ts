@@ -11,6 +11,9 @@ describe('example environment', () => {
       dcrEnabled: true,
       allowLoopback: false,
       extraCaPath: undefined,
+      allow: [],
+      deny: [],
+      metrics: false,
     });
     expect(resolveIssuer(env, 3000)).toBe('http://localhost:3000');
   });
@@ -24,6 +27,9 @@ describe('example environment', () => {
       DCR_ENABLED: '0',
       CIMD_ALLOW_LOOPBACK: 'TRUE',
       CIMD_EXTRA_CA: '/tmp/ca.pem',
+      CIMD_ALLOW: ' *.claude.ai, vscode.dev ,',
+      CIMD_DENY: 'https://evil.com/c.json',
+      METRICS: 'on',
     });
     expect(env).toEqual({
       port: 0,
@@ -33,6 +39,9 @@ describe('example environment', () => {
       dcrEnabled: false,
       allowLoopback: true,
       extraCaPath: '/tmp/ca.pem',
+      allow: ['*.claude.ai', 'vscode.dev'],
+      deny: ['https://evil.com/c.json'],
+      metrics: true,
     });
     expect(resolveIssuer(env, 1234)).toBe('https://auth.example.com');
   });
@@ -41,6 +50,7 @@ describe('example environment', () => {
     [{ CIMD_ENABLED: 'maybe' }, /CIMD_ENABLED/],
     [{ DCR_ENABLED: 'enabled' }, /DCR_ENABLED/],
     [{ CIMD_ALLOW_LOOPBACK: 'y' }, /CIMD_ALLOW_LOOPBACK/],
+    [{ METRICS: 'sometimes' }, /METRICS/],
     [{ PORT: '80a' }, /PORT/],
     [{ PORT: '70000' }, /PORT/],
     [{ ISSUER: 'auth.example.com' }, /ISSUER/],

@@ -1,9 +1,10 @@
 /**
- * The Koa application: the interaction pages, the MCP resource, then oidc-provider (configured through the
- * CIMD plugin) for everything else. `createApp` does not listen; server.ts and the tests do that.
+ * The Koa application: the client logo route, the interaction pages, the MCP resource, then oidc-provider
+ * (configured through the CIMD plugin) for everything else. `createApp` does not listen; server.ts and the tests do that.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import Router from '@koa/router';
 import Koa from 'koa';
 import mount from 'koa-mount';
 import type { Provider } from 'oidc-provider';
@@ -12,6 +13,7 @@ import { createRedisCache, type SharedCache } from './cache.js';
 import type { ExampleEnv } from './env.js';
 import { createInteractionRoutes } from './interactions.js';
 import { createMcpRoutes } from './mcp.js';
+import { addMetricsRoute, createCimdMetrics } from './metrics.js';
 import { createProvider, generateSigningKeys, type SigningKeys } from './provider.js';
 
 export interface AppOptions extends Partial<Omit<ExampleEnv, 'issuer' | 'port'>> {
@@ -52,6 +54,17 @@ export async function createApp(options: AppOptions): Promise<ExampleApp> {
     ...(options.extraCa ? [options.extraCa] : []),
   ];
 
+  const metrics = options.metrics ? createCimdMetrics() : undefined;
+  const onEvent =
+    metrics || options.onEvent
+      ? (event: CimdEvent) => {
+          metrics?.onEvent(event);
+          options.onEvent?.(event);
+        }
+      : undefined;
+  const allow = options.allow ?? [];
+  const deny = options.deny ?? [];
+
   let shared: SharedCache | undefined;
   let cimd: Cimd;
   try {
@@ -68,7 +81,8 @@ export async function createApp(options: AppOptions): Promise<ExampleApp> {
       allowLoopback: options.allowLoopback ?? false,
       ...(shared ? { cache: shared.keyv } : {}),
       ...(cas.length ? { ca: cas } : {}),
-      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      ...(onEvent ? { onEvent } : {}),
+      ...(allow.length || deny.length ? { policy: { ...options.cimd?.policy, allow, deny } } : {}),
     });
   } catch (error) {
     await shared?.close();
@@ -92,10 +106,25 @@ export async function createApp(options: AppOptions): Promise<ExampleApp> {
   // Mounted with koa-mount, the provider sets its cookies through this app's context, while it reads them
   // through its own: both must sign with the same keys.
   app.keys = cookieKeys;
-  const interactions = createInteractionRoutes({ provider, issuer });
+  const interactions = createInteractionRoutes({ provider, issuer, cimd });
   const mcp = createMcpRoutes({ issuer, resource: mcpResource, publicJwks: keys.publicJwks });
+  // Client logos, fetched and checked by the plugin, served from this origin (`/cimd/logo/<opaque key>`): the
+  // consent page never makes the browser contact a client's host.
+  app.use(async (ctx, next) => {
+    // Koa answers HEAD itself, from the GET response without its body.
+    const logo = await cimd.logoResponse(ctx.method === 'HEAD' ? 'GET' : ctx.method, ctx.path);
+    if (!logo) return next();
+    ctx.status = logo.status;
+    ctx.set(logo.headers);
+    ctx.body = logo.body ?? '';
+  });
   app.use(interactions.routes());
   app.use(mcp.routes());
+  if (metrics) {
+    const router = new Router();
+    addMetricsRoute(router, metrics);
+    app.use(router.routes());
+  }
   app.use(mount(provider));
 
   return {

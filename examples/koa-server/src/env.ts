@@ -11,6 +11,9 @@
  * | `DCR_ENABLED`         | `true`                   | Dynamic Client Registration (`registration_endpoint`).       |
  * | `CIMD_ALLOW_LOOPBACK` | `false`                  | Development exception: documents on `localhost`.            |
  * | `CIMD_EXTRA_CA`       | unset                    | PEM file of a CA trusted for document hosts.                 |
+ * | `CIMD_ALLOW`          | unset: any public id     | Comma-separated allow-list: ids, `host`, `*.host`.          |
+ * | `CIMD_DENY`           | unset                    | Comma-separated deny-list, same patterns; wins over allow.   |
+ * | `METRICS`             | `false`                  | Serve Prometheus metrics of plugin events at `/metrics`.     |
  */
 
 export interface ExampleEnv {
@@ -22,6 +25,10 @@ export interface ExampleEnv {
   dcrEnabled: boolean;
   allowLoopback: boolean;
   extraCaPath: string | undefined;
+  /** Trust policy patterns (spec §7). */
+  allow: string[];
+  deny: string[];
+  metrics: boolean;
 }
 
 /** A variable with a value this example cannot use; the message names the variable. */
@@ -69,6 +76,13 @@ function readOptional(source: NodeJS.ProcessEnv, name: string): string | undefin
   return raw === undefined || raw === '' ? undefined : raw;
 }
 
+function readList(source: NodeJS.ProcessEnv, name: string): string[] {
+  return (readOptional(source, name) ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
 export function parseEnv(source: NodeJS.ProcessEnv = process.env): ExampleEnv {
   return {
     port: readPort(source),
@@ -78,6 +92,9 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): ExampleEnv {
     dcrEnabled: readBoolean(source, 'DCR_ENABLED', true),
     allowLoopback: readBoolean(source, 'CIMD_ALLOW_LOOPBACK', false),
     extraCaPath: readOptional(source, 'CIMD_EXTRA_CA'),
+    allow: readList(source, 'CIMD_ALLOW'),
+    deny: readList(source, 'CIMD_DENY'),
+    metrics: readBoolean(source, 'METRICS', false),
   };
 }
 

@@ -1,5 +1,6 @@
 /**
- * The deployment's own login and consent pages (oidc-provider's development interactions are off).
+ * The deployment's own login page, and the consent page made by the plugin's view model and renderer
+ * (oidc-provider's development interactions are off).
  *
  * Routes:
  *   GET  /interaction/:uid          the page for the current prompt (login or consent)
@@ -16,21 +17,20 @@ import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { errors, type Provider } from 'oidc-provider';
+import { type Cimd, renderConsentPage } from 'oidc-provider-cimd';
 import { formTargetFor, html, page, type SafeHtml } from './html.js';
-import { hostOf, isLoopbackOnlyClient } from './loopback.js';
+import { hostOf } from './loopback.js';
 
 export const DEMO_PASSWORD = 'demo';
 
 type InteractionDetails = Awaited<ReturnType<Provider['interactionDetails']>>;
 
+/** What the login page shows of the client. The consent page uses the plugin's view model instead. */
 interface ClientView {
   clientId: string;
   /** Host of a URL client_id (a CIMD client), `undefined` for a registered client. */
   clientHost: string | undefined;
-  clientName: string | undefined;
   redirectUri: string | undefined;
-  redirectHost: string | undefined;
-  loopbackOnly: boolean;
 }
 
 const SCOPE_TEXT: Record<string, string> = {
@@ -48,7 +48,7 @@ class RequestRejected extends Error {
   }
 }
 
-function send(ctx: Context, status: number, rendered: ReturnType<typeof page>): void {
+function send(ctx: Context, status: number, rendered: { headers: Record<string, string>; body: string }): void {
   ctx.status = status;
   ctx.set(rendered.headers);
   ctx.body = rendered.body;
@@ -66,7 +66,16 @@ function assertSameOrigin(ctx: Context, issuerOrigin: string): void {
   if (origin && origin !== issuerOrigin) throw new RequestRejected(403, 'This form must be sent from this site.');
 }
 
-export function createInteractionRoutes({ provider, issuer }: { provider: Provider; issuer: string }): Router {
+export function createInteractionRoutes({
+  provider,
+  issuer,
+  cimd,
+}: {
+  provider: Provider;
+  issuer: string;
+  /** The plugin: its consent view model and renderer make the consent page. */
+  cimd: Cimd;
+}): Router {
   const issuerOrigin = new URL(issuer).origin;
   const router = new Router();
   const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
@@ -78,19 +87,20 @@ export function createInteractionRoutes({ provider, issuer }: { provider: Provid
     return details;
   }
 
-  async function describeClient(details: InteractionDetails): Promise<ClientView> {
-    const clientId = String(details.params.client_id);
-    const client = await provider.Client.find(clientId);
+  async function findClient(details: InteractionDetails) {
+    const client = await provider.Client.find(String(details.params.client_id));
     if (!client) throw new RequestRejected(400, 'The application is no longer known to this server.');
+    return client;
+  }
+
+  async function describeClient(details: InteractionDetails): Promise<ClientView> {
+    const client = await findClient(details);
+    const clientId = client.clientId;
     const requested = details.params.redirect_uri;
-    const redirectUri = typeof requested === 'string' ? requested : client.redirectUris?.[0];
     return {
       clientId,
       clientHost: hostOf(clientId.startsWith('https://') ? clientId : undefined),
-      clientName: client.clientName,
-      redirectUri,
-      redirectHost: hostOf(redirectUri),
-      loopbackOnly: isLoopbackOnlyClient(client.redirectUris),
+      redirectUri: typeof requested === 'string' ? requested : client.redirectUris?.[0],
     };
   }
 
@@ -123,11 +133,10 @@ export function createInteractionRoutes({ provider, issuer }: { provider: Provid
 
   router.get('/interaction/:uid', async (ctx) => {
     const details = await load(ctx);
-    const view = await describeClient(details);
     if (details.prompt.name === 'login') {
-      send(ctx, 200, loginPage(details.uid, view));
+      send(ctx, 200, loginPage(details.uid, await describeClient(details)));
     } else if (details.prompt.name === 'consent') {
-      send(ctx, 200, consentPage(details, view));
+      send(ctx, 200, await consentPage(details));
     } else {
       throw new RequestRejected(400, `Unsupported prompt: ${details.prompt.name}`);
     }
@@ -222,45 +231,19 @@ ${state.error ? html`<p class="error" role="alert">${state.error}</p>` : ''}
     return page({ title: 'Sign in', body, formTargets: formTargets(view) });
   }
 
-  function consentPage(details: InteractionDetails, view: ClientView) {
-    const missing = details.prompt.details as {
-      missingOIDCScope?: string[];
-      missingResourceScopes?: Record<string, string[]>;
-    };
-    const items: SafeHtml[] = [];
-    const resourceScopes = new Set(Object.values(missing.missingResourceScopes ?? {}).flat());
-    for (const scope of missing.missingOIDCScope ?? []) {
-      // A resource scope is described with its resource below.
-      if (!resourceScopes.has(scope)) items.push(html`<li>${SCOPE_TEXT[scope] ?? scope}</li>`);
-    }
-    for (const [resource, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
-      items.push(html`<li>Use <b>${hostOf(resource) ?? resource}</b> on your behalf (${scopes.join(', ')})</li>`);
-    }
-    const warning = view.loopbackOnly
-      ? html`
-<div class="warning" id="loopback-warning" role="alert">
-  <p><b>Warning: this application can only return to this computer (${view.redirectHost ?? 'localhost'}).</b></p>
-  <p>Any program running on your computer can present itself as
-  <b>${view.clientHost ?? view.clientId}</b>. Allow only if you started this sign-in yourself just now.</p>
-</div>`
-      : '';
-    const body = html`
-<h1>Allow access?</h1>
-<p class="label">Application (from its client ID)</p>
-${clientHeading(view)}
-<p class="label">You will be sent back to</p>
-<p class="host" id="redirect-host">${view.redirectHost ?? view.redirectUri ?? 'unknown'}</p>
-${warning}
-<p class="label">Name supplied by the application (not verified by this server)</p>
-<p class="supplied" id="client-name">${view.clientName ? html`“${view.clientName}”` : '(no name given)'}</p>
-${items.length ? html`<p class="label">It asks to</p><ul>${items}</ul>` : ''}
-<p class="fine">Signed in as <b>${details.session?.accountId ?? ''}</b>. Client ID: ${view.clientId}</p>
-<div class="actions">
-  <form method="post" action="/interaction/${details.uid}/confirm"><button class="primary" type="submit">Allow</button></form>
-  <form method="post" action="/interaction/${details.uid}/abort"><button type="submit">Deny</button></form>
-</div>
-`;
-    return page({ title: 'Allow access?', body, formTargets: formTargets(view) });
+  /**
+   * The plugin's consent page: hostnames first, the loopback / changed-client / new-client warnings, the
+   * client's name marked as supplied by it, the logo from this origin only. The forms post to the routes above;
+   * their protection (interaction cookie, same-origin check, POST only) is unchanged.
+   */
+  async function consentPage(details: InteractionDetails) {
+    const view = await cimd.consentViewModel({ interaction: details, client: await findClient(details) });
+    const rendered = renderConsentPage(view, {
+      approveAction: `/interaction/${details.uid}/confirm`,
+      denyAction: `/interaction/${details.uid}/abort`,
+      scopeDescriptions: SCOPE_TEXT,
+    });
+    return { headers: rendered.headers, body: rendered.html };
   }
 
   return router;

@@ -8,7 +8,6 @@ import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { type Configuration, errors, type KoaContextWithOIDC, Provider } from 'oidc-provider';
 import type { Cimd } from 'oidc-provider-cimd';
 import { html, page } from './html.js';
-import { isLoopbackOnlyClient } from './loopback.js';
 
 /** The one scope of the MCP resource. */
 export const MCP_SCOPE = 'mcp:tools';
@@ -72,6 +71,10 @@ export function createProvider(options: ProviderOptions): Provider {
     // Authorization code flow only; PKCE (S256, the only method oidc-provider 9 implements) for every client.
     responseTypes: ['code'],
     pkce: { required: () => true },
+    // oidc-provider's default interaction policy; `cimd.configure()` below adds the plugin's consent checks to
+    // its consent prompt (spec §6): a client whose redirect URIs are all loopback is asked for consent on every
+    // authorization, and a client whose redirect URIs, keys or auth method changed since the user's grant is
+    // asked again. A deployment with its own policy passes it here; the checks are added to it, not replacing it.
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     features: {
       // Our own login and consent pages live in interactions.ts.
@@ -96,21 +99,6 @@ export function createProvider(options: ProviderOptions): Provider {
           };
         },
       },
-    },
-    /**
-     * Spec §6: a client whose redirect URIs are all loopback is asked for consent on every authorization,
-     * even when the user has approved it before. Only a grant made in this very interaction counts for it;
-     * other clients reuse the grant remembered in the session, as oidc-provider does by default.
-     */
-    async loadExistingGrant(ctx) {
-      const client = ctx.oidc.client;
-      if (!client) return undefined;
-      const fromThisInteraction = ctx.oidc.result?.consent?.grantId;
-      const remembered = isLoopbackOnlyClient(client.redirectUris)
-        ? undefined
-        : ctx.oidc.session?.grantIdFor(client.clientId);
-      const grantId = fromThisInteraction ?? remembered;
-      return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
     },
     // The provider's own error pages (e.g. an unresolvable client_id at /auth) in the style and with the
     // security headers of the interaction pages. `out` holds `error`, `error_description` and `state`.
@@ -137,7 +125,7 @@ export function createProvider(options: ProviderOptions): Provider {
     },
   };
 
-  // The plugin adds the CIMD client lookup, the discovery flag and the guarded fetch (or nothing at all when
-  // CIMD_ENABLED=false).
+  // The plugin adds the CIMD client lookup, the discovery flag, the guarded fetch and the consent checks (or
+  // nothing at all when CIMD_ENABLED=false).
   return new Provider(issuer, cimd.configure(configuration));
 }
