@@ -106,7 +106,7 @@ export interface CimdOptions extends CapabilityExtras {
   lookup?: FetcherOptions['lookup'];
   /** Clock for cache freshness, ms since the epoch. For tests only. Default `Date.now`. */
   now?: () => number;
-  /** Consent (spec §6): the loopback rule, the new- and changed-client signals, trusted patterns, the logo proxy. See CONSENT.md. */
+  /** Consent (spec §6): the loopback rule, the new- and changed-client signals, trusted patterns, the logo proxy. See "Consent" in the README. */
   consent?: ConsentOptions;
 }
 
@@ -144,7 +144,7 @@ export interface Cimd {
    * unless `consent.policy` is `'manual'`.
    */
   interactionPolicy<P extends InteractionPolicy = DefaultInteractionPolicy>(policy?: P): P;
-  /** Everything a consent page needs, as a plain object (see CONSENT.md); render it with `renderConsentPage`. */
+  /** Everything a consent page needs, as a plain object (see "The view model" in the README); render it with `renderConsentPage`. */
   consentViewModel(input: ConsentViewModelInput): Promise<ConsentViewModel>;
   /**
    * The response for a request to the logo route (`consent.logo.path`, default `/cimd/logo/`), or `undefined`
