@@ -2,30 +2,15 @@
  * The example's own login and consent pages: what the consent page shows (spec §6), escaping, CSP, CSRF
  * handling, denial, and the consent prompt on every authorization of a loopback-only client.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { Browser, type BrowserResponse, parseForms } from '../helpers/browser.js';
 import {
+  authorizationUrl,
   type ClientHost,
   loopbackClientDocument,
   type RunningExample,
   startClientHost,
   startExample,
 } from './start-example.js';
-
-function authorizationUrl(issuer: string, clientId: string, redirectUri: string): string {
-  const verifier = randomBytes(32).toString('base64url');
-  const url = new URL('/auth', issuer);
-  url.search = new URLSearchParams({
-    client_id: clientId,
-    redirect_uri: redirectUri,
-    response_type: 'code',
-    scope: 'openid profile',
-    state: randomBytes(8).toString('hex'),
-    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-    code_challenge_method: 'S256',
-  }).toString();
-  return url.href;
-}
 
 const text = (page: BrowserResponse | undefined, id: string) =>
   new RegExp(`id="${id}"[^>]*>([\\s\\S]*?)</`).exec(page?.body ?? '')?.[1]?.trim();
@@ -58,7 +43,9 @@ describe('example login and consent pages', () => {
 
   it('shows the client_id host, the redirect host, the supplied name escaped, and the loopback warning', async () => {
     const browser = new Browser();
-    const outcome = await browser.authorize(authorizationUrl(example.issuer, loopbackCid, LOOPBACK_REDIRECT));
+    const outcome = await browser.authorize(
+      authorizationUrl(example.issuer, loopbackCid, LOOPBACK_REDIRECT, 'openid profile'),
+    );
     expect(outcome.redirect?.origin).toBe('http://127.0.0.1:43123');
     expect(outcome.redirect?.searchParams.get('code')).toBeTruthy();
 
@@ -89,26 +76,30 @@ describe('example login and consent pages', () => {
 
   it('asks a loopback-only client for consent again on every authorization, not other clients', async () => {
     const browser = new Browser();
-    const first = await browser.authorize(authorizationUrl(example.issuer, loopbackCid, LOOPBACK_REDIRECT));
+    const first = await browser.authorize(
+      authorizationUrl(example.issuer, loopbackCid, LOOPBACK_REDIRECT, 'openid profile'),
+    );
     expect(first.consentPage).toBeDefined();
-    const again = await browser.authorize(authorizationUrl(example.issuer, loopbackCid, LOOPBACK_REDIRECT));
+    const again = await browser.authorize(
+      authorizationUrl(example.issuer, loopbackCid, LOOPBACK_REDIRECT, 'openid profile'),
+    );
     expect(again.loginPage).toBeUndefined();
     expect(again.consentPage).toBeDefined();
     expect(again.redirect?.searchParams.get('code')).toBeTruthy();
 
-    const web = await browser.authorize(authorizationUrl(example.issuer, webCid, WEB_REDIRECT));
+    const web = await browser.authorize(authorizationUrl(example.issuer, webCid, WEB_REDIRECT, 'openid profile'));
     expect(web.consentPage).toBeDefined();
     expect(web.consentPage!.body).not.toContain('loopback-warning');
     expect(text(web.consentPage, 'redirect-host')).toBe('app.example.org');
     expect(web.redirect?.origin).toBe('https://app.example.org');
-    const webAgain = await browser.authorize(authorizationUrl(example.issuer, webCid, WEB_REDIRECT));
+    const webAgain = await browser.authorize(authorizationUrl(example.issuer, webCid, WEB_REDIRECT, 'openid profile'));
     expect(webAgain.consentPage).toBeUndefined();
     expect(webAgain.redirect?.searchParams.get('code')).toBeTruthy();
   });
 
   it('rejects a wrong password and cross-site form posts', async () => {
     const browser = new Browser();
-    const start = await browser.navigate(authorizationUrl(example.issuer, webCid, WEB_REDIRECT));
+    const start = await browser.navigate(authorizationUrl(example.issuer, webCid, WEB_REDIRECT, 'openid profile'));
     const loginPage = start.last;
     expect(parseForms(loginPage)[0]?.action.pathname).toMatch(/^\/interaction\/[^/]+\/login$/);
 
@@ -133,9 +124,12 @@ describe('example login and consent pages', () => {
   });
 
   it('sends access_denied to the client when the user denies', async () => {
-    const outcome = await new Browser().authorize(authorizationUrl(example.issuer, webCid, WEB_REDIRECT), {
-      approve: false,
-    });
+    const outcome = await new Browser().authorize(
+      authorizationUrl(example.issuer, webCid, WEB_REDIRECT, 'openid profile'),
+      {
+        approve: false,
+      },
+    );
     expect(outcome.consentPage).toBeDefined();
     expect(outcome.redirect?.origin).toBe('https://app.example.org');
     expect(outcome.redirect?.searchParams.get('error')).toBe('access_denied');

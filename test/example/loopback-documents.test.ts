@@ -2,23 +2,13 @@
  * The example server and a document on https://localhost: refused without the development exception
  * (before any connection), resolved with it.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { type ClientHost, loopbackClientDocument, startClientHost, startExample } from './start-example.js';
-
-function authorizationUrl(issuer: string, clientId: string, redirectUri: string): string {
-  const verifier = randomBytes(32).toString('base64url');
-  const url = new URL('/auth', issuer);
-  url.search = new URLSearchParams({
-    client_id: clientId,
-    redirect_uri: redirectUri,
-    response_type: 'code',
-    scope: 'openid',
-    state: 'st',
-    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-    code_challenge_method: 'S256',
-  }).toString();
-  return url.href;
-}
+import {
+  authorizationUrl,
+  type ClientHost,
+  loopbackClientDocument,
+  startClientHost,
+  startExample,
+} from './start-example.js';
 
 describe('documents on https://localhost', () => {
   let host: ClientHost;

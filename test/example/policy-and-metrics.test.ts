@@ -1,22 +1,13 @@
 /**
  * The example's CIMD_ALLOW / CIMD_DENY trust policy and its METRICS=true endpoint, over HTTP.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { type ClientHost, loopbackClientDocument, startClientHost, startExample } from './start-example.js';
-
-function authorize(issuer: string, clientId: string): Promise<Response> {
-  const verifier = randomBytes(32).toString('base64url');
-  const url = new URL('/auth', issuer);
-  url.search = new URLSearchParams({
-    client_id: clientId,
-    redirect_uri: 'http://127.0.0.1:9/callback',
-    response_type: 'code',
-    scope: 'openid',
-    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-    code_challenge_method: 'S256',
-  }).toString();
-  return fetch(url, { redirect: 'manual' });
-}
+import {
+  authorizationUrl,
+  type ClientHost,
+  loopbackClientDocument,
+  startClientHost,
+  startExample,
+} from './start-example.js';
 
 describe('example trust policy and metrics', () => {
   let host: ClientHost;
@@ -36,7 +27,9 @@ describe('example trust policy and metrics', () => {
       metrics: true,
     });
     try {
-      const responses = await Promise.all([allowed, denied, other].map((cid) => authorize(example.issuer, cid)));
+      const responses = await Promise.all(
+        [allowed, denied, other].map((cid) => fetch(authorizationUrl(example.issuer, cid), { redirect: 'manual' })),
+      );
       for (const response of responses) await response.body?.cancel();
       expect(responses.map((r) => r.status)).toEqual([303, 400, 400]);
       expect([host.hitsFor('/allowed.json'), host.hitsFor('/denied.json'), host.hitsFor('/other.json')]).toEqual([

@@ -2,24 +2,15 @@
  * REDIS_URL: documents are shared between instances through Redis, and an unreachable Redis only costs
  * extra fetches (no hang, no crash).
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { unusedPort } from '../helpers/https-server.js';
 import { startRedisServer, type TestRedisServer } from '../helpers/redis-server.js';
-import { type ClientHost, loopbackClientDocument, startClientHost, startExample } from './start-example.js';
-
-function authorizationUrl(issuer: string, clientId: string): string {
-  const url = new URL('/auth', issuer);
-  url.search = new URLSearchParams({
-    client_id: clientId,
-    redirect_uri: 'http://127.0.0.1:9/callback',
-    response_type: 'code',
-    scope: 'openid',
-    state: 'st',
-    code_challenge: createHash('sha256').update(randomBytes(32)).digest('base64url'),
-    code_challenge_method: 'S256',
-  }).toString();
-  return url.href;
-}
+import {
+  authorizationUrl,
+  type ClientHost,
+  loopbackClientDocument,
+  startClientHost,
+  startExample,
+} from './start-example.js';
 
 async function startAuthorization(issuer: string, clientId: string): Promise<number> {
   const response = await fetch(authorizationUrl(issuer, clientId), { redirect: 'manual' });

@@ -2,12 +2,14 @@
  * Runs the example Koa application (examples/koa-server) on 127.0.0.1 with any free port, and an HTTPS
  * "client host" that serves client metadata documents, for the example and interop tests.
  */
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CimdEvent } from 'oidc-provider-cimd';
 import { type AppOptions, createApp, type ExampleApp } from '../../examples/koa-server/src/app.js';
 import { generateSigningKeys, type SigningKeys } from '../../examples/koa-server/src/provider.js';
+import { pkcePair } from '../helpers/auth-flow.js';
 import { getTestCertificate } from '../helpers/certs.js';
 import { startHttpsServer, type TestHttpsServer } from '../helpers/https-server.js';
 
@@ -108,4 +110,24 @@ export function loopbackClientDocument(redirectUri: string, name = 'Example CLI'
     response_types: ['code'],
     token_endpoint_auth_method: 'none',
   };
+}
+
+/** An authorization request (code + PKCE S256) for `clientId`, as a URL on the example's issuer. */
+export function authorizationUrl(
+  issuer: string,
+  clientId: string,
+  redirectUri = 'http://127.0.0.1:9/callback',
+  scope = 'openid',
+): string {
+  const url = new URL('/auth', issuer);
+  url.search = new URLSearchParams({
+    client_id: clientId,
+    redirect_uri: redirectUri,
+    response_type: 'code',
+    scope,
+    state: randomBytes(8).toString('hex'),
+    code_challenge: pkcePair().challenge,
+    code_challenge_method: 'S256',
+  }).toString();
+  return url.href;
 }

@@ -3,25 +3,14 @@
  * unless it is itself the result of `html` (a `SafeHtml`), so a client-supplied string can never become markup.
  */
 import { randomBytes } from 'node:crypto';
+// The plugin's escaping, so the login page and the plugin's consent page escape exactly alike.
+import { escapeHtml } from 'oidc-provider-cimd';
 
 export class SafeHtml {
   constructor(readonly value: string) {}
   toString(): string {
     return this.value;
   }
-}
-
-const ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-  '`': '&#96;',
-};
-
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"'`]/g, (char) => ESCAPES[char]!);
 }
 
 type Interpolation = SafeHtml | string | number | boolean | null | undefined | readonly Interpolation[];
