@@ -6,7 +6,7 @@
  */
 import KeyvRedis, { Keyv } from '@keyv/redis';
 import { type CimdOptions, createRedisCache } from 'oidc-provider-cimd';
-import { pkcePair } from '../helpers/auth-flow.js';
+import { startAuthorization } from '../helpers/auth-flow.js';
 import { getTestCertificate } from '../helpers/certs.js';
 import { startProvider, type TestProvider } from '../helpers/provider.js';
 import { startRedisServer, type TestRedisServer } from '../helpers/redis-server.js';
@@ -50,19 +50,8 @@ describe('two instances sharing Redis', () => {
   });
 
   /** GET /auth for a CIMD client on one instance, without following redirects: 303 to the interaction, or 400. */
-  const auth = async (op: TestProvider, cid: string, redirectUri = 'https://app.example.com/cb') => {
-    const params = new URLSearchParams({
-      client_id: cid,
-      redirect_uri: redirectUri,
-      response_type: 'code',
-      scope: 'openid',
-      code_challenge: pkcePair().challenge,
-      code_challenge_method: 'S256',
-    });
-    const response = await fetch(new URL(`/auth?${params}`, op.issuer), { redirect: 'manual' });
-    await response.arrayBuffer();
-    return response.status;
-  };
+  const auth = async (op: TestProvider, cid: string, redirectUri = 'https://app.example.com/cb') =>
+    (await startAuthorization(op.issuer, cid, redirectUri)).status;
 
   test('50 concurrent /auth for one new client across both instances: exactly one fetch', async () => {
     const p = '/cluster/herd';

@@ -6,7 +6,7 @@
  */
 import type { Keyv } from '@keyv/redis';
 import { createRedisCache } from 'oidc-provider-cimd';
-import { pkcePair } from '../helpers/auth-flow.js';
+import { startAuthorization } from '../helpers/auth-flow.js';
 import { getTestCertificate } from '../helpers/certs.js';
 import { startProvider, type TestProvider } from '../helpers/provider.js';
 import { startRedisServer, type TestRedisServer } from '../helpers/redis-server.js';
@@ -57,19 +57,7 @@ describe('Redis outage', () => {
 
   /** One /auth, timed: status and duration. */
   const auth = async (op: TestProvider, cid: string) => {
-    const params = new URLSearchParams({
-      client_id: cid,
-      redirect_uri: 'https://app.example.com/cb',
-      response_type: 'code',
-      scope: 'openid',
-      code_challenge: pkcePair().challenge,
-      code_challenge_method: 'S256',
-    });
-    const { value: status, ms } = await timed(async () => {
-      const response = await fetch(new URL(`/auth?${params}`, op.issuer), { redirect: 'manual' });
-      await response.arrayBuffer();
-      return response.status;
-    });
+    const { value: status, ms } = await timed(async () => (await startAuthorization(op.issuer, cid)).status);
     return { status, ms };
   };
 

@@ -5,7 +5,7 @@
  * rate-limited.
  */
 import type { IncomingMessage } from 'node:http';
-import { authorize, pkcePair } from '../helpers/auth-flow.js';
+import { authorizationParams, authorize } from '../helpers/auth-flow.js';
 import { getTestCertificate } from '../helpers/certs.js';
 import { startProvider } from '../helpers/provider.js';
 import {
@@ -181,15 +181,7 @@ describe('redirect-miss refetch', () => {
         body: clientDoc(cid, { redirect_uris: redirects }),
         headers: { 'cache-control': 'max-age=3600' },
       }));
-      const auth = (redirectUri: string) =>
-        authorize(op.issuer, {
-          client_id: cid,
-          redirect_uri: redirectUri,
-          response_type: 'code',
-          scope: 'openid',
-          code_challenge: pkcePair().challenge,
-          code_challenge_method: 'S256',
-        });
+      const auth = (redirectUri: string) => authorize(op.issuer, authorizationParams(cid, redirectUri));
 
       expect((await auth('https://app.example.com/cb')).leftTo?.origin).toBe('https://app.example.com');
       redirects = ['https://app.example.com/cb', 'https://app.example.com/added'];

@@ -6,7 +6,7 @@
  */
 import type { Keyv } from '@keyv/redis';
 import { type Cimd, createCimd, createRedisCache } from 'oidc-provider-cimd';
-import { pkcePair } from '../helpers/auth-flow.js';
+import { startAuthorization } from '../helpers/auth-flow.js';
 import { getTestCertificate } from '../helpers/certs.js';
 import { unusedPort } from '../helpers/https-server.js';
 import { startProvider } from '../helpers/provider.js';
@@ -271,26 +271,14 @@ describe('pin and unpin', () => {
     const cache = await createRedisCache(redis.url, { maxReconnectDelayMs: 100 });
     const { cert } = await getTestCertificate();
     const op = await startProvider({ cimd: { allowLoopback: true, ca: cert, cache } });
-    const auth = async () => {
-      const params = new URLSearchParams({
-        client_id: cid,
-        redirect_uri: redirectUri,
-        response_type: 'code',
-        scope: 'openid',
-        code_challenge: pkcePair().challenge,
-        code_challenge_method: 'S256',
-      });
-      const response = await fetch(new URL(`/auth?${params}`, op.issuer), { redirect: 'manual' });
-      await response.arrayBuffer();
-      return response;
-    };
+    const auth = () => startAuthorization(op.issuer, cid, redirectUri);
     try {
       expect((await auth()).status).toBe(400);
       const file = tmp.write('provider-pin.json', JSON.stringify(clientDoc(cid)));
       expect((await cimd(['pin', cid, '--from-file', file, ...store])).code).toBe(0);
       const response = await auth();
       expect(response.status).toBe(303);
-      expect(response.headers.get('location')).toMatch(/^\/interaction\//);
+      expect(response.location).toMatch(/^\/interaction\//);
       expect((await cimd(['unpin', cid, ...store])).code).toBe(0);
       await eventually(async () => (await auth()).status === 400);
     } finally {

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { CimdEvent } from 'oidc-provider-cimd';
 import { type AppOptions, createApp, type ExampleApp } from '../../examples/koa-server/src/app.js';
 import { generateSigningKeys, type SigningKeys } from '../../examples/koa-server/src/provider.js';
-import { pkcePair } from '../helpers/auth-flow.js';
+import { authorizationParams } from '../helpers/auth-flow.js';
 import { getTestCertificate } from '../helpers/certs.js';
 import { startHttpsServer, type TestHttpsServer } from '../helpers/https-server.js';
 
@@ -120,14 +120,8 @@ export function authorizationUrl(
   scope = 'openid',
 ): string {
   const url = new URL('/auth', issuer);
-  url.search = new URLSearchParams({
-    client_id: clientId,
-    redirect_uri: redirectUri,
-    response_type: 'code',
-    scope,
-    state: randomBytes(8).toString('hex'),
-    code_challenge: pkcePair().challenge,
-    code_challenge_method: 'S256',
-  }).toString();
+  url.search = new URLSearchParams(
+    authorizationParams(clientId, redirectUri, { scope, state: randomBytes(8).toString('hex') }),
+  ).toString();
   return url.href;
 }

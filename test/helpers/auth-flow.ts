@@ -27,6 +27,35 @@ export function pkcePair(): { verifier: string; challenge: string } {
   return { verifier, challenge };
 }
 
+/** The parameters of a code + PKCE (S256) authorization request; `extra` overrides or adds. */
+export function authorizationParams(
+  clientId: string,
+  redirectUri: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    client_id: clientId,
+    redirect_uri: redirectUri,
+    response_type: 'code',
+    scope: 'openid',
+    code_challenge: pkcePair().challenge,
+    code_challenge_method: 'S256',
+    ...extra,
+  };
+}
+
+/** One GET /auth without following redirects (303 to the interaction, or the 400 page); the body is read. */
+export async function startAuthorization(
+  issuer: string,
+  clientId: string,
+  redirectUri = 'https://app.example.com/cb',
+  extra: Record<string, string> = {},
+): Promise<{ status: number; location: string | null; body: string }> {
+  const url = new URL(`/auth?${new URLSearchParams(authorizationParams(clientId, redirectUri, extra))}`, issuer);
+  const response = await fetch(url, { redirect: 'manual' });
+  return { status: response.status, location: response.headers.get('location'), body: await response.text() };
+}
+
 export async function authorize(issuer: string, params: Record<string, string>): Promise<AuthorizeResult> {
   const jar = new Map<string, string>();
   const origin = new URL(issuer).origin;

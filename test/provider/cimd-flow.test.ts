@@ -3,7 +3,7 @@
  * code flow, rejected ones get the provider's 400 page (never a redirect), static and DCR clients keep working.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { authorize, exchangeCode, pkcePair } from '../helpers/auth-flow.js';
+import { authorizationParams, authorize, exchangeCode, pkcePair } from '../helpers/auth-flow.js';
 import { getTestCertificate } from '../helpers/certs.js';
 import { loadFixture } from '../helpers/fixtures.js';
 import { startHttpsServer, type TestHttpsServer } from '../helpers/https-server.js';
@@ -58,19 +58,8 @@ describe('CIMD clients in oidc-provider', () => {
     await docs.close();
   });
 
-  const authParams = (cid: string, redirectUri: string, extra: Record<string, string> = {}) => {
-    const { challenge } = pkcePair();
-    return {
-      client_id: cid,
-      redirect_uri: redirectUri,
-      response_type: 'code',
-      scope: 'openid',
-      code_challenge: challenge,
-      code_challenge_method: 'S256',
-      state: 'st4te',
-      ...extra,
-    };
-  };
+  const authParams = (cid: string, redirectUri: string, extra: Record<string, string> = {}) =>
+    authorizationParams(cid, redirectUri, { state: 'st4te', ...extra });
 
   test('a CIMD client reaches the interaction (303) after one fetch', async () => {
     const cid = serve('/clients/zed.json', loadFixture('zed', `${docs.url}/clients/zed.json`));
