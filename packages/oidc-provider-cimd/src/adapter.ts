@@ -10,8 +10,11 @@ import { isCimdError } from './errors.js';
 export type AdapterFactory = (name: string) => Adapter;
 export type AdapterConstructor = new (name: string) => Adapter;
 
-/** Resolves a URL client id to client metadata; `undefined` when the id is not a CIMD id. Throws CimdError. */
-export type ClientResolver = (id: string) => Promise<AdapterPayload | undefined>;
+/**
+ * Resolves a URL client id to client metadata; `undefined` when the id is not a CIMD id. Throws CimdError. A warm
+ * client is answered synchronously, without a promise.
+ */
+export type ClientResolver = (id: string) => AdapterPayload | undefined | Promise<AdapterPayload | undefined>;
 
 function isConstructor(value: unknown): value is AdapterConstructor {
   return typeof value === 'function' && typeof value.prototype === 'object' && value.prototype !== null;
@@ -32,7 +35,8 @@ function clientAdapter(base: Adapter, resolveClient: ClientResolver): Adapter {
       const stored = await base.find(id);
       if (stored) return stored;
       try {
-        return await resolveClient(id);
+        const resolved = resolveClient(id);
+        return resolved instanceof Promise ? await resolved : resolved;
       } catch (error) {
         if (isCimdError(error)) {
           // The provider renders this as a 400 error page: an unresolved client is never redirected to.
