@@ -26,6 +26,7 @@ import { FetchBudget, type FetchBudgetOptions } from './fetch-budget.js';
 import { createInvalidationBus, FetchLock, type InvalidationBus } from './fetch-lock.js';
 import { createFetcher, type Fetcher, type FetcherOptions } from './fetcher.js';
 import { DEFAULT_LIFETIME_BOUNDS, type LifetimeBounds } from './http-cache.js';
+import { createBoundedMemoryStore } from './memory-store.js';
 import { createTrustPolicy, type TrustPolicyOptions } from './policy.js';
 import { redisHandleOf } from './redis.js';
 import { type CacheInspection, Resolver } from './resolver.js';
@@ -66,7 +67,8 @@ export interface CimdOptions extends CapabilityExtras {
   requireClientName?: boolean;
   /**
    * Shared cache tier: any Keyv instance. For Redis use `await createRedisCache(url)` (a client that fails fast
-   * while Redis is down); a `KeyvRedis` built by hand works too. Default: a private in-memory Keyv.
+   * while Redis is down); a `KeyvRedis` built by hand works too. Default: a private in-memory Keyv, bounded to
+   * 10,000 entries and about 32 MiB.
    */
   cache?: Keyv;
   /** Entries kept in the in-process tier. Default 1000. */
@@ -194,7 +196,7 @@ export function createCimd(options: CimdOptions = {}): Cimd {
   });
 
   const now = options.now ?? Date.now;
-  const shared = options.cache ?? new Keyv();
+  const shared = options.cache ?? new Keyv({ store: createBoundedMemoryStore() });
   // Keyv re-emits store errors; without a listener an EventEmitter 'error' would crash the process.
   shared.on('error', () => {});
   const guard = new SharedGuard({ timeoutMs: options.sharedCacheTimeoutMs ?? 150 });
@@ -322,24 +324,32 @@ export function createCimd(options: CimdOptions = {}): Cimd {
       // oidc-provider may look a client up again while rendering the error of a failed lookup; remembering the
       // failure for the rest of that request keeps it to one fetch and one event per request.
       const failedInRequest = new WeakMap<object, Map<string, unknown>>();
-      const resolveClient = async (id: string): Promise<AdapterPayload | undefined> => {
+      // A warm client is answered synchronously (see Resolver.lookup): no promise on the hot path.
+      const resolveClient = (id: string): AdapterPayload | undefined | Promise<AdapterPayload | undefined> => {
         // Cheapest possible exit for the ids of ordinary clients.
         if (!id.startsWith('https://')) return undefined;
         const ctx = Provider.ctx;
         const earlier = ctx ? failedInRequest.get(ctx)?.get(id) : undefined;
         if (earlier) throw earlier;
         const redirectUri = ctx?.oidc?.params?.redirect_uri;
-        try {
-          const entry = await active.resolve(id, typeof redirectUri === 'string' ? { redirectUri } : {});
-          return entry?.metadata as AdapterPayload | undefined;
-        } catch (error) {
+        const remember = (error: unknown): never => {
           if (ctx) {
             const failures = failedInRequest.get(ctx) ?? new Map<string, unknown>();
             failures.set(id, error);
             failedInRequest.set(ctx, failures);
           }
           throw error;
+        };
+        let found: CacheEntry | undefined | Promise<CacheEntry | undefined>;
+        try {
+          found = active.lookup(id, typeof redirectUri === 'string' ? { redirectUri } : {});
+        } catch (error) {
+          return remember(error);
         }
+        if (found instanceof Promise) {
+          return found.then((entry) => entry?.metadata as AdapterPayload | undefined, remember);
+        }
+        return found?.metadata as AdapterPayload | undefined;
       };
 
       const inner = (configuration.adapter ?? createMemoryAdapter(configuration.clockTolerance ?? 15)) as
