@@ -13,6 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import type Keyv from 'keyv';
+import { LRUCache } from 'lru-cache';
 import type { SharedGuard } from '../shared-guard.js';
 import { isSecurityParts, type SecurityParts } from './fingerprint.js';
 
@@ -76,6 +77,11 @@ export interface ConsentRecordsOptions {
 
 export class ConsentRecords {
   readonly #o: ConsentRecordsOptions;
+  /**
+   * Client ids whose first-seen record this process has already read or written. The record never changes
+   * its first-seen time, so the consent check of every later authorization can skip the shared-store read.
+   */
+  readonly #noted = new LRUCache<string, true>({ max: 10_000 });
 
   constructor(options: ConsentRecordsOptions) {
     this.#o = options;
@@ -99,11 +105,15 @@ export class ConsentRecords {
 
   /** Remembers that the client was seen now, unless a record exists (pass the read, when there was one). */
   async noteSeen(cid: string, known?: Read<ClientRecord>): Promise<ClientRecord | undefined> {
+    if (!known && this.#noted.has(cid)) return undefined;
     const read = known ?? (await this.client(cid));
     if (!read.ok) return undefined;
-    if (read.value) return read.value;
+    if (read.value) {
+      this.#noted.set(cid, true);
+      return read.value;
+    }
     const record: ClientRecord = { v: 1, firstSeen: this.#o.now(), users: [] };
-    await this.#write(CLIENT_RECORD_PREFIX + hash(cid), record);
+    if (await this.#write(CLIENT_RECORD_PREFIX + hash(cid), record)) this.#noted.set(cid, true);
     return record;
   }
 
