@@ -2,7 +2,7 @@ import {
   checkAddress,
   createAddressPolicy,
   DEFAULT_DENY_LIST,
-} from '../../packages/oidc-provider-cimd/src/address-policy.js';
+} from '../../packages/oidc-provider-cimd/src/rules/address-policy.js';
 
 const strict = createAddressPolicy();
 const dev = createAddressPolicy({ allowLoopback: true });

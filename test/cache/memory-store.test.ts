@@ -3,7 +3,7 @@
  * and it still behaves as a Keyv store (values, expiry, delete).
  */
 import { Keyv } from '@keyv/redis';
-import { createBoundedMemoryStore } from '../../packages/oidc-provider-cimd/src/memory-store.js';
+import { createBoundedMemoryStore } from '../../packages/oidc-provider-cimd/src/cache/memory-store.js';
 
 describe('bounded default memory store', () => {
   test('keeps at most maxEntries entries, least recently used out first', async () => {

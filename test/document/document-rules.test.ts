@@ -1,10 +1,10 @@
-import type { ProviderCapabilities } from '../../packages/oidc-provider-cimd/src/capabilities.js';
+import { CimdError } from '../../packages/oidc-provider-cimd/src/observe/errors.js';
+import type { ProviderCapabilities } from '../../packages/oidc-provider-cimd/src/plugin/capabilities.js';
 import {
   type DocumentRuleOptions,
   type NormalisedDocument,
   validateDocument,
-} from '../../packages/oidc-provider-cimd/src/document-rules.js';
-import { CimdError } from '../../packages/oidc-provider-cimd/src/errors.js';
+} from '../../packages/oidc-provider-cimd/src/rules/document.js';
 
 const CID = 'https://app.example.com/oauth/client.json';
 

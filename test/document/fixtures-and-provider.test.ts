@@ -1,7 +1,7 @@
 import { Provider } from 'oidc-provider';
-import type { ProviderCapabilities } from '../../packages/oidc-provider-cimd/src/capabilities.js';
-import { type ClientMetadata, validateDocument } from '../../packages/oidc-provider-cimd/src/document-rules.js';
-import { redirectUriMatches } from '../../packages/oidc-provider-cimd/src/redirect-uris.js';
+import type { ProviderCapabilities } from '../../packages/oidc-provider-cimd/src/plugin/capabilities.js';
+import { type ClientMetadata, validateDocument } from '../../packages/oidc-provider-cimd/src/rules/document.js';
+import { redirectUriMatches } from '../../packages/oidc-provider-cimd/src/rules/redirect-uris.js';
 import { FIXTURE_NAMES, type FixtureName, loadFixture } from '../helpers/fixtures.js';
 
 const CID = 'https://127.0.0.1:8443/doc';

@@ -2,7 +2,7 @@ import {
   isLoopbackOnly,
   isLoopbackRedirectUri,
   redirectUriMatches,
-} from '../../packages/oidc-provider-cimd/src/redirect-uris.js';
+} from '../../packages/oidc-provider-cimd/src/rules/redirect-uris.js';
 
 describe('isLoopbackRedirectUri', () => {
   test.each([

@@ -1,4 +1,8 @@
-import { MAX_JSON_DEPTH, parseStrictJson, StrictJsonError } from '../../packages/oidc-provider-cimd/src/strict-json.js';
+import {
+  MAX_JSON_DEPTH,
+  parseStrictJson,
+  StrictJsonError,
+} from '../../packages/oidc-provider-cimd/src/rules/strict-json.js';
 
 const kindOf = (text: string): string | undefined => {
   try {

@@ -3,9 +3,13 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import { createAddressPolicy } from '../../packages/oidc-provider-cimd/src/address-policy.js';
-import { CimdError, PUBLIC_RETRIEVAL_MESSAGE } from '../../packages/oidc-provider-cimd/src/errors.js';
-import { createFetcher, type Fetcher, type FetcherOptions } from '../../packages/oidc-provider-cimd/src/fetcher.js';
+import {
+  createFetcher,
+  type Fetcher,
+  type FetcherOptions,
+} from '../../packages/oidc-provider-cimd/src/fetch/fetcher.js';
+import { CimdError, PUBLIC_RETRIEVAL_MESSAGE } from '../../packages/oidc-provider-cimd/src/observe/errors.js';
+import { createAddressPolicy } from '../../packages/oidc-provider-cimd/src/rules/address-policy.js';
 import { getTestCertificate } from '../helpers/certs.js';
 import {
   startHttpsServer,

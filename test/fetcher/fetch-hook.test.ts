@@ -3,9 +3,13 @@
  * (jwks_uri, sector_identifier_uri, back-channel notifications).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createAddressPolicy } from '../../packages/oidc-provider-cimd/src/address-policy.js';
-import { CimdError } from '../../packages/oidc-provider-cimd/src/errors.js';
-import { createFetcher, type Fetcher, type FetcherOptions } from '../../packages/oidc-provider-cimd/src/fetcher.js';
+import {
+  createFetcher,
+  type Fetcher,
+  type FetcherOptions,
+} from '../../packages/oidc-provider-cimd/src/fetch/fetcher.js';
+import { CimdError } from '../../packages/oidc-provider-cimd/src/observe/errors.js';
+import { createAddressPolicy } from '../../packages/oidc-provider-cimd/src/rules/address-policy.js';
 import { getTestCertificate } from '../helpers/certs.js';
 import { startHttpsServer, type TestHttpsServer } from '../helpers/https-server.js';
 

@@ -1,4 +1,4 @@
-import { FetchBudget } from '../../packages/oidc-provider-cimd/src/fetch-budget.js';
+import { FetchBudget } from '../../packages/oidc-provider-cimd/src/fetch/budget.js';
 
 describe('fetch budget', () => {
   test('a host gets its burst, then one fetch per refill interval', () => {

@@ -1,4 +1,4 @@
-import { createTrustPolicy } from '../../packages/oidc-provider-cimd/src/policy.js';
+import { createTrustPolicy } from '../../packages/oidc-provider-cimd/src/rules/trust.js';
 
 const check = async (policy: ReturnType<typeof createTrustPolicy>, cid: string) =>
   (await policy(cid, new URL(cid))).allowed;

@@ -3,7 +3,7 @@ import {
   createUrlRules,
   looksLikeClientIdUrl,
   type UrlRuleOptions,
-} from '../../packages/oidc-provider-cimd/src/url-rules.js';
+} from '../../packages/oidc-provider-cimd/src/rules/client-id-url.js';
 
 const ISSUER = 'https://as.acme.com';
 const base: UrlRuleOptions = { issuer: ISSUER };

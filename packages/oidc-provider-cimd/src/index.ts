@@ -1,5 +1,4 @@
-export { DEFAULT_DENY_LIST } from './address-policy.js';
-export type { ProviderCapabilities } from './capabilities.js';
+export type { CacheEntry } from './cache/document-cache.js';
 export {
   type CheckItem,
   type CheckOptions,
@@ -13,9 +12,8 @@ export {
   DEFAULT_CHECK_ISSUER,
   DEFAULT_LOOPBACK_CHECK_ISSUER,
   type ResponseSummary,
-} from './check.js';
-export type { Cimd, CimdOptions } from './cimd.js';
-export { createCimd } from './cimd.js';
+} from './check/index.js';
+export { createRedisCache, type RedisCacheOptions } from './cluster/redis.js';
 export {
   CHANGED_CHECK,
   type ClientChange,
@@ -41,11 +39,13 @@ export {
   type SuppliedText,
   sniffImageType,
 } from './consent/index.js';
-export type { CacheEntry } from './document-cache.js';
-export type { ClientMetadata } from './document-rules.js';
-export { CimdError, isCimdError, PUBLIC_RETRIEVAL_MESSAGE, Reason, type ReasonCode } from './errors.js';
-export { type CacheTier, type CimdEvent, DIAGNOSTICS_CHANNEL, type EventListener } from './events.js';
-export type { Fetcher } from './fetcher.js';
-export type { LifetimeBounds } from './http-cache.js';
-export { createRedisCache, type RedisCacheOptions } from './redis.js';
-export type { CacheInspection } from './resolver.js';
+export type { Fetcher } from './fetch/fetcher.js';
+export { CimdError, isCimdError, PUBLIC_RETRIEVAL_MESSAGE, Reason, type ReasonCode } from './observe/errors.js';
+export { type CacheTier, type CimdEvent, DIAGNOSTICS_CHANNEL, type EventListener } from './observe/events.js';
+export type { ProviderCapabilities } from './plugin/capabilities.js';
+export type { Cimd, CimdOptions } from './plugin/create.js';
+export { createCimd } from './plugin/create.js';
+export type { CacheInspection } from './resolve/resolver.js';
+export { DEFAULT_DENY_LIST } from './rules/address-policy.js';
+export type { ClientMetadata } from './rules/document.js';
+export type { LifetimeBounds } from './rules/http-cache.js';

@@ -5,11 +5,11 @@
  */
 import type Keyv from 'keyv';
 import { type Configuration, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
-import type { Fetcher } from '../fetcher.js';
-import { type ClientPattern, compilePatterns } from '../policy.js';
-import { isLoopbackOnly } from '../redirect-uris.js';
-import type { CacheInspection } from '../resolver.js';
-import type { SharedGuard } from '../shared-guard.js';
+import type { SharedGuard } from '../cache/shared-guard.js';
+import type { Fetcher } from '../fetch/fetcher.js';
+import type { CacheInspection } from '../resolve/resolver.js';
+import { isLoopbackOnly } from '../rules/redirect-uris.js';
+import { type ClientPattern, compilePatterns } from '../rules/trust.js';
 import { type ClientChange, diffParts, fingerprint, type SecurityParts, securityParts } from './fingerprint.js';
 import { type LogoOptions, LogoProxy } from './logo.js';
 import { ConsentRecords, type GrantRecord, type Read } from './records.js';

@@ -13,9 +13,9 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Keyv from 'keyv';
 import { LRUCache } from 'lru-cache';
-import { isCimdError } from '../errors.js';
-import type { Fetcher } from '../fetcher.js';
-import type { SharedGuard } from '../shared-guard.js';
+import type { SharedGuard } from '../cache/shared-guard.js';
+import type { Fetcher } from '../fetch/fetcher.js';
+import { isCimdError } from '../observe/errors.js';
 
 export type LogoType = 'image/png' | 'image/jpeg' | 'image/gif' | 'image/webp';
 

@@ -5,7 +5,7 @@
  * Client-supplied values (`clientName`, `clientUri`, and the redirect URI, which the client chose) are
  * returned as they are, marked as supplied by the client; a template must escape them like any untrusted text.
  */
-import { isLoopbackOnly } from '../redirect-uris.js';
+import { isLoopbackOnly } from '../rules/redirect-uris.js';
 import type { ClientChange } from './fingerprint.js';
 
 /** A string the client's document supplied: unverified. */

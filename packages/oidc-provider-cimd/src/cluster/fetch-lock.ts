@@ -31,9 +31,9 @@
  * reads the shared store. This costs nothing on the lookup path.
  */
 import { randomBytes } from 'node:crypto';
-import type { RejectionCode } from './errors.js';
+import type { SharedGuard } from '../cache/shared-guard.js';
+import type { RejectionCode } from '../observe/errors.js';
 import type { RedisCommander, RedisHandle, RedisSubscriber } from './redis.js';
-import type { SharedGuard } from './shared-guard.js';
 
 export type LockOutcome =
   | { kind: 'stored' }

@@ -1,3 +1,4 @@
+/// <reference path="./oidc-provider-internals.d.ts" />
 /**
  * The plugin object: options in, a configuration transformer and an operator API out.
  */
@@ -7,9 +8,13 @@ import { LRUCache } from 'lru-cache';
 import type { AdapterPayload, Configuration } from 'oidc-provider';
 import { Provider } from 'oidc-provider';
 import { createMemoryAdapter } from 'oidc-provider/lib/adapters/memory_adapter.js';
-import { type AdapterConstructor, type AdapterFactory, wrapAdapter } from './adapter.js';
-import { createAddressPolicy, isLoopbackAddress } from './address-policy.js';
-import { type CapabilityExtras, deriveCapabilities } from './capabilities.js';
+import type { CacheEntry } from '../cache/document-cache.js';
+import { DocumentCache } from '../cache/document-cache.js';
+import { createBoundedMemoryStore } from '../cache/memory-store.js';
+import { SharedGuard } from '../cache/shared-guard.js';
+import { createInvalidationBus, FetchLock, type InvalidationBus } from '../cluster/fetch-lock.js';
+import { redisHandleOf } from '../cluster/redis.js';
+import { SharedHostBudget } from '../cluster/shared-budget.js';
 import {
   type ConsentOptions,
   type ConsentViewModel,
@@ -18,21 +23,17 @@ import {
   type DefaultInteractionPolicy,
   type InteractionPolicy,
   type LogoResponse,
-} from './consent/index.js';
-import type { CacheEntry } from './document-cache.js';
-import { DocumentCache } from './document-cache.js';
-import { createEmitter, type EventListener } from './events.js';
-import { FetchBudget, type FetchBudgetOptions } from './fetch-budget.js';
-import { createInvalidationBus, FetchLock, type InvalidationBus } from './fetch-lock.js';
-import { createFetcher, type Fetcher, type FetcherOptions } from './fetcher.js';
-import { DEFAULT_LIFETIME_BOUNDS, type LifetimeBounds } from './http-cache.js';
-import { createBoundedMemoryStore } from './memory-store.js';
-import { createTrustPolicy, type TrustPolicyOptions } from './policy.js';
-import { redisHandleOf } from './redis.js';
-import { type CacheInspection, Resolver } from './resolver.js';
-import { SharedHostBudget } from './shared-budget.js';
-import { SharedGuard } from './shared-guard.js';
-import { createUrlRules, type UrlVerdict } from './url-rules.js';
+} from '../consent/index.js';
+import { FetchBudget, type FetchBudgetOptions } from '../fetch/budget.js';
+import { createFetcher, type Fetcher, type FetcherOptions } from '../fetch/fetcher.js';
+import { createEmitter, type EventListener } from '../observe/events.js';
+import { type CacheInspection, Resolver } from '../resolve/resolver.js';
+import { createAddressPolicy, isLoopbackAddress } from '../rules/address-policy.js';
+import { createUrlRules, type UrlVerdict } from '../rules/client-id-url.js';
+import { DEFAULT_LIFETIME_BOUNDS, type LifetimeBounds } from '../rules/http-cache.js';
+import { createTrustPolicy, type TrustPolicyOptions } from '../rules/trust.js';
+import { type AdapterConstructor, type AdapterFactory, wrapAdapter } from './adapter.js';
+import { type CapabilityExtras, deriveCapabilities } from './capabilities.js';
 
 export interface CimdOptions extends CapabilityExtras {
   /** Turn the plugin off entirely: no discovery flag, URL ids are unknown clients. Default true. */

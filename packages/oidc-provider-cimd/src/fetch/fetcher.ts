@@ -7,8 +7,8 @@ import net, { type LookupFunction, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import tls from 'node:tls';
 import { Agent, buildConnector, Response as UndiciResponse, fetch as undiciFetch } from 'undici';
-import { type AddressPolicy, checkAddress, isIpLiteral } from './address-policy.js';
-import { CimdError, isCimdError, Reason } from './errors.js';
+import { CimdError, isCimdError, Reason } from '../observe/errors.js';
+import { type AddressPolicy, checkAddress, isIpLiteral } from '../rules/address-policy.js';
 
 export interface FetcherOptions {
   addressPolicy: AddressPolicy;

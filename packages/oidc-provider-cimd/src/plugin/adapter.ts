@@ -5,7 +5,7 @@
  */
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { errors } from 'oidc-provider';
-import { isCimdError } from './errors.js';
+import { isCimdError } from '../observe/errors.js';
 
 export type AdapterFactory = (name: string) => Adapter;
 export type AdapterConstructor = new (name: string) => Adapter;

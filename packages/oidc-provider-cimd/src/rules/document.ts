@@ -21,8 +21,8 @@
  *   not recognise. `self_signed_tls_client_auth`, like `private_key_jwt`, needs `jwks` or `jwks_uri`.
  */
 
-import type { ProviderCapabilities } from './capabilities.js';
-import { CimdError, Reason } from './errors.js';
+import { CimdError, Reason } from '../observe/errors.js';
+import type { ProviderCapabilities } from '../plugin/capabilities.js';
 import { isLoopbackOnly, isLoopbackRedirectUri, LOOPBACK_HOSTS } from './redirect-uris.js';
 import { parseStrictJson, StrictJsonError } from './strict-json.js';
 

@@ -3,8 +3,9 @@
  * flood the full per-host budget. A fixed window counter (INCR, expiry set by the first fetch of the window) is
  * enough here: the in-process token bucket still smooths bursts, this only caps the cluster-wide total.
  */
+
+import type { SharedGuard } from '../cache/shared-guard.js';
 import type { RedisHandle } from './redis.js';
-import type { SharedGuard } from './shared-guard.js';
 
 // One round trip, and the expiry can never be lost between the INCR and the PEXPIRE.
 const COUNT = `local n = redis.call('INCR', KEYS[1])

@@ -2,19 +2,20 @@
  * Turns a client_id into a validated client: URL rules → cache → guarded fetch → document rules → cache.
  * Every outcome emits exactly one event.
  */
-import type { ProviderCapabilities } from './capabilities.js';
-import type { CacheEntry, DocumentCache } from './document-cache.js';
-import { type DocumentRuleOptions, validateDocument } from './document-rules.js';
-import { CimdError, isCimdError, Reason } from './errors.js';
-import type { CacheTier, Emit } from './events.js';
-import type { FetchBudget } from './fetch-budget.js';
-import type { FetchLock, HeldLock, InvalidationBus, LockOutcome } from './fetch-lock.js';
-import type { Fetcher, FetchResult } from './fetcher.js';
-import { cachePolicy, type LifetimeBounds } from './http-cache.js';
-import type { PolicyVerdict } from './policy.js';
-import { redirectUriMatches } from './redirect-uris.js';
-import type { SharedHostBudget } from './shared-budget.js';
-import type { UrlVerdict } from './url-rules.js';
+
+import type { CacheEntry, DocumentCache } from '../cache/document-cache.js';
+import type { FetchLock, HeldLock, InvalidationBus, LockOutcome } from '../cluster/fetch-lock.js';
+import type { SharedHostBudget } from '../cluster/shared-budget.js';
+import type { FetchBudget } from '../fetch/budget.js';
+import type { Fetcher, FetchResult } from '../fetch/fetcher.js';
+import { CimdError, isCimdError, Reason } from '../observe/errors.js';
+import type { CacheTier, Emit } from '../observe/events.js';
+import type { ProviderCapabilities } from '../plugin/capabilities.js';
+import type { UrlVerdict } from '../rules/client-id-url.js';
+import { type DocumentRuleOptions, validateDocument } from '../rules/document.js';
+import { cachePolicy, type LifetimeBounds } from '../rules/http-cache.js';
+import { redirectUriMatches } from '../rules/redirect-uris.js';
+import type { PolicyVerdict } from '../rules/trust.js';
 
 export interface ResolverOptions {
   urlRules: (cid: string) => UrlVerdict;

@@ -5,7 +5,7 @@
  */
 import type Keyv from 'keyv';
 import { LRUCache } from 'lru-cache';
-import type { ClientMetadata } from './document-rules.js';
+import type { ClientMetadata } from '../rules/document.js';
 import type { SharedGuard } from './shared-guard.js';
 
 export interface CacheEntry {

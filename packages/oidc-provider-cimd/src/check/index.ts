@@ -12,19 +12,20 @@
  * the same rules again, until they pass or nothing more can be repaired. Rules that were never reached are
  * reported as `skip`.
  */
-import { createAddressPolicy, isLoopbackAddress } from './address-policy.js';
-import { deriveCapabilities, normaliseResponseType, type ProviderCapabilities } from './capabilities.js';
+
+import { createFetcher, type Fetcher, type FetcherOptions, type FetchResult } from '../fetch/fetcher.js';
+import { CimdError, isCimdError, Reason, type ReasonCode } from '../observe/errors.js';
+import { deriveCapabilities, normaliseResponseType, type ProviderCapabilities } from '../plugin/capabilities.js';
+import { createAddressPolicy, isLoopbackAddress } from '../rules/address-policy.js';
+import { createUrlRules, type UrlRuleOptions } from '../rules/client-id-url.js';
 import {
   type ClientMetadata,
   type DocumentRuleOptions,
   type NormalisedDocument,
   validateDocument,
-} from './document-rules.js';
-import { CimdError, isCimdError, Reason, type ReasonCode } from './errors.js';
-import { createFetcher, type Fetcher, type FetcherOptions, type FetchResult } from './fetcher.js';
-import { cachePolicy, DEFAULT_LIFETIME_BOUNDS, type LifetimeBounds, parseCacheControl } from './http-cache.js';
-import { redirectUriMatches } from './redirect-uris.js';
-import { createUrlRules, type UrlRuleOptions } from './url-rules.js';
+} from '../rules/document.js';
+import { cachePolicy, DEFAULT_LIFETIME_BOUNDS, type LifetimeBounds, parseCacheControl } from '../rules/http-cache.js';
+import { redirectUriMatches } from '../rules/redirect-uris.js';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
 export type CheckStage = 'url' | 'fetch' | 'cache' | 'document' | 'client' | 'redirect_uri';
