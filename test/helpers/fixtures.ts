@@ -4,11 +4,14 @@ export type FixtureName = 'claude' | 'claude-code' | 'vscode' | 'zed';
 
 export const FIXTURE_NAMES: readonly FixtureName[] = ['claude', 'claude-code', 'vscode', 'zed'];
 
-/** `../shared` next to the repository root (this file is `<root>/test/helpers/fixtures.ts`). */
-const FIXTURE_DIR = new URL('../../../shared/fixtures/client-documents/', import.meta.url);
+/**
+ * Inside the repository (this file is `<root>/test/helpers/fixtures.ts`), so a fresh clone runs the tests with
+ * nothing beside it. `test/fixtures/client-documents/README.md` says where each document comes from.
+ */
+const FIXTURE_DIR = new URL('../fixtures/client-documents/', import.meta.url);
 
 /**
- * A real client metadata document from `../shared/fixtures/client-documents/<name>.json`, parsed, with its
+ * A real client metadata document from `test/fixtures/client-documents/<name>.json`, parsed, with its
  * `client_id` rewritten to `clientId` (the URL a test serves it from) when given.
  */
 export function loadFixture(name: FixtureName, clientId?: string): Record<string, unknown> {
