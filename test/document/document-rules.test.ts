@@ -2,6 +2,7 @@ import { CimdError } from '../../packages/oidc-provider-cimd/src/observe/errors.
 import type { ProviderCapabilities } from '../../packages/oidc-provider-cimd/src/plugin/capabilities.js';
 import {
   type DocumentRuleOptions,
+  isGrantWithoutUser,
   type NormalisedDocument,
   validateDocument,
 } from '../../packages/oidc-provider-cimd/src/rules/document.js';
@@ -505,62 +506,80 @@ describe('rejections: nothing supported', () => {
       'grant_types',
     );
   });
-  test('a singular auth method the provider does not support', () => {
-    expectRejected(
-      () =>
-        validate(
-          base({ token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://app.example.com/j' }),
-          caps({ clientAuthMethods: ['none'] }),
-        ),
-      'rejected:document',
-      'token_endpoint_auth_method',
+  // draft-ietf-oauth-client-id-metadata-document-03 §6: nothing supported is `unauthorized_client`.
+  const expectUnauthorized = (fn: () => unknown): void => {
+    const error = rejection(fn);
+    expect({ code: error.code, rule: error.rule }).toEqual({
+      code: 'rejected:unauthorized_client',
+      rule: 'token_endpoint_auth_method',
+    });
+  };
+  test('a lone singular auth method the provider does not support: unauthorized_client', () => {
+    expectUnauthorized(() =>
+      validate(
+        base({ token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://app.example.com/j' }),
+        caps({ clientAuthMethods: ['none'] }),
+      ),
     );
   });
-  test('an unknown singular auth method', () => {
-    expectRejected(
-      () => validate(base({ token_endpoint_auth_method: 'magic' })),
-      'rejected:document',
-      'token_endpoint_auth_method',
-    );
+  test('a lone unknown singular auth method: unauthorized_client (none is never assumed)', () => {
+    expectUnauthorized(() => validate(base({ token_endpoint_auth_method: 'magic' })));
   });
   test('tls_client_auth is not usable by a CIMD client', () => {
-    expectRejected(
-      () =>
-        validate(
-          base({ token_endpoint_auth_method: 'tls_client_auth' }),
-          caps({ clientAuthMethods: ['none', 'tls_client_auth'] }),
-        ),
-      'rejected:document',
-      'token_endpoint_auth_method',
+    expectUnauthorized(() =>
+      validate(
+        base({ token_endpoint_auth_method: 'tls_client_auth' }),
+        caps({ clientAuthMethods: ['none', 'tls_client_auth'] }),
+      ),
     );
   });
   test('absent auth method when the provider does not support none', () => {
-    expectRejected(
-      () => validate(base(), caps({ clientAuthMethods: ['client_secret_basic', 'private_key_jwt'] })),
-      'rejected:document',
-      'token_endpoint_auth_method',
+    expectUnauthorized(() =>
+      validate(base(), caps({ clientAuthMethods: ['client_secret_basic', 'private_key_jwt'] })),
     );
   });
   test.each([
     ['empty', []],
-    ['only shared-secret methods', ['client_secret_basic', 'client_secret_post']],
     ['only unknown methods', ['magic']],
-  ])('plural auth methods with an empty intersection: %s', (_label, plural) => {
+  ])('plural auth methods with nothing supported: %s', (_label, plural) => {
+    expectUnauthorized(() => validate(base({ token_endpoint_auth_methods_supported: plural })));
+  });
+  test('plural without none when the provider only supports none: unauthorized_client, never none', () => {
+    expectUnauthorized(() =>
+      validate(
+        base({ token_endpoint_auth_methods_supported: ['private_key_jwt'], jwks_uri: 'https://app.example.com/j' }),
+        caps({ clientAuthMethods: ['none'] }),
+      ),
+    );
+  });
+  test.each([
+    [['client_secret_basic', 'client_secret_post']],
+    [['client_secret_basic', 'none']],
+    [['none', 'private_key_jwt', 'client_secret_jwt']],
+  ])('a plural list naming a shared-secret method: %j', (plural) => {
     expectRejected(
-      () => validate(base({ token_endpoint_auth_methods_supported: plural })),
-      'rejected:document',
+      () =>
+        validate(base({ token_endpoint_auth_methods_supported: plural, jwks_uri: 'https://app.example.com/j' })),
+      'rejected:secret',
       'token_endpoint_auth_methods_supported',
     );
   });
-  test('plural without none when the provider only supports none', () => {
+  test.each([
+    ['private_key_jwt', ['none']],
+    ['none', ['private_key_jwt']],
+    ['none', ['magic']],
+  ])('a singular %s that the plural list %j does not name', (singular, plural) => {
     expectRejected(
       () =>
         validate(
-          base({ token_endpoint_auth_methods_supported: ['private_key_jwt'], jwks_uri: 'https://app.example.com/j' }),
-          caps({ clientAuthMethods: ['none'] }),
+          base({
+            token_endpoint_auth_method: singular,
+            token_endpoint_auth_methods_supported: plural,
+            jwks_uri: 'https://app.example.com/j',
+          }),
         ),
       'rejected:document',
-      'token_endpoint_auth_methods_supported',
+      'token_endpoint_auth_method',
     );
   });
 });
@@ -588,16 +607,6 @@ describe('normalisation: token endpoint auth method', () => {
   test('plural only: without none, the first common method in document order', () => {
     expect(method({ token_endpoint_auth_methods_supported: ['magic', 'private_key_jwt'] })).toBe('private_key_jwt');
   });
-  test('plural only: shared-secret methods are skipped, never assumed none', () => {
-    expect(
-      method({
-        token_endpoint_auth_methods_supported: ['client_secret_basic', 'private_key_jwt', 'client_secret_post'],
-      }),
-    ).toBe('private_key_jwt');
-  });
-  test('plural with shared-secret methods and none', () => {
-    expect(method({ token_endpoint_auth_methods_supported: ['client_secret_basic', 'none'] })).toBe('none');
-  });
   test('singular in the intersection wins over none', () => {
     expect(
       method({
@@ -614,20 +623,52 @@ describe('normalisation: token endpoint auth method', () => {
       }),
     ).toBe('none');
   });
-  test('singular not listed in the plural: none when the plural has it', () => {
+  test('an unsupported singular is not an error while a listed method is supported: none first', () => {
     expect(
-      method({ token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_methods_supported: ['none'] }),
+      method({
+        token_endpoint_auth_method: 'self_signed_tls_client_auth',
+        token_endpoint_auth_methods_supported: ['private_key_jwt', 'self_signed_tls_client_auth', 'none'],
+      }),
     ).toBe('none');
   });
-  test('singular not listed in the plural: else the first common method', () => {
+  test('an unsupported singular is not an error while a listed method is supported: else the first one', () => {
     expect(
-      method({ token_endpoint_auth_method: 'none', token_endpoint_auth_methods_supported: ['private_key_jwt'] }),
+      method({
+        token_endpoint_auth_method: 'magic',
+        token_endpoint_auth_methods_supported: ['magic', 'private_key_jwt'],
+      }),
     ).toBe('private_key_jwt');
   });
-  test('singular none with a plural the provider does not support', () => {
-    expect(() =>
-      method({ token_endpoint_auth_method: 'none', token_endpoint_auth_methods_supported: ['magic'] }),
-    ).toThrow(CimdError);
+  test('an unsupported singular with a supported entry (provider without private_key_jwt)', () => {
+    expect(
+      method(
+        { token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_methods_supported: ['private_key_jwt', 'none'] },
+        caps({ clientAuthMethods: ['none'] }),
+      ),
+    ).toBe('none');
+  });
+  test('ChatGPT: singular private_key_jwt, plural [none, private_key_jwt], jwks_uri', () => {
+    expect(
+      method({
+        token_endpoint_auth_method: 'private_key_jwt',
+        token_endpoint_auth_methods_supported: ['none', 'private_key_jwt'],
+        jwks_uri: 'https://chatgpt.com/oauth/jwks.json',
+      }),
+    ).toBe('private_key_jwt');
+    // The same document on a provider that offers only none.
+    expect(
+      method(
+        {
+          token_endpoint_auth_method: 'private_key_jwt',
+          token_endpoint_auth_methods_supported: ['none', 'private_key_jwt'],
+          jwks_uri: 'https://chatgpt.com/oauth/jwks.json',
+        },
+        caps({ clientAuthMethods: ['none'] }),
+      ),
+    ).toBe('none');
+  });
+  test('Codex: only the plural [none]', () => {
+    expect(method({ token_endpoint_auth_methods_supported: ['none'] })).toBe('none');
   });
   test('plural none when the provider lacks it: the next common method', () => {
     expect(
@@ -683,6 +724,68 @@ describe('normalisation: grant types, response types and modes', () => {
       caps({ grantTypes: ['authorization_code', 'urn:ietf:params:oauth:grant-type:device_code'] }),
     );
     expect(metadata.grant_types).toEqual(['authorization_code', 'urn:ietf:params:oauth:grant-type:device_code']);
+  });
+  describe('grants in which no user takes part (contract §4)', () => {
+    const CIBA = 'urn:openid:params:grant-type:ciba';
+    const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+    const machine = caps({ grantTypes: ['authorization_code', 'refresh_token', 'client_credentials', CIBA, EXCHANGE] });
+    const keyed = { token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://app.example.com/jwks.json' };
+    const grants = ['authorization_code', 'client_credentials', CIBA, EXCHANGE];
+    const everything = () => true;
+
+    test.each([
+      ['client_credentials'],
+      [CIBA],
+      [EXCHANGE],
+      ['password'],
+      ['urn:ietf:params:oauth:grant-type:jwt-bearer'],
+      ['urn:example:custom-grant'],
+    ])('%s counts as a grant without a user', (grant) => {
+      expect(isGrantWithoutUser(grant)).toBe(true);
+    });
+    test.each([
+      ['authorization_code'],
+      ['implicit'],
+      ['refresh_token'],
+      ['urn:ietf:params:oauth:grant-type:device_code'],
+    ])('%s involves a user', (grant) => {
+      expect(isGrantWithoutUser(grant)).toBe(false);
+    });
+
+    test('dropped from a none client, even when the policy would grant them', () => {
+      const { metadata, dropped } = validate(base({ grant_types: grants }), machine, {
+        allowGrantWithoutUser: everything,
+      });
+      expect(metadata.grant_types).toEqual(['authorization_code']);
+      expect(dropped.grantTypes).toEqual(['client_credentials', CIBA, EXCHANGE]);
+    });
+    test('dropped from an authenticated (private_key_jwt) client by default', () => {
+      const { metadata } = validate(base({ ...keyed, grant_types: grants }), machine);
+      expect(metadata.token_endpoint_auth_method).toBe('private_key_jwt');
+      expect(metadata.grant_types).toEqual(['authorization_code']);
+    });
+    test('kept for an authenticated client only as far as the policy grants them to this client', () => {
+      const seen: [string, string][] = [];
+      const { metadata } = validate(base({ ...keyed, grant_types: grants }), machine, {
+        allowGrantWithoutUser: (cid, grant) => {
+          seen.push([cid, grant]);
+          return grant === 'client_credentials';
+        },
+      });
+      expect(metadata.grant_types).toEqual(['authorization_code', 'client_credentials']);
+      expect(seen).toEqual([
+        [CID, 'client_credentials'],
+        [CID, CIBA],
+        [CID, EXCHANGE],
+      ]);
+    });
+    test('a document asking only for machine grants is rejected', () => {
+      expectRejected(
+        () => validate(base({ grant_types: ['client_credentials'], response_types: [] }), machine),
+        'rejected:document',
+        'grant_types',
+      );
+    });
   });
   test('duplicate values are collapsed', () => {
     const { metadata } = validate(

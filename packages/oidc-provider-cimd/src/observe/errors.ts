@@ -19,6 +19,11 @@ export const Reason = {
   RejectedClientIdMismatch: 'rejected:client_id_mismatch',
   RejectedSecret: 'rejected:secret',
   RejectedDocument: 'rejected:document',
+  /**
+   * The document is valid, but this server supports none of its token endpoint auth methods
+   * (draft-ietf-oauth-client-id-metadata-document-03 §6): the provider answers `unauthorized_client`.
+   */
+  UnauthorizedClient: 'rejected:unauthorized_client',
   RejectedPolicy: 'rejected:policy',
   RateLimited: 'rate_limited',
 } as const;
@@ -61,6 +66,9 @@ export class CimdError extends Error {
     if (this.code === Reason.RateLimited) return 'client metadata document retrieval is temporarily rate limited';
     if (this.code === Reason.RejectedPolicy) return 'client is not allowed by this authorization server';
     if (this.code === Reason.RejectedUrl) return 'client_id is not a valid client metadata document URL';
+    if (this.code === Reason.UnauthorizedClient) {
+      return 'this server supports none of the token endpoint auth methods of the client metadata document';
+    }
     return `client metadata document is invalid: ${this.rule ?? 'document'}`;
   }
 }

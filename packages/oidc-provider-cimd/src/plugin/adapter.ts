@@ -5,7 +5,7 @@
  */
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { errors } from 'oidc-provider';
-import { isCimdError } from '../observe/errors.js';
+import { isCimdError, Reason } from '../observe/errors.js';
 
 export type AdapterFactory = (name: string) => Adapter;
 export type AdapterConstructor = new (name: string) => Adapter;
@@ -40,6 +40,8 @@ function clientAdapter(base: Adapter, resolveClient: ClientResolver): Adapter {
       } catch (error) {
         if (isCimdError(error)) {
           // The provider renders this as a 400 error page: an unresolved client is never redirected to.
+          // draft-ietf-oauth-client-id-metadata-document-03 §6: no usable auth method is `unauthorized_client`.
+          if (error.code === Reason.UnauthorizedClient) throw new errors.UnauthorizedClient(error.publicMessage, error.code);
           throw new errors.InvalidClient(error.publicMessage, error.code);
         }
         throw error;

@@ -29,7 +29,30 @@ import { parseStrictJson, StrictJsonError } from './strict-json.js';
 export interface DocumentRuleOptions {
   /** Require client_name (MCP requires it). Default true. */
   requireClientName?: boolean;
+  /**
+   * Whether the trust policy grants `grant` (one in which no user takes part, see `isGrantWithoutUser`) to
+   * the authenticated client `cid` explicitly. Absent: never. Never consulted for a client that uses `none`.
+   */
+  allowGrantWithoutUser?: (cid: string, grant: string) => boolean;
 }
+
+/**
+ * Grant types in which a user takes part through this server (the authorization endpoint, the device
+ * verification page) or that only continue such a grant (`refresh_token`), plus OpenID4VCI's pre-authorized
+ * code, which the issuer created for a user who authenticated with it. Every other grant — client_credentials,
+ * CIBA (the client names the user), token exchange, JWT/SAML bearer assertions, password, any extension —
+ * counts as a grant without a user.
+ */
+const USER_GRANTS: ReadonlySet<string> = new Set([
+  'authorization_code',
+  'implicit',
+  'refresh_token',
+  'urn:ietf:params:oauth:grant-type:device_code',
+  'urn:ietf:params:oauth:grant-type:pre-authorized_code',
+]);
+
+/** Whether `grant` is a grant in which no user takes part (it is then never given to a CIMD client by default). */
+export const isGrantWithoutUser = (grant: string): boolean => !USER_GRANTS.has(grant);
 
 /** Client metadata as oidc-provider's Client model accepts it (snake_case members). */
 export type ClientMetadata = Record<string, unknown> & {
@@ -234,6 +257,21 @@ function parseRedirectUris(doc: Record<string, unknown>): RedirectUriInfo[] {
   });
 }
 
+const unauthorized = (message: string): CimdError =>
+  new CimdError(Reason.UnauthorizedClient, `client metadata document: ${message}`, {
+    rule: 'token_endpoint_auth_method',
+  });
+
+/**
+ * Chooses the token endpoint auth method, exactly as draft-ietf-oauth-client-id-metadata-document-03 §6 and
+ * OpenID Connect RP Metadata Choices 1.0 §2 ask (RFC 7591's `client_secret_basic` default is ignored):
+ * - neither member → `none`;
+ * - the plural list must not name a shared-secret method, and a singular value must be one of its entries;
+ * - the singular value if the provider supports it, else `none` if listed and supported, else the first listed
+ *   method the provider supports; an unsupported entry is not an error while another one is supported;
+ * - nothing supported (a lone unsupported singular included) → `unauthorized_client`. `none` is never assumed
+ *   when the list does not name it.
+ */
 function selectAuthMethod(
   doc: Record<string, unknown>,
   capabilities: ProviderCapabilities,
@@ -244,26 +282,34 @@ function selectAuthMethod(
     !SHARED_SECRET_AUTH_METHODS.has(method) &&
     !UNUSABLE_AUTH_METHODS.has(method);
 
-  if (singular !== undefined && !usable(singular)) {
-    throw invalid('token_endpoint_auth_method', `token_endpoint_auth_method ${singular} is not supported`);
-  }
   const plural = stringArray(doc, 'token_endpoint_auth_methods_supported');
-  if (plural === undefined) {
-    const method = singular ?? 'none';
-    if (!usable(method))
-      throw invalid('token_endpoint_auth_method', 'token_endpoint_auth_method none is not supported');
-    return method;
+  if (plural !== undefined) {
+    const sharedSecret = plural.find((method) => SHARED_SECRET_AUTH_METHODS.has(method));
+    if (sharedSecret !== undefined) {
+      throw secret('token_endpoint_auth_methods_supported', `token_endpoint_auth_methods_supported lists ${sharedSecret}, which needs a shared secret`);
+    }
+    if (singular !== undefined && !plural.includes(singular)) {
+      throw invalid(
+        'token_endpoint_auth_method',
+        `token_endpoint_auth_method ${singular} is not listed in token_endpoint_auth_methods_supported`,
+      );
+    }
   }
-  const common = plural.filter(usable);
-  if (common.length === 0) {
-    throw invalid(
-      'token_endpoint_auth_methods_supported',
-      'token_endpoint_auth_methods_supported has no supported method',
-    );
+  if (singular === undefined && plural === undefined) {
+    if (!usable('none')) throw unauthorized('this server does not support the auth method none');
+    return 'none';
   }
-  if (singular !== undefined && common.includes(singular)) return singular;
-  if (common.includes('none')) return 'none';
-  return common[0] as string;
+  if (singular !== undefined && usable(singular)) return singular;
+  const listed = plural ?? [];
+  if (listed.includes('none') && usable('none')) return 'none';
+  const first = listed.find(usable);
+  if (first !== undefined) return first;
+  const named = [...new Set([...(singular === undefined ? [] : [singular]), ...listed])];
+  throw unauthorized(
+    named.length > 0
+      ? `this server supports none of the client's auth methods (${named.join(', ')})`
+      : 'token_endpoint_auth_methods_supported is empty',
+  );
 }
 
 /**
@@ -325,12 +371,27 @@ export function validateDocument(
   // Grant types, response types and response modes: keep what the provider supports.
   const dropped: NormalisedDocument['dropped'] = { grantTypes: [], responseTypes: [], responseModes: [], scopes: [] };
 
+  // Token endpoint authentication (decides which grants the client may keep).
+  const authMethod = selectAuthMethod(doc, capabilities, singularMethod);
+  if (KEY_AUTH_METHODS.has(authMethod) && jwks === undefined && uris.jwks_uri === undefined) {
+    throw invalid('jwks', `${authMethod} requires jwks or jwks_uri`);
+  }
+
   const grantTypes: string[] = [];
   for (const grant of stringArray(doc, 'grant_types') ?? ['authorization_code']) {
-    if (capabilities.grantTypes.has(grant)) grantTypes.push(grant);
+    // A document is self-asserted: anyone with a web server could publish one that asks for machine tokens.
+    // Grants without a user are never kept for a public client (RFC 6749 §4.4: confidential clients only), and
+    // for an authenticated one only when the trust policy grants them to this very client.
+    const withoutUser = isGrantWithoutUser(grant);
+    const allowed =
+      capabilities.grantTypes.has(grant) &&
+      (!withoutUser || (authMethod !== 'none' && options.allowGrantWithoutUser?.(cid, grant) === true));
+    if (allowed) grantTypes.push(grant);
     else dropped.grantTypes.push(grant);
   }
-  if (grantTypes.length === 0) throw invalid('grant_types', 'grant_types has no value supported by this server');
+  if (grantTypes.length === 0) {
+    throw invalid('grant_types', 'grant_types has no value this server allows for this client');
+  }
 
   const responseTypes: string[] = [];
   for (const type of stringArray(doc, 'response_types') ?? ['code']) {
@@ -374,12 +435,6 @@ export function validateDocument(
       else dropped.scopes.push(token);
     }
     if (kept.length > 0) scope = kept.join(' ');
-  }
-
-  // Token endpoint authentication.
-  const authMethod = selectAuthMethod(doc, capabilities, singularMethod);
-  if (KEY_AUTH_METHODS.has(authMethod) && jwks === undefined && uris.jwks_uri === undefined) {
-    throw invalid('jwks', `${authMethod} requires jwks or jwks_uri`);
   }
 
   // Redirect URIs.
