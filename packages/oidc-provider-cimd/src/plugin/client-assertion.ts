@@ -1,0 +1,83 @@
+/// <reference path="./oidc-provider-internals.d.ts" />
+/**
+ * Explicit typing of client-authentication JWTs (private_key_jwt) of CIMD clients.
+ *
+ * draft-ietf-oauth-client-id-metadata-document-03 §6 asks CIMD clients that authenticate with a JWT to type it
+ * explicitly, `typ: client-authentication+jwt` (the media type of draft-ietf-oauth-rfc7523bis §4), so that a
+ * JWT minted for another purpose cannot be replayed as a client assertion. Deployed clients may not send it
+ * yet, so by default an assertion without `typ` (or with the generic `JWT`) is accepted and reported with the
+ * reason code `client_assertion_untyped`; `clientAssertionTyp: 'require'` refuses it. A JWT explicitly typed for
+ * something else (`dpop+jwt`, `at+jwt`, …) is refused in every mode: that is the confusion the type prevents.
+ *
+ * The hook is oidc-provider's own `assertJwtClientAuthClaimsAndHeader` (present since 9.0.0), which the provider
+ * calls with the verified header after the signature check of every JWT client authentication, at every endpoint
+ * that authenticates clients. The deployment's own hook (or oidc-provider's default one) still runs after ours.
+ */
+import type { Configuration } from 'oidc-provider';
+import { errors } from 'oidc-provider';
+import { defaults } from 'oidc-provider/lib/helpers/defaults.js';
+import { Reason } from '../observe/errors.js';
+import type { Emit } from '../observe/events.js';
+
+export type ClientAssertionTypMode = 'accept' | 'require';
+
+/** The explicit type (draft-ietf-oauth-rfc7523bis §4; the `application/` prefix may be left out, RFC 7515 §4.1.9). */
+export const CLIENT_AUTHENTICATION_TYP = 'client-authentication+jwt';
+
+type AssertHook = NonNullable<Configuration['assertJwtClientAuthClaimsAndHeader']>;
+
+/** What a `typ` header says: the explicit client-authentication type, no type at all, or another type. */
+export function classifyTyp(typ: unknown): 'explicit' | 'untyped' | 'other' {
+  if (typ === undefined) return 'untyped';
+  if (typeof typ !== 'string') return 'other';
+  const normalised = typ.toLowerCase().replace(/^application\//, '');
+  if (normalised === CLIENT_AUTHENTICATION_TYP) return 'explicit';
+  // `JWT` is the generic type many libraries set by default: it says nothing about the purpose.
+  if (normalised === 'jwt') return 'untyped';
+  return 'other';
+}
+
+export interface ClientAssertionTypOptions {
+  mode: ClientAssertionTypMode;
+  /** True for the ids of CIMD clients (not static or stored clients). */
+  isCimdClient: (clientId: string) => boolean;
+  emit: Emit;
+  /** The deployment's own hook; default: oidc-provider's. */
+  next: AssertHook | undefined;
+}
+
+export function createClientAssertionCheck(options: ClientAssertionTypOptions): AssertHook {
+  const { mode, isCimdClient, emit } = options;
+  const next: AssertHook = options.next ?? defaults.assertJwtClientAuthClaimsAndHeader;
+  if (mode !== 'accept' && mode !== 'require') {
+    throw new TypeError(
+      `oidc-provider-cimd: clientAssertionTyp must be 'accept' or 'require', got ${JSON.stringify(mode)}`,
+    );
+  }
+  return async function assertJwtClientAuthClaimsAndHeader(ctx, claims, header, client) {
+    const clientId = client.clientId;
+    if (isCimdClient(clientId)) {
+      const started = performance.now();
+      const kind = classifyTyp(header.typ);
+      if (kind === 'other' || (kind === 'untyped' && mode === 'require')) {
+        const detail =
+          header.typ === undefined
+            ? 'client assertion JWT has no typ header'
+            : `client assertion JWT has typ ${JSON.stringify(header.typ)}`;
+        emit(Reason.RejectedClientAssertionTyp, clientId, started, 'none', { detail });
+        throw new errors.InvalidClientAuth(
+          `${detail}; CIMD clients must type it "${CLIENT_AUTHENTICATION_TYP}" (draft-ietf-oauth-client-id-metadata-document-03 §6)`,
+        );
+      }
+      if (kind === 'untyped') {
+        emit(Reason.ClientAssertionUntyped, clientId, started, 'none', {
+          detail:
+            header.typ === undefined
+              ? 'client assertion JWT without typ accepted'
+              : `client assertion JWT with the generic typ ${JSON.stringify(header.typ)} accepted`,
+        });
+      }
+    }
+    await next(ctx, claims, header, client);
+  };
+}
