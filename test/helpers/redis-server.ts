@@ -10,7 +10,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 
 export type RespValue = string | number | null | RespValue[] | Error;
 
@@ -125,7 +128,14 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what:
   }
 }
 
-export async function startRedisServer(): Promise<TestRedisServer> {
+export interface RedisServerOptions {
+  /** Extra `redis-server` arguments (`--cluster-enabled yes`, `--replicaof host port`, ...). */
+  args?: string[];
+  /** Run `redis-server <configFile> --sentinel` instead of a data node (the file is written by the caller). */
+  sentinelConfig?: (port: number) => string;
+}
+
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<TestRedisServer> {
   const port = await freePort();
   let child: ChildProcess | undefined;
   let exited: Promise<unknown> = Promise.resolve();
@@ -139,9 +149,11 @@ export async function startRedisServer(): Promise<TestRedisServer> {
   };
 
   const start = async () => {
+    const base = options.sentinelConfig ? [options.sentinelConfig(port), '--sentinel'] : [];
     const proc = spawn(
       'redis-server',
       [
+        ...base,
         '--port',
         String(port),
         '--bind',
@@ -154,6 +166,7 @@ export async function startRedisServer(): Promise<TestRedisServer> {
         'no',
         '--loglevel',
         'warning',
+        ...(options.args ?? []),
       ],
       { stdio: 'ignore' },
     );
@@ -217,4 +230,249 @@ export async function startRedisServer(): Promise<TestRedisServer> {
     close: stop,
   };
   return server;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Redis Cluster and Sentinel
+
+const scratch: string[] = [];
+process.on('exit', () => {
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
+
+function scratchDir(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cimd-redis-'));
+  scratch.push(dir);
+  return dir;
+}
+
+function infoField(info: RespValue, field: string): string | undefined {
+  return new RegExp(`^${field}:(.*?)\\s*$`, 'm').exec(String(info))?.[1];
+}
+
+export interface TestRedisCluster {
+  /** Every node, masters and replicas, in start order. */
+  readonly nodes: TestRedisServer[];
+  /** A seed URL (the first node's). */
+  readonly url: string;
+  /** The running node that currently serves `key` as master. */
+  masterOf(key: string): Promise<TestRedisServer>;
+  /** The running nodes that are masters now. */
+  masters(): Promise<TestRedisServer[]>;
+  /** Calls per command summed over every running master since the last `resetStats()` (see TestRedisServer). */
+  totalCommands(): Promise<number>;
+  resetStats(): Promise<void>;
+  /** Waits until every running node reports `cluster_state:ok` with all slots served by running masters. */
+  waitHealthy(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A Redis Cluster of `masters` masters with `replicasPerMaster` replicas each, made with `redis-cli --cluster
+ * create`, on free ports, persistence off, files in a scratch directory. A short `cluster-node-timeout` makes a
+ * replica take over a few seconds after its master is killed.
+ */
+export async function startRedisCluster(
+  options: { masters?: number; replicasPerMaster?: number; nodeTimeoutMs?: number } = {},
+): Promise<TestRedisCluster> {
+  const masterCount = options.masters ?? 3;
+  const replicas = options.replicasPerMaster ?? 1;
+  const dir = scratchDir();
+  const nodes: TestRedisServer[] = [];
+  const close = async () => {
+    await Promise.allSettled(nodes.map((node) => node.close()));
+  };
+  try {
+    const started = await Promise.all(
+      Array.from({ length: masterCount * (1 + replicas) }, (_, i) =>
+        startRedisServer({
+          args: [
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            path.join(dir, `nodes-${i}-${process.pid}-${Date.now()}.conf`),
+            '--cluster-node-timeout',
+            String(options.nodeTimeoutMs ?? 1000),
+            '--dir',
+            dir,
+          ],
+        }),
+      ),
+    );
+    nodes.push(...started);
+    await new Promise<void>((resolve, reject) => {
+      const cli = spawn(
+        'redis-cli',
+        [
+          '--cluster',
+          'create',
+          ...nodes.map((node) => `127.0.0.1:${node.port}`),
+          '--cluster-replicas',
+          String(replicas),
+          '--cluster-yes',
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let stderr = '';
+      cli.stderr?.on('data', (chunk) => {
+        stderr += String(chunk);
+      });
+      cli.on('error', reject);
+      cli.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`redis-cli --cluster create: ${stderr}`))));
+    });
+  } catch (error) {
+    await close();
+    throw error;
+  }
+
+  const byPort = (port: number) => nodes.find((node) => node.port === port);
+  const cluster: TestRedisCluster = {
+    nodes,
+    url: nodes[0]!.url,
+    async masters() {
+      const out: TestRedisServer[] = [];
+      for (const node of nodes) {
+        if (!node.running) continue;
+        const role = await node.command('ROLE').catch(() => null);
+        if (Array.isArray(role) && role[0] === 'master') out.push(node);
+      }
+      return out;
+    },
+    async masterOf(key) {
+      for (const node of nodes) {
+        if (!node.running) continue;
+        const slot = await node.command('CLUSTER', 'KEYSLOT', key).catch(() => null);
+        if (typeof slot !== 'number') continue;
+        const slots = await node.command('CLUSTER', 'SLOTS').catch(() => null);
+        if (!Array.isArray(slots)) continue;
+        for (const range of slots) {
+          if (!Array.isArray(range)) continue;
+          const [from, to, master] = range as [number, number, RespValue[]];
+          if (slot >= from && slot <= to) {
+            const found = byPort(Number(master[1]));
+            if (found?.running) return found;
+          }
+        }
+      }
+      throw new Error(`no running master serves ${key}`);
+    },
+    async totalCommands() {
+      let total = 0;
+      for (const node of await cluster.masters()) total += await node.totalCommands();
+      return total;
+    },
+    async resetStats() {
+      await Promise.all(nodes.filter((node) => node.running).map((node) => node.resetStats()));
+    },
+    async waitHealthy(timeoutMs = 20_000) {
+      await waitUntil(
+        async () => {
+          for (const node of nodes) {
+            if (!node.running) continue;
+            const info = await node.command('CLUSTER', 'INFO').catch(() => null);
+            if (infoField(info, 'cluster_state') !== 'ok') return false;
+            if (infoField(info, 'cluster_slots_fail') !== '0' || infoField(info, 'cluster_slots_pfail') !== '0') {
+              return false;
+            }
+          }
+          return (await cluster.masters()).length >= masterCount;
+        },
+        timeoutMs,
+        'the cluster is healthy',
+      );
+    },
+    close,
+  };
+  await cluster.waitHealthy();
+  return cluster;
+}
+
+export interface TestRedisSentinel {
+  /** The data nodes: the first starts as primary, the others as its replicas. */
+  readonly nodes: TestRedisServer[];
+  readonly sentinels: TestRedisServer[];
+  /** `host:port,host:port` of the sentinels, as REDIS_SENTINELS takes it. */
+  readonly sentinelList: string;
+  readonly name: string;
+  /** The data node the sentinels name as primary now. */
+  primary(): Promise<TestRedisServer>;
+  /** Waits until the sentinels name a running primary that has `replicas` connected replicas. */
+  waitHealthy(replicas?: number, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A primary, `replicas` replicas and `sentinels` sentinels watching them (down after 1 s, quorum 1). */
+export async function startRedisSentinel(
+  options: { replicas?: number; sentinels?: number; name?: string } = {},
+): Promise<TestRedisSentinel> {
+  const name = options.name ?? 'cimd-primary';
+  const dir = scratchDir();
+  const nodes: TestRedisServer[] = [];
+  const sentinels: TestRedisServer[] = [];
+  const close = async () => {
+    await Promise.allSettled([...sentinels, ...nodes].map((node) => node.close()));
+  };
+  try {
+    const primary = await startRedisServer();
+    nodes.push(primary);
+    for (let i = 0; i < (options.replicas ?? 1); i++) {
+      nodes.push(await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(primary.port)] }));
+    }
+    for (let i = 0; i < (options.sentinels ?? 1); i++) {
+      sentinels.push(
+        await startRedisServer({
+          sentinelConfig: (port) => {
+            const file = path.join(dir, `sentinel-${port}.conf`);
+            writeFileSync(
+              file,
+              [
+                `sentinel monitor ${name} 127.0.0.1 ${primary.port} 1`,
+                `sentinel down-after-milliseconds ${name} 1000`,
+                `sentinel failover-timeout ${name} 3000`,
+                `sentinel parallel-syncs ${name} 1`,
+                '',
+              ].join('\n'),
+            );
+            return file;
+          },
+        }),
+      );
+    }
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  const sentinel: TestRedisSentinel = {
+    nodes,
+    sentinels,
+    sentinelList: sentinels.map((node) => `127.0.0.1:${node.port}`).join(','),
+    name,
+    async primary() {
+      for (const node of sentinels) {
+        if (!node.running) continue;
+        const answer = await node.command('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name).catch(() => null);
+        if (Array.isArray(answer)) {
+          const found = nodes.find((n) => n.port === Number(answer[1]));
+          if (found) return found;
+        }
+      }
+      throw new Error('no sentinel names a primary');
+    },
+    async waitHealthy(replicas = (options.replicas ?? 1), timeoutMs = 20_000) {
+      await waitUntil(
+        async () => {
+          const primary = await sentinel.primary().catch(() => undefined);
+          if (!primary?.running) return false;
+          const info = await primary.command('INFO', 'replication').catch(() => null);
+          if (infoField(info, 'role') !== 'master') return false;
+          return Number(infoField(info, 'connected_slaves') ?? 0) >= replicas;
+        },
+        timeoutMs,
+        'the sentinel setup is healthy',
+      );
+    },
+    close,
+  };
+  await sentinel.waitHealthy();
+  return sentinel;
 }

@@ -3,13 +3,14 @@
  * at once, one of them (the holder) fetches, and the others wait for its outcome instead of fetching.
  *
  * Design (and why):
- * - Lock: `SET <prefix>cimd:lock:<cid> <random token> NX PX <ttl>`, in a one-line script that also returns the
+ * - Lock: `SET <prefix>cimd:lock:{<cid>} <random token> NX PX <ttl>`, in a one-line script that also returns the
  *   current holder's token when the lock is taken, so a waiter knows whose outcome it is waiting for even if
  *   the holder finishes before the waiter's first poll. The ttl is the fetch timeout plus a margin: a live
  *   holder never loses the lock mid-fetch, and a holder that dies blocks the others only until the key expires.
  * - Release: a compare-and-delete script deletes the lock only when it still holds our token (a holder that
  *   overran its ttl never deletes a successor's lock) and, in the same atomic step, writes the outcome under
- *   `<prefix>cimd:outcome:<cid>` (short-lived, tagged with the holder's token):
+ *   `<prefix>cimd:outcome:{<cid>}` (short-lived, tagged with the holder's token). The `{<cid>}` hash tag puts
+ *   both keys in one hash slot, so the script runs on a Redis Cluster too (see keys.ts):
  *     `stored`   — the validated document is in the shared store (written before the release), read it;
  *     `failed`   — the fetch or the document failed: code, message and rule, so that every waiter rejects the
  *                  request (or serves its own stale-if-error copy) exactly as the holder did, without fetching.
@@ -28,17 +29,20 @@
  *
  * Invalidation: `purge()` and `refresh()` publish the CID on `<prefix>cimd:invalidate`; every instance
  * subscribed (one extra connection each, made lazily) drops its in-process copy, so the next lookup there
- * reads the shared store. This costs nothing on the lookup path.
+ * reads the shared store. This costs nothing on the lookup path. On a cluster the channel is sharded
+ * (SPUBLISH/SSUBSCRIBE), and every command is routed to the master of its key's slot (redis.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { SharedGuard } from '../cache/shared-guard.js';
 import type { RejectionCode } from '../observe/errors.js';
-import type { RedisCommander, RedisHandle, RedisSubscriber } from './redis.js';
+import { isRuleId, type RuleId } from '../rules/catalogue.js';
+import type { KeyLayout } from './keys.js';
+import type { RedisHandle } from './redis.js';
 
 export type LockOutcome =
   | { kind: 'stored' }
   | { kind: 'unstored' }
-  | { kind: 'failed'; code: RejectionCode; message: string; rule?: string };
+  | { kind: 'failed'; code: RejectionCode; message: string; rule?: RuleId };
 
 export type TaggedOutcome = LockOutcome & { token: string };
 
@@ -78,7 +82,7 @@ const RELEASE = `redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
-const REJECTION = /^(rejected:[a-z_]+|rate_limited)$/;
+const REJECTION = /^(rejected:[a-z_]+|rate_limited|revoked)$/;
 
 function parseOutcome(raw: unknown): TaggedOutcome | null {
   if (typeof raw !== 'string') return null;
@@ -98,46 +102,45 @@ function parseOutcome(raw: unknown): TaggedOutcome | null {
       token: o.token,
       code: o.code as RejectionCode,
       message: o.message,
-      ...(typeof o.rule === 'string' ? { rule: o.rule } : {}),
+      ...(isRuleId(o.rule) ? { rule: o.rule } : {}),
     };
   }
   return null;
 }
 
 export class FetchLock {
-  readonly #client: RedisCommander;
-  readonly #prefix: string;
+  readonly #handle: RedisHandle;
+  readonly #keys: KeyLayout;
   readonly #guard: SharedGuard;
   readonly ttlMs: number;
   readonly #outcomeTtlMs: number;
 
   constructor(options: FetchLockOptions) {
-    this.#client = options.handle.client;
-    this.#prefix = options.handle.keyPrefix;
+    this.#handle = options.handle;
+    this.#keys = options.handle.keys;
     this.#guard = options.guard;
     this.ttlMs = options.ttlMs;
     this.#outcomeTtlMs = options.outcomeTtlMs ?? 5000;
   }
 
   #lockKey(cid: string): string {
-    return `${this.#prefix}cimd:lock:${cid}`;
+    return this.#keys.lock(cid);
   }
 
   #outcomeKey(cid: string): string {
-    return `${this.#prefix}cimd:outcome:${cid}`;
+    return this.#keys.outcome(cid);
   }
 
-  #send(args: string[]): Promise<unknown> {
-    // Not connected: answer "unavailable" without a round trip (and without relying on the client's offline
-    // queue being disabled, for clients the deployment created itself).
-    if (!this.#client.isReady) return Promise.reject(new Error('redis not ready'));
-    return this.#client.sendCommand(args, { timeout: this.#guard.timeoutMs });
+  /** Routed by the lock key: on a cluster, to the master of the CID's slot (the outcome key shares it). */
+  #send(cid: string, args: string[]): Promise<unknown> {
+    // Not connected: the handle answers "unavailable" without a round trip.
+    return this.#handle.send(this.#lockKey(cid), args, this.#guard.timeoutMs);
   }
 
   async acquire(cid: string): Promise<Acquired> {
     const token = randomBytes(12).toString('base64url');
     const answer = await this.#guard.run(() =>
-      this.#send(['EVAL', ACQUIRE, '1', this.#lockKey(cid), token, String(this.ttlMs)]),
+      this.#send(cid, ['EVAL', ACQUIRE, '1', this.#lockKey(cid), token, String(this.ttlMs)]),
     );
     if (!answer) return { kind: 'unavailable' };
     if (answer.value === 1) {
@@ -151,7 +154,7 @@ export class FetchLock {
   async #release(cid: string, token: string, outcome: LockOutcome): Promise<void> {
     const payload = JSON.stringify({ ...outcome, token });
     await this.#guard.run(() =>
-      this.#send([
+      this.#send(cid, [
         'EVAL',
         RELEASE,
         '2',
@@ -166,7 +169,9 @@ export class FetchLock {
 
   /** One `MGET lock outcome`. `undefined`: Redis did not answer. */
   async poll(cid: string): Promise<LockPoll | undefined> {
-    const answer = await this.#guard.run(() => this.#send(['MGET', this.#lockKey(cid), this.#outcomeKey(cid)]));
+    const answer = await this.#guard.run(() =>
+      this.#send(cid, ['MGET', this.#lockKey(cid), this.#outcomeKey(cid)]),
+    );
     if (!answer || !Array.isArray(answer.value)) return undefined;
     const [holder, outcome] = answer.value as unknown[];
     return { holder: typeof holder === 'string' ? holder : null, outcome: parseOutcome(outcome) };
@@ -179,59 +184,35 @@ export interface InvalidationBus {
 }
 
 /**
- * Cross-instance invalidation of in-process copies over Redis pub/sub. The subscriber connection is a duplicate
- * of the store's client (same reconnect and offline-queue settings) and resubscribes by itself after an outage.
+ * Cross-instance invalidation of in-process copies over Redis pub/sub: one subscription per instance, on its
+ * own connection, subscribed again by the handle after an outage or a failover (redis.ts).
  */
 export function createInvalidationBus(
   handle: RedisHandle,
   guard: SharedGuard,
   onInvalidate: (cid: string) => void,
 ): InvalidationBus {
-  const channel = `${handle.keyPrefix}cimd:invalidate`;
+  const channel = handle.keys.invalidationChannel;
   const self = randomBytes(9).toString('base64url');
-  let subscriber: RedisSubscriber | undefined;
-  let closed = false;
-  const destroy = (sub: RedisSubscriber) => {
-    try {
-      sub.destroy();
-    } catch {}
-  };
+  let subscription: { close(): void } | undefined;
   try {
-    subscriber = handle.client.duplicate();
-    subscriber.on('error', () => {});
-    const sub = subscriber;
-    sub
-      .connect()
-      .then(() => {
-        // close() during the handshake cannot stop it; drop the connection as soon as it exists.
-        if (closed) {
-          destroy(sub);
-          return;
-        }
-        return sub.subscribe(channel, (message) => {
-          try {
-            const { from, cid } = JSON.parse(message) as { from?: unknown; cid?: unknown };
-            if (from !== self && typeof cid === 'string') onInvalidate(cid);
-          } catch {}
-        });
-      })
-      .catch(() => {});
+    subscription = handle.subscribe(channel, (message) => {
+      try {
+        const { from, cid } = JSON.parse(message) as { from?: unknown; cid?: unknown };
+        if (from !== self && typeof cid === 'string') onInvalidate(cid);
+      } catch {}
+    });
   } catch {
-    subscriber = undefined;
+    subscription = undefined;
   }
   return {
     async publish(cid) {
-      if (!handle.client.isReady) return;
-      await guard.run(() =>
-        handle.client.sendCommand(['PUBLISH', channel, JSON.stringify({ from: self, cid })], {
-          timeout: guard.timeoutMs,
-        }),
-      );
+      if (!handle.isReady) return;
+      await guard.run(() => handle.publish(channel, JSON.stringify({ from: self, cid }), guard.timeoutMs));
     },
     close() {
-      closed = true;
-      if (subscriber?.isOpen) destroy(subscriber);
-      subscriber = undefined;
+      subscription?.close();
+      subscription = undefined;
     },
   };
 }

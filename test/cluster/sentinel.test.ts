@@ -1,0 +1,30 @@
+/**
+ * Redis Sentinel (a primary, a replica and one sentinel, started here): the same guarantees as one Redis,
+ * connected through the sentinels (REDIS_SENTINELS / REDIS_SENTINEL_NAME), following a failover by itself.
+ */
+import { startRedisSentinel, type TestRedisSentinel } from '../helpers/redis-server.js';
+import { describeTopology } from './support.js';
+
+let setup: TestRedisSentinel;
+
+describeTopology(
+  'Redis Sentinel (1 primary, 1 replica, 1 sentinel)',
+  async () => {
+    setup = await startRedisSentinel({ replicas: 1, sentinels: 1 });
+    return {
+      topology: 'sentinel',
+      connection: { sentinels: setup.sentinelList, sentinelName: setup.name },
+      async killMasterOf() {
+        await (await setup.primary()).kill();
+      },
+      // The killed primary stays down: the promoted replica serves alone.
+      waitRecovered: () => setup.waitHealthy(0),
+      async exists(key) {
+        return (await (await setup.primary()).command('EXISTS', key)) === 1;
+      },
+    };
+  },
+  async () => {
+    await setup?.close();
+  },
+);

@@ -1,0 +1,195 @@
+/**
+ * The guarantees of one shared Redis, checked on another topology (Redis Cluster, Sentinel): two provider
+ * instances (each its own plugin, its own oidc-provider and its own Redis connections, as two processes would
+ * have) on the same store. Each topology's test file starts its servers and calls `describeTopology`.
+ */
+import type Keyv from 'keyv';
+import { type CimdOptions, createRedisCache, type RedisCacheOptions } from 'oidc-provider-cimd';
+import { redisHandleOf } from '../../packages/oidc-provider-cimd/src/cluster/redis.js';
+import { clientDoc, configuredCimd, type DocServer, eventually, startDocServer } from '../cache/support.js';
+import { startAuthorization } from '../helpers/auth-flow.js';
+import { getTestCertificate } from '../helpers/certs.js';
+import { startProvider, type TestProvider } from '../helpers/provider.js';
+
+export interface Topology {
+  /** What `createRedisCache` gets. */
+  connection: RedisCacheOptions;
+  topology: 'cluster' | 'sentinel';
+  /** Kills the master that serves `key` (SIGKILL, like a crash). */
+  killMasterOf(key: string): Promise<void>;
+  /** Waits until a replica took over and the store is whole again. */
+  waitRecovered(): Promise<void>;
+  /** Whether `key` exists in the store (asked of the server that serves it). */
+  exists(key: string): Promise<boolean>;
+}
+
+export function describeTopology(name: string, setup: () => Promise<Topology>, teardown: () => Promise<void>) {
+  describe(`two instances on ${name}`, () => {
+    let topo: Topology;
+    let docs: DocServer;
+    const caches: Keyv[] = [];
+    let a: TestProvider;
+    let b: TestProvider;
+
+    const cache = async () => {
+      const keyv = await createRedisCache({ ...topo.connection, maxReconnectDelayMs: 200 });
+      caches.push(keyv);
+      return keyv;
+    };
+    const instance = async (extra: Partial<CimdOptions> = {}) => {
+      const { cert } = await getTestCertificate();
+      return startProvider({
+        cimd: {
+          allowLoopback: true,
+          ca: cert,
+          cache: await cache(),
+          failureBackoffMs: 0,
+          timeoutMs: 2000,
+          budget: { perHostBurst: 500 },
+          ...extra,
+        },
+      });
+    };
+
+    beforeAll(async () => {
+      topo = await setup();
+      docs = await startDocServer();
+      a = await instance();
+      b = await instance();
+    });
+    afterAll(async () => {
+      await Promise.allSettled([a?.close(), b?.close()]);
+      await Promise.allSettled(caches.map((keyv) => keyv.disconnect()));
+      await docs?.close();
+      await teardown();
+    });
+
+    const auth = async (op: TestProvider, cid: string) =>
+      (await startAuthorization(op.issuer, cid, 'https://app.example.com/cb')).status;
+
+    test('the host budget is shared: two instances together stay within one budget (first: no fetch counted yet)', async () => {
+      // 10 fetches per host per 100 s: nothing refills while the test runs.
+      const budget = { perHostBurst: 10, perHostPerSecond: 0.1 };
+      const [x, y] = [
+        await configuredCimd({ cache: await cache(), budget }),
+        await configuredCimd({ cache: await cache(), budget }),
+      ];
+      try {
+        const count = 60;
+        for (let i = 0; i < count; i++) docs.route(`/budget/${i}`, (req) => ({ body: clientDoc(docs.cid(req.url!)) }));
+        const cidOf = (i: number) => docs.cid(`/budget/${i}`);
+        const outcomes = await Promise.all(
+          Array.from({ length: count }, (_, i) =>
+            (i % 2 ? y : x).cimd.resolve(cidOf(i)).then(
+              () => 'ok',
+              (error: { code?: string }) => error.code,
+            ),
+          ),
+        );
+        const hits = Array.from({ length: count }, (_, i) => docs.hits(`/budget/${i}`)).reduce((s, n) => s + n, 0);
+        expect(hits).toBeGreaterThan(0);
+        expect(hits).toBeLessThanOrEqual(10);
+        expect(outcomes.filter((o) => o === 'rate_limited')).toHaveLength(count - hits);
+      } finally {
+        await x.cimd.close();
+        await y.cimd.close();
+      }
+    });
+
+    test('the topology is found from the connection settings', () => {
+      const handle = redisHandleOf(caches[0]!);
+      expect(handle?.topology).toBe(topo.topology);
+      expect(handle?.limits).toEqual([]);
+    });
+
+    test('50 concurrent cold /auth across both instances: exactly one fetch', async () => {
+      const p = '/topology/herd';
+      const cid = docs.route(p, { body: clientDoc(docs.cid(p)), delayMs: 150 });
+      const statuses = await Promise.all(Array.from({ length: 50 }, (_, i) => auth(i % 2 ? b : a, cid)));
+      expect(statuses).toEqual(Array(50).fill(303));
+      expect(docs.hits(p)).toBe(1);
+      // One origin fetch event: the other requests of that instance joined its flight (`joined`).
+      const fetched = [...a.events, ...b.events].filter(
+        (e) => e.cid === cid && e.reason === 'fetched' && !(e as { joined?: boolean }).joined,
+      );
+      expect(fetched).toHaveLength(1);
+      // The lock's outcome was written next to the lock, in the CID's slot.
+      expect(await topo.exists(redisHandleOf(caches[0]!)!.keys.outcome(cid))).toBe(true);
+    });
+
+    test('a purge on one instance reaches the other', async () => {
+      const p = '/topology/purge';
+      const cid = docs.route(p, { body: clientDoc(docs.cid(p)) });
+      expect(await auth(a, cid)).toBe(303);
+      expect(await auth(b, cid)).toBe(303);
+      expect((await b.cimd.inspect(cid))?.tier).toBe('memory');
+      await a.cimd.purge(cid);
+      await eventually(async () => (await b.cimd.inspect(cid)) === undefined, 3000, 'B dropped its copy');
+      expect(await auth(b, cid)).toBe(303);
+      expect(docs.hits(p)).toBe(2);
+    });
+
+    test('a master killed under load: no 5xx, no hang, and recovery without a restart', async () => {
+      const warm = docs.route('/topology/warm', { body: clientDoc(docs.cid('/topology/warm')) });
+      expect(await auth(a, warm)).toBe(303);
+      expect(await auth(b, warm)).toBe(303);
+      const handle = redisHandleOf(caches[0]!)!;
+      const victim = handle.keys.lock(docs.cid('/topology/load/0'));
+
+      let stop = false;
+      const statuses: number[] = [];
+      let slowest = 0;
+      const worker = async (op: TestProvider, w: number) => {
+        for (let i = 0; !stop; i++) {
+          const p = `/topology/load/${w === 0 && i === 0 ? 0 : `${w}-${i}`}`;
+          const cid = docs.cid(p);
+          docs.route(p, { body: clientDoc(cid) });
+          const started = performance.now();
+          // A new client and a warm one each round.
+          statuses.push(await auth(op, cid), await auth(op, warm));
+          slowest = Math.max(slowest, performance.now() - started);
+        }
+      };
+      const workers = [0, 1, 2, 3].map((w) => worker(w % 2 ? b : a, w));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await topo.killMasterOf(victim);
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      stop = true;
+      await Promise.all(workers);
+      expect(statuses.length).toBeGreaterThan(20);
+      expect(statuses.filter((s) => s !== 303)).toEqual([]);
+      // Every round (two requests) ended well within the fetch timeout: nothing waited on the dead master.
+      expect(slowest).toBeLessThan(2000);
+
+      // Recovery: once a replica has taken over, the same guarantees hold again, without any restart.
+      await topo.waitRecovered();
+      await eventually(
+        async () => {
+          const p = `/topology/after/${Math.random().toString(36).slice(2)}`;
+          const cid = docs.route(p, { body: clientDoc(docs.cid(p)), delayMs: 100 });
+          const again = await Promise.all(Array.from({ length: 10 }, (_, i) => auth(i % 2 ? b : a, cid)));
+          return again.every((s) => s === 303) && docs.hits(p) === 1;
+        },
+        15_000,
+        'one fetch across instances again',
+      );
+      await eventually(
+        async () => {
+          const p = `/topology/after-purge/${Math.random().toString(36).slice(2)}`;
+          const cid = docs.route(p, { body: clientDoc(docs.cid(p)) });
+          await auth(a, cid);
+          await auth(b, cid);
+          await a.cimd.purge(cid);
+          const deadline = Date.now() + 1000;
+          while (Date.now() < deadline) {
+            if ((await b.cimd.inspect(cid)) === undefined) return true;
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+          return false;
+        },
+        15_000,
+        'purges reach the other instance again',
+      );
+    }, 60_000);
+  });
+}
