@@ -22,6 +22,13 @@ export interface CacheEntry {
   lastModified?: string;
   /** Pinned entries are kept until an operator unpins them and are never refetched. */
   pinned?: boolean;
+  /**
+   * The client completed an authorization (a user approved it). Only such clients keep their document in the
+   * shared store past its freshness lifetime (stale-if-error, the transport fallback, the revalidation grace):
+   * documents of ids that never completed an authorization are the ones an attacker can mint without limit, and
+   * they leave the store when they go stale (bounded shared-store growth).
+   */
+  used?: boolean;
 }
 
 export type CacheLookup = { entry: CacheEntry; tier: 'memory' | 'shared' };
@@ -33,6 +40,8 @@ export interface DocumentCacheOptions {
   guard: SharedGuard;
   /** After the fresh (or stale-if-error) window, keep an entry that has validators this much longer, for a conditional refetch. */
   revalidationGraceMs: number;
+  /** The transport fallback window past freshness (0: off); a client in use is kept at least this long. */
+  transportFallbackMs?: number;
   now: () => number;
 }
 
@@ -67,6 +76,7 @@ export class DocumentCache {
   readonly #shared: Keyv;
   readonly #guard: SharedGuard;
   readonly #graceMs: number;
+  readonly #fallbackMs: number;
   readonly #now: () => number;
 
   constructor(options: DocumentCacheOptions) {
@@ -74,6 +84,7 @@ export class DocumentCache {
     this.#shared = options.shared;
     this.#guard = options.guard;
     this.#graceMs = options.revalidationGraceMs;
+    this.#fallbackMs = options.transportFallbackMs ?? 0;
     this.#now = options.now;
   }
 
@@ -109,10 +120,13 @@ export class DocumentCache {
     return remote;
   }
 
-  /** How long the store keeps an entry: long enough to serve stale-if-error and to revalidate cheaply. */
+  /**
+   * How long the shared store keeps an entry. A client in use: long enough to serve stale-if-error or the
+   * transport fallback, and to revalidate cheaply. Any other client: its freshness lifetime, no more.
+   */
   #retentionMs(entry: CacheEntry): number {
-    if (entry.pinned) return 0; // no expiry
-    const base = Math.max(entry.freshUntil, entry.staleIfErrorUntil) - this.#now();
+    if (!entry.used) return Math.max(1, entry.freshUntil - this.#now());
+    const base = Math.max(entry.freshUntil, entry.staleIfErrorUntil, entry.freshUntil + this.#fallbackMs) - this.#now();
     const grace = entry.etag || entry.lastModified ? this.#graceMs : 0;
     return Math.max(1, base + grace);
   }
@@ -131,6 +145,23 @@ export class DocumentCache {
     const ttl = entry.pinned ? undefined : this.#retentionMs(entry);
     const answer = await this.#guard.run(() => this.#shared.set(DOCUMENT_KEY_PREFIX + entry.cid, entry, ttl));
     return answer?.value === true;
+  }
+
+  /**
+   * Stores a fetched (unpinned) entry unless the shared store holds a pin for the CID, which another instance
+   * may have written while this one was fetching: a pin is never overwritten by a lookup (contract §5). Resolves
+   * to the pinned entry found instead, or to whether the write was confirmed.
+   */
+  async setUnlessPinned(entry: CacheEntry): Promise<boolean | CacheEntry> {
+    const local = this.#memory.get(entry.cid);
+    if (local?.pinned) return local;
+    const answer = await this.#guard.run(() => this.#shared.get(DOCUMENT_KEY_PREFIX + entry.cid));
+    const remote = answer?.value;
+    if (isEntry(remote) && remote.cid === entry.cid && remote.pinned) {
+      this.#remember(remote);
+      return remote;
+    }
+    return this.set(entry);
   }
 
   async delete(cid: string): Promise<void> {

@@ -1,3 +1,5 @@
+import type { RuleId } from '../rules/catalogue.js';
+
 /**
  * Stable reason codes. They appear in events, in `CimdError.code` and in the README; renaming one is a
  * breaking change.
@@ -7,6 +9,18 @@ export const Reason = {
   CacheHit: 'cache_hit',
   Revalidated: 'revalidated',
   StaleIfError: 'stale_if_error',
+  /** Transport fallback (option `transportFallbackMs`): the last valid copy, served past its lifetime. */
+  StaleFallback: 'stale_fallback',
+  /** Over the fetch budget, a client that validated before is served its last valid copy instead of an error. */
+  StaleOverBudget: 'stale_over_budget',
+  /** A 404 or 410 answered the refresh of a client that had a valid copy: the copy is gone, on every instance. */
+  Revoked: 'revoked',
+  /** `report` admission mode: a client that `allowlist` mode would refuse was served. */
+  WouldDeny: 'would_deny',
+  /** A CIMD client authenticated with a JWT without the explicit `typ` of draft-03 §6 (accepted by default). */
+  ClientAssertionUntyped: 'client_assertion_untyped',
+  /** A CIMD client's authentication JWT was refused for its `typ` (see the `clientAssertionTyp` option). */
+  RejectedClientAssertionTyp: 'rejected:client_assertion_typ',
   RejectedUrl: 'rejected:url',
   RejectedAddress: 'rejected:address',
   RejectedNetwork: 'rejected:network',
@@ -26,10 +40,15 @@ export const Reason = {
   UnauthorizedClient: 'rejected:unauthorized_client',
   RejectedPolicy: 'rejected:policy',
   RateLimited: 'rate_limited',
+  /** Audit events of the operator API. */
+  OperatorPin: 'operator:pin',
+  OperatorUnpin: 'operator:unpin',
+  OperatorRefresh: 'operator:refresh',
+  OperatorPurge: 'operator:purge',
 } as const;
 
 export type ReasonCode = (typeof Reason)[keyof typeof Reason];
-export type RejectionCode = Extract<ReasonCode, `rejected:${string}` | 'rate_limited'>;
+export type RejectionCode = Extract<ReasonCode, `rejected:${string}` | 'rate_limited' | 'revoked'>;
 
 /** Failures of retrieval: the user sees one uniform sentence for all of them. */
 const RETRIEVAL_CODES: ReadonlySet<ReasonCode> = new Set([
@@ -40,7 +59,29 @@ const RETRIEVAL_CODES: ReadonlySet<ReasonCode> = new Set([
   Reason.RejectedContentType,
   Reason.RejectedEncoding,
   Reason.RejectedSize,
+  Reason.Revoked,
 ]);
+
+/** What a refused response said about itself. */
+export interface HttpResponseFacts {
+  status: number;
+  /** The media type, lower case, without parameters; undefined when absent. */
+  mediaType: string | undefined;
+}
+
+/** Structured data of a {@link CimdError}; every member is optional. */
+export interface CimdErrorDetails {
+  /** The document member (or the path inside it, e.g. `jwks.keys[0].n`) the failure is about. */
+  readonly member?: string;
+  /** The offending value, when it is safe to show (never key material, never a resolved address). */
+  readonly value?: unknown;
+  /** What the rule expected, as a short phrase (`an https URL`, `absent`, `a non-negative integer`). */
+  readonly expected?: string;
+  /** Fetch failures: the step of the fetch that failed (`FetchStepId` of fetch/steps.ts). */
+  readonly step?: string;
+  /** Size failures: the limit, in bytes. */
+  readonly limit?: number;
+}
 
 export const PUBLIC_RETRIEVAL_MESSAGE = 'client metadata document could not be retrieved';
 
@@ -51,13 +92,36 @@ export const PUBLIC_RETRIEVAL_MESSAGE = 'client metadata document could not be r
 export class CimdError extends Error {
   override readonly name = 'CimdError';
   readonly code: RejectionCode;
-  /** For document rules: which rule failed, e.g. `redirect_uris`. Safe to show. */
-  readonly rule: string | undefined;
+  /** Which rule failed (an id of the catalogue in rules/catalogue.ts), e.g. `redirect_uris`. Safe to show. */
+  readonly rule: RuleId | undefined;
+  /**
+   * What failed, as data (never parse `message`): the member and the value concerned, what was expected, and
+   * for fetch failures the step of the fetch (`connect`, `status`, ...) and the limit. Empty when there is
+   * nothing to add to `code`, `rule` and `response`. `value` may hold client-supplied text: escape it for HTML.
+   */
+  readonly details: CimdErrorDetails;
+  /**
+   * For a response that was not accepted (`rejected:status`, `rejected:content_type`): its status and media
+   * type. Revocation (404/410) and the transport fallback (5xx, 429, 3xx, a non-JSON 403/503 challenge page) are
+   * decided from these, never from the message.
+   */
+  readonly response: HttpResponseFacts | undefined;
 
-  constructor(code: RejectionCode, message: string, options: { rule?: string; cause?: unknown } = {}) {
+  constructor(
+    code: RejectionCode,
+    message: string,
+    options: {
+      rule?: RuleId | undefined;
+      cause?: unknown;
+      response?: HttpResponseFacts;
+      details?: CimdErrorDetails;
+    } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.rule = options.rule;
+    this.response = options.response;
+    this.details = Object.freeze({ ...options.details });
   }
 
   /** The uniform, non-revealing description of spec §3: never addresses, never internals. */

@@ -16,6 +16,12 @@ export interface CimdEvent {
   detail?: string;
   /** For document rules: which rule failed. */
   rule?: string;
+  /**
+   * This caller joined a fetch (or cache read) that another concurrent caller started: its outcome is that
+   * caller's. Every caller gets its own event (N concurrent lookups, N events); counting only events without this
+   * marker counts fetches.
+   */
+  joined?: true;
 }
 
 export type EventListener = (event: CimdEvent) => void;
@@ -38,7 +44,7 @@ export function createEmitter(listener: EventListener | undefined) {
     cid: string,
     startedAt: number,
     tier: CacheTier,
-    extra?: { detail?: string; rule?: string },
+    extra?: { detail?: string; rule?: string; joined?: true },
     host?: string,
   ): void {
     if (!listener && !channel.hasSubscribers) return;

@@ -20,12 +20,45 @@ function isConstructor(value: unknown): value is AdapterConstructor {
   return typeof value === 'function' && typeof value.prototype === 'object' && value.prototype !== null;
 }
 
-export function wrapAdapter(inner: AdapterFactory | AdapterConstructor, resolveClient: ClientResolver): AdapterFactory {
+/** Called after the deployment's adapter saved a grant of a CIMD client (a user approved it). Never awaited. */
+export type GrantSavedHook = (clientId: string, accountId: string | undefined) => void;
+
+export function wrapAdapter(
+  inner: AdapterFactory | AdapterConstructor,
+  resolveClient: ClientResolver,
+  onGrantSaved?: GrantSavedHook,
+): AdapterFactory {
   const make = (name: string): Adapter => (isConstructor(inner) ? new inner(name) : (inner as AdapterFactory)(name));
   // An arrow function has no prototype, so oidc-provider calls it as a factory.
   return (name: string) => {
     const base = make(name);
-    return name === 'Client' ? clientAdapter(base, resolveClient) : base;
+    if (name === 'Client') return clientAdapter(base, resolveClient);
+    if (name === 'Grant' && onGrantSaved) return grantAdapter(base, onGrantSaved);
+    return base;
+  };
+}
+
+/**
+ * The Grant model passes through; a saved grant of a URL client id tells the plugin that the client completed an
+ * authorization, which is what earns its document a longer life in the shared store.
+ */
+function grantAdapter(base: Adapter, onGrantSaved: GrantSavedHook): Adapter {
+  return {
+    async upsert(id, payload, expiresIn) {
+      await base.upsert(id, payload, expiresIn);
+      const clientId = payload.clientId;
+      if (typeof clientId === 'string' && clientId.startsWith('https://')) {
+        try {
+          onGrantSaved(clientId, typeof payload.accountId === 'string' ? payload.accountId : undefined);
+        } catch {}
+      }
+    },
+    find: (id) => base.find(id),
+    destroy: (id) => base.destroy(id),
+    consume: (id) => base.consume(id),
+    findByUid: (uid) => base.findByUid(uid),
+    findByUserCode: (code) => base.findByUserCode(code),
+    revokeByGrantId: (grantId) => base.revokeByGrantId(grantId),
   };
 }
 

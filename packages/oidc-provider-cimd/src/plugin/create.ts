@@ -13,6 +13,7 @@ import { DocumentCache } from '../cache/document-cache.js';
 import { createBoundedMemoryStore } from '../cache/memory-store.js';
 import { SharedGuard } from '../cache/shared-guard.js';
 import { createInvalidationBus, FetchLock, type InvalidationBus } from '../cluster/fetch-lock.js';
+import { announceStoreLimits, storeLimits } from '../cluster/limits.js';
 import { redisHandleOf } from '../cluster/redis.js';
 import { SharedHostBudget } from '../cluster/shared-budget.js';
 import {
@@ -27,6 +28,7 @@ import {
 import { FetchBudget, type FetchBudgetOptions } from '../fetch/budget.js';
 import { createFetcher, type Fetcher, type FetcherOptions } from '../fetch/fetcher.js';
 import { createEmitter, type EventListener } from '../observe/events.js';
+import { ClientRegistry, type RegisteredClient, type RegistryOptions } from '../observe/registry.js';
 import { type CacheInspection, Resolver } from '../resolve/resolver.js';
 import { createAddressPolicy, isLoopbackAddress } from '../rules/address-policy.js';
 import { createUrlRules, type UrlVerdict } from '../rules/client-id-url.js';
@@ -34,6 +36,9 @@ import { DEFAULT_LIFETIME_BOUNDS, type LifetimeBounds } from '../rules/http-cach
 import { createTrustPolicy, type TrustPolicyOptions } from '../rules/trust.js';
 import { type AdapterConstructor, type AdapterFactory, wrapAdapter } from './adapter.js';
 import { type CapabilityExtras, deriveCapabilities } from './capabilities.js';
+import { type GrantWithoutUserRule, grantsWithoutUserPolicy } from '../rules/document.js';
+import { type ClientAssertionTypMode, createClientAssertionCheck } from './client-assertion.js';
+import { type DiscoveryCheckMode, type DiscoveryReport, runDiscoveryCheck } from './discovery-check.js';
 
 export interface CimdOptions extends CapabilityExtras {
   /** Turn the plugin off entirely: no discovery flag, URL ids are unknown clients. Default true. */
@@ -58,6 +63,8 @@ export interface CimdOptions extends CapabilityExtras {
   denyList?: readonly string[];
   /** Connect (DNS + TCP + TLS) timeout, ms. Default 3000. */
   connectTimeoutMs?: number;
+  /** Hard deadline of one name resolution (A and AAAA together), ms. Default 1500. Ignored when `lookup` is given. */
+  dnsTimeoutMs?: number;
   /** Whole-fetch timeout, ms. Default 5000. */
   timeoutMs?: number;
   /** Document size cap, bytes. Default 5120. */
@@ -90,6 +97,15 @@ export interface CimdOptions extends CapabilityExtras {
   lifetime?: Partial<LifetimeBounds>;
   /** After a failed fetch the same CID is not fetched again for this long, ms. Default 3000. */
   failureBackoffMs?: number;
+  /**
+   * Transport fallback, ms past a document's freshness lifetime (at most 7 days). Default 0: off. When a refresh
+   * fails for transport reasons only (network errors and timeouts, 5xx, 429, a redirect, a 403/503 challenge page
+   * that is not JSON), a client that completed an authorization keeps being served its last valid copy this much
+   * longer, with the event `stale_fallback`. Never on 404/410 (revocation) or an invalid document.
+   */
+  transportFallbackMs?: number;
+  /** `refresh()` of one client at most once per this many ms (the operator API). Default 10000. */
+  refreshCooldownMs?: number;
   /** A cached document at least this old is refetched once when the request's redirect_uri is not in it, ms. Default 60000. */
   redirectRefetchAfterMs?: number;
   /** Trust policy: allow-list, deny-list (exact ids, `host`, `*.host`) and a hook. Denied ids are never fetched. */
@@ -111,6 +127,26 @@ export interface CimdOptions extends CapabilityExtras {
   now?: () => number;
   /** Consent (spec §6): the loopback rule, the new- and changed-client signals, trusted patterns, the logo proxy. See "Consent" in the README. */
   consent?: ConsentOptions;
+  /**
+   * Grants in which no user takes part (client_credentials, CIBA, token exchange, any extension grant) that
+   * the trust policy grants to CIMD clients explicitly: `[{ clients: ['https://agent.example.com/client.json'],
+   * grants: ['client_credentials'] }]`. Never to a client that authenticates with `none`. Default: none, so they
+   * are dropped from every CIMD client.
+   */
+  grantsWithoutUser?: readonly GrantWithoutUserRule[];
+  /**
+   * Client-authentication JWTs of CIMD clients (private_key_jwt) without the explicit
+   * `typ: client-authentication+jwt` of draft-03 §6: `'accept'` (default) serves them and emits
+   * `client_assertion_untyped`; `'require'` refuses them. Another explicit type is refused either way.
+   */
+  clientAssertionTyp?: ClientAssertionTypMode;
+  /** What `selfCheck()` does when discovery would make CIMD clients fall back to DCR. Default `'warn'`. */
+  discoveryCheck?: DiscoveryCheckMode;
+  /**
+   * The client registry (`clients()`, `cimd clients`): CIMD clients seen, first and last, last outcome, users
+   * (hashed). Kept in the shared store. `false` turns it off. See "Client registry" in the README.
+   */
+  registry?: RegistryOptions | false;
 }
 
 export interface Cimd {
@@ -141,6 +177,17 @@ export interface Cimd {
   unpin(clientId: string): Promise<boolean>;
   /** The guarded fetcher, for fetching other client-supplied URLs under the same address policy. */
   readonly fetcher: Fetcher;
+  /**
+   * The CIMD clients this deployment has seen (every instance sharing the store), most recently seen first.
+   * Throws when the registry is off or the shared store does not answer.
+   */
+  clients(): Promise<RegisteredClient[]>;
+  /**
+   * Reads both discovery documents (from the provider, or from a URL such as the public issuer behind a proxy)
+   * and reports what would make CIMD clients fall back to DCR. With `discoveryCheck: 'warn'` (default) a failure
+   * is also a process warning (code `CIMD_DISCOVERY`); with `'error'` it rejects. Call it after `new Provider`.
+   */
+  selfCheck(target: Provider | string | URL): Promise<DiscoveryReport>;
   /**
    * Adds the plugin's consent checks to the `consent` prompt of an interaction policy (default: a new
    * `interactionPolicy.base()`), in place and idempotently, and returns it. `configure()` does this by itself
@@ -186,8 +233,12 @@ export function createCimd(options: CimdOptions = {}): Cimd {
     }
   }
 
+  // Every fetch made on a client's behalf (documents, jwks_uri, logo_uri, sector_identifier_uri) draws on it.
+  const budget = new FetchBudget(options.budget);
   const fetcher = createFetcher({
     addressPolicy: createAddressPolicy({ allowLoopback, ...(options.denyList ? { denyList: options.denyList } : {}) }),
+    budget,
+    ...(options.dnsTimeoutMs !== undefined ? { dnsTimeoutMs: options.dnsTimeoutMs } : {}),
     ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
@@ -206,18 +257,32 @@ export function createCimd(options: CimdOptions = {}): Cimd {
     maxEntries: options.memoryCacheSize ?? 1000,
     guard,
     revalidationGraceMs: 24 * 60 * 60 * 1000,
+    transportFallbackMs: options.transportFallbackMs ?? 0,
     now,
   });
   const redis = redisHandleOf(shared);
+  // Contract §9: a guarantee that cannot hold on this store is announced at startup, never lost silently.
+  announceStoreLimits(storeLimits(options.cache, redis));
   const fetchLock =
     redis && options.fetchLock !== false
       ? new FetchLock({ handle: redis, guard, ttlMs: options.fetchLockTtlMs ?? (options.timeoutMs ?? 5000) + 1000 })
       : undefined;
   let invalidation: InvalidationBus | undefined;
-  const emit = createEmitter(options.onEvent);
+  const registry =
+    options.registry === false
+      ? undefined
+      : new ClientRegistry({ store: shared, run: (op) => guard.run(op), now }, options.registry ?? {});
+  const emit = createEmitter(
+    registry
+      ? (event) => {
+          registry.noteEvent(event);
+          options.onEvent?.(event);
+        }
+      : options.onEvent,
+  );
   const policy = createTrustPolicy(options.policy);
-  const budget = new FetchBudget(options.budget);
-  const sharedBudget = redis ? new SharedHostBudget({ handle: redis, guard, ...budget.window }) : undefined;
+  const sharedBudget = redis ? new SharedHostBudget({ handle: redis, guard, ...budget.windows }) : undefined;
+  budget.share(sharedBudget?.check);
   const lifetime: LifetimeBounds = { ...DEFAULT_LIFETIME_BOUNDS, ...options.lifetime };
 
   // URL rules depend on the issuer; compiled once per issuer seen.
@@ -249,7 +314,24 @@ export function createCimd(options: CimdOptions = {}): Cimd {
     return compiled.rules;
   };
   const currentIssuer = (): string | undefined => options.issuer ?? Provider.ctx?.oidc?.provider?.issuer;
+  // The development exception was checked against the `issuer` option at startup; the provider that actually
+  // serves the request is what counts (draft-ietf-oauth-client-id-metadata-document-03 §8.6). A provider with a
+  // public issuer gets no CIMD client at all while allowLoopback is set: a misconfiguration fails closed, with an
+  // event per lookup (rule `development_exception`).
+  const developmentExceptionRefused = (): string | undefined => {
+    if (!allowLoopback) return undefined;
+    const serving = Provider.ctx?.oidc?.provider?.issuer;
+    return serving !== undefined && !isLoopbackIssuer(serving) ? serving : undefined;
+  };
   const urlRules = (cid: string): UrlVerdict => {
+    const publicIssuer = developmentExceptionRefused();
+    if (publicIssuer !== undefined) {
+      return {
+        ok: false,
+        rule: 'development_exception',
+        message: `allowLoopback is set, but the provider serving this request has the non-loopback issuer ${publicIssuer}; the development exception is refused`,
+      };
+    }
     const issuer = currentIssuer();
     if (issuer === undefined) {
       return {
@@ -275,6 +357,11 @@ export function createCimd(options: CimdOptions = {}): Cimd {
     fetcher,
     now,
     inspect: async (cid) => resolver?.inspect(cid),
+    // From the id, never from the cache (contract §6): a `no-store` document is a CIMD client all the same.
+    isMetadataDocumentClient: (cid) => {
+      const verdict = urlRules(cid);
+      return verdict.ok || verdict.rule === 'issuer_unknown';
+    },
   });
 
   const plugin: Cimd = {
@@ -310,12 +397,17 @@ export function createCimd(options: CimdOptions = {}): Cimd {
         sharedBudget,
         fetcher,
         capabilities,
-        documentRules: { requireClientName: options.requireClientName !== false },
+        documentRules: {
+          requireClientName: options.requireClientName !== false,
+          allowGrantWithoutUser: grantsWithoutUserPolicy(options.grantsWithoutUser ?? []),
+        },
         cache,
         emit,
         lifetime,
         failureBackoffMs: options.failureBackoffMs ?? 3000,
         redirectRefetchAfterMs: options.redirectRefetchAfterMs ?? 60_000,
+        transportFallbackMs: options.transportFallbackMs ?? 0,
+        refreshCooldownMs: options.refreshCooldownMs ?? 10_000,
         now,
         lock: fetchLock,
         invalidation,
@@ -356,14 +448,30 @@ export function createCimd(options: CimdOptions = {}): Cimd {
       const inner = (configuration.adapter ?? createMemoryAdapter(configuration.clockTolerance ?? 15)) as
         | AdapterFactory
         | AdapterConstructor;
+      // What users approved is kept with the deployment's own persistence (contract §6): its adapter.
+      consent.useAdapter(configuration.adapter as AdapterFactory | AdapterConstructor | undefined);
+
+      // draft-03 §6 explicit typing of client-authentication JWTs, checked in oidc-provider's own hook.
+      const staticIds = new Set((configuration.clients ?? []).map((client) => client.client_id));
+      const assertJwtClientAuthClaimsAndHeader = createClientAssertionCheck({
+        mode: options.clientAssertionTyp ?? 'accept',
+        isCimdClient: (id) => id.startsWith('https://') && !staticIds.has(id),
+        emit,
+        next: configuration.assertJwtClientAuthClaimsAndHeader,
+      });
 
       const registration = configuration.features?.registration;
       const next: Configuration = {
         ...configuration,
-        adapter: wrapAdapter(inner, resolveClient),
+        adapter: wrapAdapter(inner, resolveClient, (clientId, accountId) => {
+          void active.markUsed(clientId);
+          // The client registry counts the user, hashed.
+          if (accountId !== undefined) registry?.noteUser(clientId, accountId);
+        }),
         discovery: { ...configuration.discovery, client_id_metadata_document_supported: true },
         ...(options.guardProviderFetch !== false ? { fetch: fetcher.fetch as Configuration['fetch'] } : {}),
         interactions: consent.composeInteractions(configuration.interactions),
+        assertJwtClientAuthClaimsAndHeader,
       };
       if (registration?.idFactory) {
         const idFactory = registration.idFactory;
@@ -395,7 +503,13 @@ export function createCimd(options: CimdOptions = {}): Cimd {
     consentViewModel: (input) => consent.viewModel(input),
     logoResponse: async (method, path) => consent.logos?.response(method, path),
     serveLogo: async (req, res) => (consent.logos ? consent.logos.serve(req, res) : false),
+    async clients() {
+      if (!registry) throw new Error('oidc-provider-cimd: the client registry is off (registry: false)');
+      return registry.list();
+    },
+    selfCheck: (target) => runDiscoveryCheck(target, { cimdEnabled: enabled, mode: options.discoveryCheck ?? 'warn' }),
     async close() {
+      await registry?.close();
       invalidation?.close();
       invalidation = undefined;
       await fetcher.close();
