@@ -78,13 +78,35 @@ describe('consent check for loopback-only clients (default: always)', () => {
     expect(none?.searchParams.get('code')).toBeTruthy();
   });
 
-  it('applies to a client with loopback and non-loopback redirect URIs as to any other client', async () => {
-    const mixed = host.publish('/mixed.json', webDocument([WEB, LOOPBACK], { application_type: 'web' }));
+  it('asks whenever the requested redirect URI is loopback, also for a client with https redirect URIs', async () => {
+    // The shape of the red-team finding: a web client (no application_type) with an https and a loopback
+    // redirect URI, approved once through the https one. A local program then presents its id with the
+    // loopback redirect URI and prompt=none.
+    const mixed = host.publish('/mixed.json', webDocument([WEB, 'http://127.0.0.1:6274/cb']));
     const browser = new Browser();
-    await op.authorize(browser, mixed, LOOPBACK);
-    const mark = op.prompts.length;
-    expect((await op.authorize(browser, mixed, LOOPBACK))?.searchParams.get('code')).toBeTruthy();
+    expect((await op.authorize(browser, mixed, WEB))?.searchParams.get('code')).toBeTruthy();
+    let mark = op.prompts.length;
+    expect((await op.authorize(browser, mixed, WEB))?.searchParams.get('code')).toBeTruthy();
     expect(op.consentsSince(mark)).toHaveLength(0);
+
+    const none = await op.authorize(browser, mixed, 'http://127.0.0.1:6274/cb', { prompt: 'none' });
+    expect(none?.origin).toBe('http://127.0.0.1:6274');
+    expect(none?.searchParams.get('error')).toBe('consent_required');
+    expect(none?.searchParams.get('code')).toBeNull();
+
+    for (let i = 0; i < 2; i++) {
+      mark = op.prompts.length;
+      expect((await op.authorize(browser, mixed, 'http://127.0.0.1:6274/cb'))?.searchParams.get('code')).toBeTruthy();
+      const [prompt] = op.consentsSince(mark);
+      expect(prompt?.reasons).toContain(LOOPBACK_CHECK);
+      expect(prompt?.details).toMatchObject({ loopbackOnly: false, loopbackRedirect: true });
+      expect(prompt?.view?.loopbackOnly).toBe(false);
+      expect(prompt?.view?.loopbackRedirect).toBe(true);
+      expect(prompt?.view?.warnings.find((w) => w.id === 'loopback')?.title).toMatch(/program on this computer/);
+    }
+    // The https redirect still follows the grant.
+    mark = op.prompts.length;
+    expect((await op.authorize(browser, mixed, WEB, { prompt: 'none' }))?.searchParams.get('code')).toBeTruthy();
   });
 
   it('sends access_denied when the user denies, and asks again next time', async () => {

@@ -102,11 +102,18 @@ ${body}
   };
 }
 
-/** The CSP source that covers where a redirect URI points: its origin, or its scheme for custom schemes. */
+/**
+ * The CSP source that covers where a redirect URI points: its origin, its scheme for custom schemes, and its
+ * scheme for an IPv6 literal host too: CSP3's host-source grammar has no IPv6 literals, so Chromium drops
+ * `http://[::1]:8080` as invalid and then blocks the redirect after the form post (`http:` is the narrowest
+ * source that matches).
+ */
 export function formTargetFor(uri: string | undefined): string | undefined {
   const url = uri === undefined ? null : URL.parse(uri);
   if (!url) return undefined;
-  if (url.protocol === 'http:' || url.protocol === 'https:') return url.origin;
+  if (url.protocol === 'http:' || url.protocol === 'https:') {
+    return url.hostname.startsWith('[') ? url.protocol : url.origin;
+  }
   // Private-use schemes of native apps (com.example.app:/callback).
   return /^[a-z][a-z0-9+.-]*:$/.test(url.protocol) ? url.protocol : undefined;
 }

@@ -1,18 +1,26 @@
 /**
- * Consent (spec §6): the interaction-policy checks, the signals they and the view model share (first seen,
- * users who granted, the fingerprint of the last approved document), and the logo proxy. Created by
- * `createCimd`, which exposes it on the plugin object.
+ * Consent: the interaction-policy checks, the signals they and the view model share (first seen, users who
+ * granted, the fingerprint of the approved document), and the logo proxy. Created by `createCimd`, which
+ * exposes it on the plugin object.
+ *
+ * Which clients the checks apply to is decided from the client id alone (an `https://` id that passes the URL
+ * rules is a CIMD client), never from whether its document happens to be cached: a `no-store` response must not
+ * switch anything off. Registered (static, DCR) clients are left to oidc-provider unless the deployment opts in
+ * with `consent.registeredClients`.
  */
+/// <reference path="../plugin/oidc-provider-internals.d.ts" />
 import type Keyv from 'keyv';
-import { type Configuration, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import { type Adapter, type Configuration, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import { createMemoryAdapter } from 'oidc-provider/lib/adapters/memory_adapter.js';
 import type { SharedGuard } from '../cache/shared-guard.js';
 import type { Fetcher } from '../fetch/fetcher.js';
 import type { CacheInspection } from '../resolve/resolver.js';
-import { isLoopbackOnly } from '../rules/redirect-uris.js';
+import { isLoopbackOnly, isLoopbackRedirectUri } from '../rules/redirect-uris.js';
 import { type ClientPattern, compilePatterns } from '../rules/trust.js';
 import { type ClientChange, diffParts, fingerprint, type SecurityParts, securityParts } from './fingerprint.js';
+import { type ApprovalRead, Approvals } from './approvals.js';
 import { type LogoOptions, LogoProxy } from './logo.js';
-import { ConsentRecords, type GrantRecord, type Read } from './records.js';
+import { ConsentRecords } from './records.js';
 import { buildConsentViewModel, type ConsentViewModel, type NewClientSignal } from './view-model.js';
 
 export interface ConsentOptions {
@@ -23,11 +31,25 @@ export interface ConsentOptions {
    */
   policy?: 'auto' | 'manual';
   /**
-   * Clients whose redirect URIs are all loopback: `'always'` (default) asks for consent on every
-   * authorization, even with an existing grant; `'once'` asks until this user has approved the client (its
-   * current document) once through this plugin.
+   * Authorizations whose requested `redirect_uri` is loopback (any local program can receive the response):
+   * `'always'` (default) asks for consent every time, even with an existing grant, also for clients that
+   * register https redirect URIs too; `'once'` asks until this user has approved the client (its current
+   * document) once through this plugin.
    */
   loopback?: 'always' | 'once';
+  /**
+   * Also apply the loopback and changed-client checks to registered (static and DCR) clients. Default false:
+   * they apply to CIMD clients (URL client ids) only, and registered clients keep oidc-provider's behaviour.
+   */
+  registeredClients?: boolean;
+  /**
+   * The oidc-provider adapter (factory or class) that keeps what users approved, as the model `CimdConsent`.
+   * Default: the provider's own `adapter` (oidc-provider's in-memory adapter when it has none). Never the
+   * document cache: approvals must not be evictable by unauthenticated traffic.
+   */
+  adapter?: ((name: string) => Adapter) | (new (name: string) => Adapter);
+  /** How long one read or write of an approval may take before it counts as failed (the user is asked), ms. Default 2000. */
+  approvalTimeoutMs?: number;
   /** Client id patterns (exact ids, `host`, `*.host`) that never get the new-client notice (the loopback warning stays). */
   trusted?: readonly ClientPattern[];
   /**
@@ -42,7 +64,7 @@ export interface ConsentOptions {
   changedClient?: boolean;
   /** Logo proxy options; `false`: never show logos. */
   logo?: false | LogoOptions;
-  /** How long first-seen and grant records are kept after their last write, ms. Default 400 days. */
+  /** How long first-seen records (and approvals of grants without an expiry) are kept after their last write, ms. Default 400 days. */
   recordTtlMs?: number;
 }
 
@@ -52,6 +74,8 @@ export interface ConsentInteraction {
   params: Readonly<Record<string, unknown>>;
   prompt: { name: string; reasons?: readonly string[]; details?: Readonly<Record<string, unknown>> };
   session?: { accountId: string } | undefined;
+  /** The existing grant this interaction would extend, when there is one (oidc-provider sets it). */
+  grantId?: string | undefined;
 }
 
 /** An oidc-provider `Client` (anything with `clientId` and `metadata()`), or client metadata with `client_id`. */
@@ -76,6 +100,8 @@ export interface ConsentDependencies {
   now: () => number;
   /** The plugin's cached entry for a client id, when it is a CIMD client (no fetch, no event). */
   inspect: (cid: string) => Promise<CacheInspection | undefined>;
+  /** Whether a client id is a CIMD client id (decided from the id: an https URL that passes the URL rules). */
+  isMetadataDocumentClient: (cid: string) => boolean;
 }
 
 /** oidc-provider's interaction policy (`interactionPolicy.base()` and what a deployment makes of it). */
@@ -84,11 +110,16 @@ export type InteractionPolicy = readonly interactionPolicy.Prompt[];
 export type DefaultInteractionPolicy = interactionPolicy.DefaultPolicy;
 
 interface Evaluation {
-  loopbackOnly: boolean;
+  /** The checks apply to this client (a CIMD client, or any client with `registeredClients`). */
+  applies: boolean;
+  /** The requested redirect URI is loopback. */
+  loopbackRedirect: boolean;
   consented: boolean;
+  /** The user has an earlier grant for this client. */
+  granted: boolean;
+  /** What the user approved under that grant: `found`, or `missing`/`unavailable` (then ask: fail closed). */
+  approval: ApprovalRead['status'] | undefined;
   changes: ClientChange[];
-  /** This user approved this client through the plugin before (any version of its document). */
-  approvedBefore: boolean;
 }
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -98,6 +129,18 @@ export interface Consent {
   composeInteractions(interactions: Configuration['interactions']): Configuration['interactions'];
   viewModel(input: ConsentViewModelInput): Promise<ConsentViewModel>;
   readonly logos: LogoProxy | undefined;
+  /**
+   * Where approvals are kept: `configure()` passes the provider's adapter (`undefined`: oidc-provider's
+   * in-memory one). `consent.adapter`, when set, wins.
+   */
+  useAdapter(adapter: ((name: string) => Adapter) | (new (name: string) => Adapter) | undefined): void;
+}
+
+type AdapterInput = ((name: string) => Adapter) | (new (name: string) => Adapter);
+
+function adapterSource(adapter: AdapterInput): (name: string) => Adapter {
+  const isClass = typeof adapter === 'function' && typeof adapter.prototype === 'object' && adapter.prototype !== null;
+  return (name) => (isClass ? new (adapter as new (name: string) => Adapter)(name) : (adapter as (name: string) => Adapter)(name));
 }
 
 function metadataOf(client: ConsentClient): { clientId: string; metadata: Record<string, unknown> } {
@@ -130,16 +173,26 @@ export function createConsent(deps: ConsentDependencies): Consent {
       `oidc-provider-cimd: consent.loopback must be 'always' or 'once', got ${JSON.stringify(loopbackMode)}`,
     );
   }
+  if (options.registeredClients !== undefined && typeof options.registeredClients !== 'boolean') {
+    throw new TypeError('oidc-provider-cimd: consent.registeredClients must be a boolean');
+  }
+  if (options.adapter !== undefined && typeof options.adapter !== 'function') {
+    throw new TypeError('oidc-provider-cimd: consent.adapter must be an oidc-provider adapter factory or class');
+  }
   const newClient = options.newClient === false ? undefined : { minAgeMs: 7 * DAY, minUsers: 5, ...options.newClient };
   const changedClient = options.changedClient !== false;
+  const registeredClients = options.registeredClients === true;
   const isTrusted = compilePatterns(options.trusted ?? []);
+  const ttlMs = options.recordTtlMs ?? 400 * DAY;
   const records = new ConsentRecords({
     store: deps.store,
     guard: deps.guard,
     now,
-    ttlMs: options.recordTtlMs ?? 400 * DAY,
+    ttlMs,
     maxUsers: Math.max(1, newClient?.minUsers ?? 1),
   });
+  const approvals = new Approvals({ now, ttlMs, timeoutMs: options.approvalTimeoutMs ?? 2000 });
+  if (options.adapter) approvals.use(adapterSource(options.adapter));
   const logos =
     options.logo === false
       ? undefined
@@ -150,9 +203,18 @@ export function createConsent(deps: ConsentDependencies): Consent {
     return url !== null && isTrusted(cid, url);
   };
 
-  /** The CIMD entry of a client id, or undefined for other clients. Never throws. */
+  /** Decided from the id alone, never from the cache (a `no-store` document is not cached). Never throws. */
+  const isCimdClient = (cid: string): boolean => {
+    if (!cid.startsWith('https://')) return false;
+    try {
+      return deps.isMetadataDocumentClient(cid);
+    } catch {
+      return false;
+    }
+  };
+
+  /** The plugin's cached entry of a CIMD client, for the logo's lifetime only. Never throws. */
   const cimdEntry = async (cid: string) => {
-    if (!cid.startsWith('https://')) return undefined;
     try {
       return await deps.inspect(cid);
     } catch {
@@ -166,6 +228,14 @@ export function createConsent(deps: ConsentDependencies): Consent {
     return logos.ensure(cid, logoUri, entry?.entry.freshUntil ?? now() + 5 * 60_000);
   };
 
+  /** The redirect URI of the request: the parameter, or the client's only registered one (oidc-provider's rule). */
+  const requestedRedirect = (params: Readonly<Record<string, unknown>>, registered: readonly string[]) =>
+    typeof params.redirect_uri === 'string'
+      ? params.redirect_uri
+      : registered.length === 1
+        ? registered[0]
+        : undefined;
+
   // Both checks of one authorization request share one evaluation.
   const evaluations = new WeakMap<object, Promise<Evaluation>>();
 
@@ -173,35 +243,55 @@ export function createConsent(deps: ConsentDependencies): Consent {
     const { oidc } = ctx;
     const client = oidc.client!;
     const cid = client.clientId;
+    const cimd = isCimdClient(cid);
+    const applies = cimd || registeredClients;
     const accountId = oidc.session?.accountId;
-    const consented = Boolean(oidc.result?.consent);
+    const consent = oidc.result?.consent as { grantId?: unknown } | undefined;
+    const consented = Boolean(consent);
     const metadata = client.metadata() as Record<string, unknown>;
-    const parts = securityParts(metadata);
-    const print = fingerprint(parts);
-    const loopbackOnly = isLoopbackOnly(client.redirectUris ?? []);
+    const redirect = requestedRedirect(oidc.params ?? {}, client.redirectUris ?? []);
+    const loopbackRedirect = redirect !== undefined && isLoopbackRedirectUri(redirect);
+    const needApproval = applies && (changedClient || (loopbackRedirect && loopbackMode === 'once'));
+    const parts = needApproval || consented ? securityParts(metadata) : undefined;
+    const print = parts ? fingerprint(parts) : undefined;
 
-    const [entry, grant] = await Promise.all([
-      cimdEntry(cid),
-      accountId && (changedClient || loopbackMode === 'once')
-        ? records.grant(accountId, cid)
-        : Promise.resolve<Read<GrantRecord>>({ ok: false }),
-    ]);
+    // An existing grant is one oidc-provider loaded for this session and client (loadExistingGrant); a new,
+    // unsaved Grant carries an id the session does not know.
+    const grant = oidc.entities?.Grant as { jti?: string; exp?: number } | undefined;
+    const sessionGrantId = oidc.session?.grantIdFor?.(cid) as string | undefined;
+    const existingGrantId = grant?.jti !== undefined && grant.jti === sessionGrantId ? grant.jti : undefined;
+
+    const entry = cimd ? await cimdEntry(cid) : undefined;
     // Fire and forget: the consent page waits for it (briefly) when it renders.
     startLogo(cid, metadata, entry)?.catch(() => {});
 
     if (consented && accountId) {
-      // The user approved in this very interaction: remember what they approved, and count them.
+      // The user approved in this very interaction: remember what they approved, under the grant that holds it.
+      const grantId = typeof consent?.grantId === 'string' ? consent.grantId : grant?.jti;
       await Promise.all([
-        records.putGrant(accountId, cid, parts, print),
-        entry && newClient ? records.addUser(cid, accountId) : undefined,
+        applies && grantId && parts && print
+          ? approvals.write(grantId, { accountId, clientId: cid, fingerprint: print, parts }, grant?.exp)
+          : undefined,
+        cimd && newClient ? records.addUser(cid, accountId) : undefined,
       ]);
-    } else if (entry && newClient) {
-      await records.noteSeen(cid);
+      return { applies, loopbackRedirect, consented, granted: true, approval: 'found', changes: [] };
     }
+    if (cimd && newClient) await records.noteSeen(cid);
 
-    const stored = grant.ok ? grant.value : undefined;
-    const changes = changedClient && stored && stored.fingerprint !== print ? diffParts(stored.parts, parts) : [];
-    return { loopbackOnly, consented, changes, approvedBefore: stored !== undefined };
+    let approval: ApprovalRead | undefined;
+    if (needApproval && accountId && existingGrantId) approval = await approvals.read(existingGrantId, accountId, cid);
+    const changes =
+      changedClient && approval?.status === 'found' && approval.record.fingerprint !== print && parts
+        ? diffParts(approval.record.parts, parts)
+        : [];
+    return {
+      applies,
+      loopbackRedirect,
+      consented,
+      granted: existingGrantId !== undefined,
+      approval: approval?.status,
+      changes,
+    };
   }
 
   const evaluation = (ctx: KoaContextWithOIDC): Promise<Evaluation> => {
@@ -215,28 +305,43 @@ export function createConsent(deps: ConsentDependencies): Consent {
 
   const loopbackCheck = new interactionPolicy.Check(
     LOOPBACK_CHECK,
-    'clients whose redirect URIs are all loopback require consent on every authorization',
+    'authorizations whose redirect_uri is loopback require consent on every authorization',
     'consent_required',
     async (ctx) => {
       if (!ctx.oidc.client) return false;
       const result = await evaluation(ctx);
-      if (!result.loopbackOnly || result.consented) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      // Any local program can present a well-known client's id with its own loopback redirect URI, whatever
+      // other redirect URIs the client registers (MCP: SHOULD warn for localhost redirects).
+      if (!result.applies || !result.loopbackRedirect || result.consented) {
+        return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      }
       if (loopbackMode === 'always') return interactionPolicy.Check.REQUEST_PROMPT;
-      return !result.approvedBefore || result.changes.length > 0;
+      return !result.granted || result.approval !== 'found' || result.changes.length > 0;
     },
-    () => ({ loopbackOnly: true }),
+    (ctx) => ({
+      loopbackOnly: isLoopbackOnly(ctx.oidc.client?.redirectUris ?? []),
+      loopbackRedirect: true,
+    }),
   );
 
   const changedCheck = new interactionPolicy.Check(
     CHANGED_CHECK,
-    "the client's redirect URIs, keys or authentication method changed since the user's last grant",
+    "the client's redirect URIs, keys or authentication method changed since the user's grant, or what the user approved cannot be read",
     'consent_required',
     async (ctx) => {
       if (!changedClient || !ctx.oidc.client) return false;
       const result = await evaluation(ctx);
-      return !result.consented && result.changes.length > 0;
+      if (!result.applies || result.consented || !result.granted) return false;
+      // Fails closed: a grant whose approval is missing or unreadable is treated as a changed client.
+      return result.approval !== 'found' || result.changes.length > 0;
     },
-    async (ctx) => ({ clientChanges: (await evaluation(ctx)).changes }),
+    async (ctx) => {
+      const result = await evaluation(ctx);
+      return {
+        clientChanges: result.changes,
+        ...(result.approval !== 'found' ? { approval: result.approval ?? 'unavailable' } : {}),
+      };
+    },
   );
 
   function interactionPolicyWithChecks<P extends InteractionPolicy = interactionPolicy.DefaultPolicy>(policy?: P): P {
@@ -244,7 +349,7 @@ export function createConsent(deps: ConsentDependencies): Consent {
     const consent = target.find((prompt) => prompt.name === 'consent');
     if (!consent) {
       throw new TypeError(
-        "oidc-provider-cimd: the interaction policy has no 'consent' prompt, so the consent rule for loopback-only clients cannot be added; add one, or set consent.policy to 'manual' and enforce it yourself",
+        "oidc-provider-cimd: the interaction policy has no 'consent' prompt, so the consent rule for loopback redirects cannot be added; add one, or set consent.policy to 'manual' and enforce it yourself",
       );
     }
     // First, so that prompt=none reports consent_required (the first failing check names the error), and
@@ -263,16 +368,22 @@ export function createConsent(deps: ConsentDependencies): Consent {
       throw new TypeError('oidc-provider-cimd: the client is not the one of this interaction');
     }
     const accountId = interaction.session?.accountId;
-    const entry = await cimdEntry(clientId);
-    const isTrustedClient = entry !== undefined && trusted(clientId);
+    const cimd = isCimdClient(clientId);
+    const entry = cimd ? await cimdEntry(clientId) : undefined;
+    const isTrustedClient = cimd && trusted(clientId);
     const parts: SecurityParts = securityParts(metadata);
+    const details = interaction.prompt.details ?? {};
+    const detailChanges = Array.isArray(details.clientChanges) ? (details.clientChanges as ClientChange[]) : undefined;
 
-    const [logo, clientRead, grantRead] = await Promise.all([
+    const [logo, clientRead, approval] = await Promise.all([
       logos
         ? withDeadline(startLogo(clientId, metadata, entry) ?? Promise.resolve(undefined), logos.waitMs, undefined)
         : undefined,
-      entry && newClient && !isTrustedClient ? records.client(clientId) : undefined,
-      accountId && changedClient ? records.grant(accountId, clientId) : undefined,
+      cimd && newClient && !isTrustedClient ? records.client(clientId) : undefined,
+      // The check already worked the changes out; read the approval only when it did not run.
+      accountId && changedClient && interaction.grantId && !detailChanges && (cimd || registeredClients)
+        ? approvals.read(interaction.grantId, accountId, clientId)
+        : undefined,
     ]);
 
     let newSignal: (NewClientSignal & { isNew: boolean }) | undefined;
@@ -292,17 +403,19 @@ export function createConsent(deps: ConsentDependencies): Consent {
         };
       }
     }
-    const stored = grantRead?.ok ? grantRead.value : undefined;
-    const changes = stored && stored.fingerprint !== fingerprint(parts) ? diffParts(stored.parts, parts) : undefined;
+    let changes = detailChanges;
+    if (!changes && approval?.status === 'found' && approval.record.fingerprint !== fingerprint(parts)) {
+      changes = diffParts(approval.record.parts, parts);
+    }
 
     return buildConsentViewModel({
       uid: interaction.uid,
       params: interaction.params,
-      promptDetails: interaction.prompt.details ?? {},
+      promptDetails: details,
       accountId,
       clientId,
       metadata,
-      isMetadataDocumentClient: entry !== undefined,
+      isMetadataDocumentClient: cimd,
       logoUrl: logo?.ok ? logo.url : undefined,
       trusted: isTrustedClient,
       newClient: newSignal,
@@ -319,6 +432,10 @@ export function createConsent(deps: ConsentDependencies): Consent {
     },
     viewModel,
     logos,
+    useAdapter(adapter) {
+      if (options.adapter) return;
+      approvals.use(adapterSource(adapter ?? createMemoryAdapter()));
+    },
   };
 }
 

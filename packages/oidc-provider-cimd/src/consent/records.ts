@@ -1,10 +1,10 @@
 /**
- * What the consent signals remember, in the plugin's Keyv store (shared between instances when it is Redis):
+ * What the new-client signal remembers, in the plugin's Keyv store (shared between instances when it is Redis):
+ * per client id, when this server first saw it, and (hashed) which users granted it, up to the threshold that
+ * makes it "not new" (draft-ietf-oauth-client-id-metadata-document-03 §8.9).
  *
- * - per client id: when this server first saw it, and (hashed) which users granted it, up to the threshold
- *   that makes it "not new" (draft §8.9);
- * - per (account, client id): the fingerprint of the security-relevant parts of the document the user last
- *   approved (draft §8.4).
+ * These records are advisory and may be evicted: a lost record makes the client look new again, which only adds
+ * a notice. What a user approved is never kept here (see approvals.ts): it must not be evictable.
  *
  * Every store operation goes through the plugin's SharedGuard: it has a deadline, and a dead or stalled store
  * reads as "unavailable" rather than hanging a consent. Keys are hashes, so neither client ids nor account ids
@@ -15,10 +15,8 @@ import { createHash } from 'node:crypto';
 import type Keyv from 'keyv';
 import { LRUCache } from 'lru-cache';
 import type { SharedGuard } from '../cache/shared-guard.js';
-import { isSecurityParts, type SecurityParts } from './fingerprint.js';
 
 export const CLIENT_RECORD_PREFIX = 'cimd:consent:client:';
-export const GRANT_RECORD_PREFIX = 'cimd:consent:grant:';
 
 export interface ClientRecord {
   v: 1;
@@ -26,14 +24,6 @@ export interface ClientRecord {
   firstSeen: number;
   /** Hashes of the accounts that granted the client, at most `maxUsers` of them. */
   users: string[];
-}
-
-export interface GrantRecord {
-  v: 1;
-  fingerprint: string;
-  parts: SecurityParts;
-  /** ms since the epoch. */
-  grantedAt: number;
 }
 
 /** `ok: false`: the store did not answer in time (or failed); `value: undefined`: nothing stored. */
@@ -50,18 +40,6 @@ function isClientRecord(value: unknown): value is ClientRecord {
     typeof record.firstSeen === 'number' &&
     Array.isArray(record.users) &&
     record.users.every((user) => typeof user === 'string')
-  );
-}
-
-function isGrantRecord(value: unknown): value is GrantRecord {
-  const record = value as Partial<GrantRecord> | null;
-  return (
-    record !== null &&
-    typeof record === 'object' &&
-    record.v === 1 &&
-    typeof record.fingerprint === 'string' &&
-    typeof record.grantedAt === 'number' &&
-    isSecurityParts(record.parts)
   );
 }
 
@@ -125,14 +103,5 @@ export class ConsentRecords {
     const user = hash(cid, accountId).slice(0, 22);
     if (record.users.includes(user) || record.users.length >= this.#o.maxUsers) return;
     await this.#write(CLIENT_RECORD_PREFIX + hash(cid), { ...record, users: [...record.users, user] });
-  }
-
-  grant(accountId: string, cid: string): Promise<Read<GrantRecord>> {
-    return this.#read(GRANT_RECORD_PREFIX + hash(cid, accountId), isGrantRecord);
-  }
-
-  async putGrant(accountId: string, cid: string, parts: SecurityParts, print: string): Promise<boolean> {
-    const record: GrantRecord = { v: 1, fingerprint: print, parts, grantedAt: this.#o.now() };
-    return this.#write(GRANT_RECORD_PREFIX + hash(cid, accountId), record);
   }
 }

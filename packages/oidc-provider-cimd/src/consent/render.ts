@@ -110,11 +110,20 @@ const DEFAULT_SCOPE_TEXT: Readonly<Record<string, string>> = {
   offline_access: 'Stay connected while you are away (refresh tokens)',
 };
 
-/** The CSP source that covers where a redirect URI points: its origin, or its scheme for private-use schemes. */
+/**
+ * The CSP source that covers where a redirect URI points: its origin; its scheme for private-use schemes; and its
+ * scheme too for an IPv6 literal host (`http://[::1]:8080/cb`, goose's shape). CSP3's host-source grammar
+ * (W3C Content Security Policy Level 3 §2.3.1) has no IPv6 literals: Chromium drops `http://[::1]:8080` from the
+ * policy as invalid, and then blocks the redirect that follows the Allow post. `http:` is the narrowest source
+ * that matches it. The page has no script and only the plugin's own forms, so this only widens where those
+ * forms' redirects may end.
+ */
 export function formTargetFor(uri: string | undefined): string | undefined {
   const url = uri === undefined ? null : URL.parse(uri);
   if (!url) return undefined;
-  if (url.protocol === 'http:' || url.protocol === 'https:') return url.origin;
+  if (url.protocol === 'http:' || url.protocol === 'https:') {
+    return url.hostname.startsWith('[') ? url.protocol : url.origin;
+  }
   return /^[a-z][a-z0-9+.-]*:$/.test(url.protocol) ? url.protocol : undefined;
 }
 
@@ -177,7 +186,7 @@ ${options.serviceName ? h`<p class="service">${options.serviceName}</p>` : ''}
       ${who}
     </div>
   </div>
-  <div class="party${view.loopbackOnly ? ' loopback' : ''}">
+  <div class="party${view.loopbackOnly || view.loopbackRedirect ? ' loopback' : ''}">
     <div>
       <p class="label">You will be sent back to</p>
       <p class="host" id="redirect-host">${view.redirectHost ?? view.redirectUri ?? 'unknown'}</p>

@@ -5,14 +5,17 @@
  * Client-supplied values (`clientName`, `clientUri`, and the redirect URI, which the client chose) are
  * returned as they are, marked as supplied by the client; a template must escape them like any untrusted text.
  */
-import { isLoopbackOnly } from '../rules/redirect-uris.js';
+import { isLoopbackOnly, isLoopbackRedirectUri } from '../rules/redirect-uris.js';
 import type { ClientChange } from './fingerprint.js';
 
 /** A string the client's document supplied: unverified. */
 export interface SuppliedText {
   /** Exactly as the client supplied it. */
   value: string;
-  /** For display: control and bidirectional-override characters replaced by U+FFFD, at most 120 characters. */
+  /**
+   * For display: every character that can disguise text (controls, bidi overrides, zero-width and other format
+   * characters, line and paragraph separators, invisible fillers) replaced by U+FFFD, at most 120 characters.
+   */
   display: string;
   suppliedByClient: true;
 }
@@ -81,6 +84,8 @@ export interface ConsentViewModel {
   resources: ConsentResource[];
   /** Every redirect URI of the client is loopback: any local program can receive the response. */
   loopbackOnly: boolean;
+  /** The redirect URI of this request is loopback: any local program can receive the response. */
+  loopbackRedirect: boolean;
   /** The client id matches a trusted pattern (the new-client notice is then never shown). */
   trusted: boolean;
   /** The client is new to this server (below the thresholds, or unknown). Never for trusted or registered clients. */
@@ -114,9 +119,10 @@ export interface ConsentFacts {
   now: number;
 }
 
-// C0 and C1 controls, and the characters that reorder text (bidi embeddings, overrides and isolates, marks).
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
-const UNSAFE_DISPLAY = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+// Characters that can disguise what a name says: controls (Cc), format characters (Cf: bidi embeddings,
+// overrides, isolates and marks, zero-width space/joiners, soft hyphen, word joiner, BOM, tag characters…), line
+// and paragraph separators (Zl, Zp), and letters that render as nothing (Hangul fillers, the braille blank).
+const UNSAFE_DISPLAY = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u115f\u1160\u2800\u3164\uffa0]/gu;
 const MAX_DISPLAY = 120;
 
 export function displayText(value: string): string {
@@ -175,6 +181,7 @@ export function buildConsentViewModel(facts: ConsentFacts): ConsentViewModel {
   const clientHost = facts.clientId.startsWith('https://') ? hostOf(facts.clientId) : undefined;
   const redirectHost = hostOf(redirectUri);
   const loopbackOnly = isLoopbackOnly(registered);
+  const loopbackRedirect = redirectUri !== undefined && isLoopbackRedirectUri(redirectUri);
   const who = clientHost ?? facts.clientId;
 
   const details = facts.promptDetails;
@@ -186,12 +193,14 @@ export function buildConsentViewModel(facts: ConsentFacts): ConsentViewModel {
   const changes = facts.changes ?? [];
   const isNew = facts.newClient?.isNew ?? false;
   const warnings: ConsentWarning[] = [];
-  if (loopbackOnly) {
+  if (loopbackOnly || loopbackRedirect) {
     const target = redirectHost ?? 'localhost';
     warnings.push({
       id: 'loopback',
       severity: 'danger',
-      title: `Warning: this application can only return to this computer (${target}).`,
+      title: loopbackOnly
+        ? `Warning: this application can only return to this computer (${target}).`
+        : `Warning: this sign-in returns to a program on this computer (${target}), not to a website.`,
       text: `Any program running on your computer can present itself as ${who}. Allow only if you started this sign-in yourself just now.`,
       details: [],
     });
@@ -238,6 +247,7 @@ export function buildConsentViewModel(facts: ConsentFacts): ConsentViewModel {
     newScopes,
     resources,
     loopbackOnly,
+    loopbackRedirect,
     trusted: facts.trusted,
     isNew,
     newClient: facts.newClient

@@ -25,6 +25,7 @@ import { CimdError, Reason } from '../observe/errors.js';
 import type { ProviderCapabilities } from '../plugin/capabilities.js';
 import { isLoopbackOnly, isLoopbackRedirectUri, LOOPBACK_HOSTS } from './redirect-uris.js';
 import { parseStrictJson, StrictJsonError } from './strict-json.js';
+import { type ClientPattern, compilePatterns } from './trust.js';
 
 export interface DocumentRuleOptions {
   /** Require client_name (MCP requires it). Default true. */
@@ -53,6 +54,28 @@ const USER_GRANTS: ReadonlySet<string> = new Set([
 
 /** Whether `grant` is a grant in which no user takes part (it is then never given to a CIMD client by default). */
 export const isGrantWithoutUser = (grant: string): boolean => !USER_GRANTS.has(grant);
+
+/** Grants without a user that the trust policy grants explicitly: to the clients matching `clients`, `grants`. */
+export interface GrantWithoutUserRule {
+  /** Exact client ids or host patterns (`example.com`, `*.example.com`), as in the trust policy. */
+  clients: readonly ClientPattern[];
+  /** Grant types, e.g. `client_credentials`. */
+  grants: readonly string[];
+}
+
+/** Compiles the rules into `DocumentRuleOptions.allowGrantWithoutUser`. Throws TypeError on a bad pattern. */
+export function grantsWithoutUserPolicy(rules: readonly GrantWithoutUserRule[]): (cid: string, grant: string) => boolean {
+  const compiled = rules.map((rule) => {
+    if (!Array.isArray(rule?.clients) || !Array.isArray(rule?.grants)) {
+      throw new TypeError('oidc-provider-cimd: grantsWithoutUser entries must be { clients: [...], grants: [...] }');
+    }
+    return { matches: compilePatterns(rule.clients), grants: new Set(rule.grants) };
+  });
+  return (cid, grant) => {
+    const url = URL.parse(cid);
+    return url !== null && compiled.some((rule) => rule.grants.has(grant) && rule.matches(cid, url));
+  };
+}
 
 /** Client metadata as oidc-provider's Client model accepts it (snake_case members). */
 export type ClientMetadata = Record<string, unknown> & {
