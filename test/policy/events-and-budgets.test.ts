@@ -278,11 +278,65 @@ describe('event catalogue', () => {
       );
       await attempt(cimd.resolve(at('/cat/noname'))); // rejected:document
       await attempt(cimd.resolve('https://x.denied.acme.com/c')); // rejected:policy
+      routes.set(
+        '/cat/unauthorized',
+        json((cid) => doc(cid, { token_endpoint_auth_methods_supported: ['tls_client_auth'] })),
+      );
+      await attempt(cimd.resolve(at('/cat/unauthorized'))); // rejected:unauthorized_client (draft-03 §6)
 
       const limited = plugin({ failureBackoffMs: 10_000 });
       await attempt(limited.cimd.resolve(at('/cat/missing')));
       await attempt(limited.cimd.resolve(at('/cat/missing'))); // rate_limited
       await limited.cimd.close();
+
+      // The document lifecycle and the operator API, on an instance with a clock of its own.
+      let t = Date.now();
+      const life = createCimd({
+        issuer: ISSUER,
+        allowLoopback: true,
+        ca,
+        failureBackoffMs: 0,
+        now: () => t,
+        transportFallbackMs: 3_600_000,
+        budget: { perHostBurst: 1000 },
+        policy: { admission: 'report', allow: [at('/cat/life/ok')] },
+        onEvent: (event) => events.push(event),
+      });
+      const lifeConfig = life.configure({});
+      let lifeDown: number | undefined;
+      routes.set('/cat/life/ok', (req, res) => {
+        if (lifeDown) return res.writeHead(lifeDown, { 'content-type': 'text/html' }).end('<p>challenge</p>');
+        json((cid) => doc(cid), { 'cache-control': 'max-age=60' })(req, res);
+      });
+      await life.resolve(at('/cat/life/ok')); // fetched
+      await life.resolve(at('/cat/life/other')).catch(() => undefined); // would_deny (report mode), then rejected:status
+      // A user approved the client (a Grant saved through the configured adapter): it is now in use.
+      const grants = (lifeConfig.adapter as (name: string) => import('oidc-provider').Adapter)('Grant');
+      await grants.upsert('grant-1', { clientId: at('/cat/life/ok'), accountId: 'alice' }, 60);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      lifeDown = 503;
+      t += 120_000;
+      await life.resolve(at('/cat/life/ok')); // stale_fallback
+      lifeDown = 404;
+      t += 3_000;
+      await attempt(life.resolve(at('/cat/life/ok'))); // revoked
+      lifeDown = undefined;
+      await life.pin(at('/cat/life/ok')); // operator:pin
+      await life.unpin(at('/cat/life/ok')); // operator:unpin
+      await life.refresh(at('/cat/life/ok')); // operator:refresh
+      await life.purge(at('/cat/life/ok')); // operator:purge
+      await life.close();
+
+      const tight = plugin({ budget: { perHostBurst: 2, perHostPerSecond: 0.001 }, lifetime: { minSeconds: 0 } });
+      routes.set(
+        '/cat/tight',
+        json((cid) => doc(cid), { 'cache-control': 'max-age=0' }),
+      );
+      await tight.cimd.resolve(at('/cat/tight')); // fetched
+      await attempt(tight.cimd.resolve(at('/cat/missing')));
+      await tight.cimd.resolve(at('/cat/tight')); // stale_over_budget
+      await tight.cimd.close();
+      events.push(...tight.events);
 
       const produced = new Set([...events, ...hostile.events, ...limited.events].map((e) => e.reason));
       expect([...produced].sort()).toEqual(Object.values(Reason).sort());

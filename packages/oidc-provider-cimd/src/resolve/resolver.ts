@@ -141,8 +141,9 @@ export class Resolver {
       this.#o.emit(Reason.RejectedPolicy, cid, started, 'none', { detail: trusted.reason }, host);
       throw new CimdError(Reason.RejectedPolicy, trusted.reason);
     }
-    const wouldDeny = (trusted as { wouldDeny?: string }).wouldDeny;
-    if (wouldDeny !== undefined) this.#o.emit(Reason.WouldDeny, cid, started, 'none', { detail: wouldDeny }, host);
+    if (trusted.wouldDeny !== undefined) {
+      this.#o.emit(Reason.WouldDeny, cid, started, 'none', { detail: trusted.wouldDeny }, host);
+    }
   }
 
   /** URL rules and trust policy for the operator API: denied CIDs are never fetched, operator commands included. */
