@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type ConsentViewModel, escapeHtml, renderConsentPage } from 'oidc-provider-cimd';
+import { formTargetFor } from '../../packages/oidc-provider-cimd/src/consent/render.js';
 import { buildConsentViewModel, type ConsentFacts } from '../../packages/oidc-provider-cimd/src/consent/view-model.js';
 
 const NAME_PAYLOAD = `"><script>alert(1)</script><img src=x onerror=alert(2)>`;
@@ -105,6 +106,32 @@ describe('consent renderer', () => {
     expect(custom.contentSecurityPolicy).toContain("form-action 'self' https://a.example;");
     expect(custom.contentSecurityPolicy).not.toContain('unsafe-inline');
     expect(render(view, { formTargets: [] }).contentSecurityPolicy).toContain("form-action 'self';");
+  });
+
+  it('uses a source Chromium accepts for an IPv6 loopback redirect (no IPv6 literal in the CSP)', () => {
+    // CSP3 host-source has no IPv6 literals; Chromium drops `http://[::1]:8080` and then blocks the redirect.
+    const v6 = buildConsentViewModel(facts({ params: { redirect_uri: 'http://[::1]:8080/callback' } }));
+    const csp = render(v6).contentSecurityPolicy;
+    expect(csp).toContain("form-action 'self' http:;");
+    expect(csp).not.toContain('[');
+    expect(formTargetFor('http://[::1]:8080/callback')).toBe('http:');
+    expect(formTargetFor('https://[2001:db8::1]/cb')).toBe('https:');
+    expect(formTargetFor('http://127.0.0.1:8080/callback')).toBe('http://127.0.0.1:8080');
+    expect(formTargetFor('http://localhost:8080/callback')).toBe('http://localhost:8080');
+    expect(formTargetFor('https://app.example.com/cb')).toBe('https://app.example.com');
+  });
+
+  it('neutralises disguising characters in every displayed client string', () => {
+    const disguised = 'Pay\u200bPal\u2028Support\u00ad\u2029\u200d\u2060\ufeff\u180e\u3164\u{e0041}';
+    const view = buildConsentViewModel(
+      facts({ metadata: { client_id: 'x', client_name: disguised, client_uri: `https://a.example/${disguised}`, redirect_uris: [] } }),
+    );
+    expect(view.clientName?.value).toBe(disguised);
+    expect(view.clientName?.display).toBe('Pay\ufffdPal\ufffdSupport\ufffd'.concat('\ufffd'.repeat(7)));
+    const { html } = render(view);
+    for (const char of ['\u200b', '\u2028', '\u2029', '\u00ad', '\u200d', '\u2060', '\ufeff', '\u3164']) {
+      expect(html.includes(char)).toBe(false);
+    }
   });
 
   it('is a complete, accessible page: language, title, landmarks, headings, labelled buttons', () => {
