@@ -8,12 +8,11 @@
  * switch anything off. Registered (static, DCR) clients are left to oidc-provider unless the deployment opts in
  * with `consent.registeredClients`.
  */
-/// <reference path="../plugin/oidc-provider-internals.d.ts" />
 import type Keyv from 'keyv';
 import { type Adapter, type Configuration, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
-import { createMemoryAdapter } from 'oidc-provider/lib/adapters/memory_adapter.js';
 import type { SharedGuard } from '../cache/shared-guard.js';
 import type { Fetcher } from '../fetch/fetcher.js';
+import { createMemoryAdapter } from '../plugin/memory-adapter.js';
 import type { CacheInspection } from '../resolve/resolver.js';
 import { isLoopbackOnly, isLoopbackRedirectUri } from '../rules/redirect-uris.js';
 import { type ClientPattern, compilePatterns } from '../rules/trust.js';

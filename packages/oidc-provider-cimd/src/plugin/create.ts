@@ -1,4 +1,3 @@
-/// <reference path="./oidc-provider-internals.d.ts" />
 /**
  * The plugin object: options in, a configuration transformer and an operator API out.
  */
@@ -7,7 +6,6 @@ import Keyv from 'keyv';
 import { LRUCache } from 'lru-cache';
 import type { AdapterPayload, Configuration } from 'oidc-provider';
 import { Provider } from 'oidc-provider';
-import { createMemoryAdapter } from 'oidc-provider/lib/adapters/memory_adapter.js';
 import type { CacheEntry } from '../cache/document-cache.js';
 import { DocumentCache } from '../cache/document-cache.js';
 import { createBoundedMemoryStore } from '../cache/memory-store.js';
@@ -35,6 +33,7 @@ import { createUrlRules, type UrlVerdict } from '../rules/client-id-url.js';
 import { DEFAULT_LIFETIME_BOUNDS, type LifetimeBounds } from '../rules/http-cache.js';
 import { createTrustPolicy, type TrustPolicyOptions } from '../rules/trust.js';
 import { type AdapterConstructor, type AdapterFactory, wrapAdapter } from './adapter.js';
+import { developmentAdapter } from './memory-adapter.js';
 import { type CapabilityExtras, deriveCapabilities } from './capabilities.js';
 import { type GrantWithoutUserRule, grantsWithoutUserPolicy } from '../rules/document.js';
 import { type ClientAssertionTypMode, createClientAssertionCheck } from './client-assertion.js';
@@ -445,11 +444,11 @@ export function createCimd(options: CimdOptions = {}): Cimd {
         return found?.metadata as AdapterPayload | undefined;
       };
 
-      const inner = (configuration.adapter ?? createMemoryAdapter(configuration.clockTolerance ?? 15)) as
+      const inner = (configuration.adapter ?? developmentAdapter(configuration.clockTolerance)) as
         | AdapterFactory
         | AdapterConstructor;
       // What users approved is kept with the deployment's own persistence (contract §6): its adapter.
-      consent.useAdapter(configuration.adapter as AdapterFactory | AdapterConstructor | undefined);
+      consent.useAdapter(inner);
 
       // draft-03 §6 explicit typing of client-authentication JWTs, checked in oidc-provider's own hook.
       const staticIds = new Set((configuration.clients ?? []).map((client) => client.client_id));
