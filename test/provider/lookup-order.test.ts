@@ -3,9 +3,9 @@
  * stores under an https id is served from its adapter, and its URL is never fetched.
  */
 import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { clientDoc, type DocServer, startDocServer } from '../cache/support.js';
 import { getTestCertificate } from '../helpers/certs.js';
 import { startProvider, type TestProvider } from '../helpers/provider.js';
-import { clientDoc, type DocServer, startDocServer } from '../cache/support.js';
 
 describe('lookup order', () => {
   let docs: DocServer;
@@ -15,7 +15,9 @@ describe('lookup order', () => {
 
   beforeAll(async () => {
     docs = await startDocServer();
-    cid = docs.route('/order/client.json', { body: clientDoc(docs.cid('/order/client.json'), { client_name: 'Fetched' }) });
+    cid = docs.route('/order/client.json', {
+      body: clientDoc(docs.cid('/order/client.json'), { client_name: 'Fetched' }),
+    });
     const stored = new Map<string, AdapterPayload>([
       [
         `Client:${cid}`,

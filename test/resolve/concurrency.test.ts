@@ -4,7 +4,7 @@
  * flight emitted an event. The document server's hit counter is the witness.
  */
 import { Keyv } from '@keyv/redis';
-import { type CimdEvent, CimdError } from 'oidc-provider-cimd';
+import { CimdError, type CimdEvent } from 'oidc-provider-cimd';
 import {
   clientDoc,
   configuredCimd,

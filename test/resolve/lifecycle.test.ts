@@ -6,9 +6,6 @@
  */
 import { Keyv } from '@keyv/redis';
 import { CimdError } from 'oidc-provider-cimd';
-import { authorizationParams, authorize, pkcePair } from '../helpers/auth-flow.js';
-import { getTestCertificate } from '../helpers/certs.js';
-import { startProvider, type TestProvider } from '../helpers/provider.js';
 import {
   clientDoc,
   configuredCimd,
@@ -20,6 +17,9 @@ import {
   SECOND,
   startDocServer,
 } from '../cache/support.js';
+import { authorizationParams, authorize, pkcePair } from '../helpers/auth-flow.js';
+import { getTestCertificate } from '../helpers/certs.js';
+import { startProvider, type TestProvider } from '../helpers/provider.js';
 
 describe('document lifecycle', () => {
   let docs: DocServer;
@@ -54,7 +54,8 @@ describe('document lifecycle', () => {
     const expiryOf = (cid: string): number | undefined => {
       for (const [key, raw] of map) {
         if (!key.endsWith(`cimd:doc:${cid}`)) continue;
-        const parsed = typeof raw === 'string' ? (JSON.parse(raw) as { expires?: number }) : (raw as { expires?: number });
+        const parsed =
+          typeof raw === 'string' ? (JSON.parse(raw) as { expires?: number }) : (raw as { expires?: number });
         return parsed.expires ?? Number.POSITIVE_INFINITY;
       }
       return undefined;
@@ -63,30 +64,33 @@ describe('document lifecycle', () => {
   }
 
   describe('revocation (a 404 or 410 from the origin is authoritative)', () => {
-    test.each([404, 410])('%i on the refresh of a known client: the entry is removed at once, reason revoked', async (status) => {
-      const p = path(`revoked-${status}`);
-      const cid = docs.cid(p);
-      let gone = false;
-      docs.route(p, () =>
-        gone
-          ? { status, body: 'gone' }
-          : { body: clientDoc(cid), headers: { 'cache-control': 'max-age=60, stale-if-error=86400' } },
-      );
-      const shared = new Keyv();
-      const a = await plugin({ cache: shared });
-      const b = await plugin({ cache: shared });
-      await a.cimd.resolve(cid);
-      await b.cimd.resolve(cid);
-      gone = true;
-      clock.advance(61 * SECOND);
-      // Never answered with the stale copy that stale-if-error would otherwise allow.
-      await expect(a.cimd.resolve(cid)).rejects.toMatchObject({ code: 'revoked' });
-      expect(a.reasons(cid)).toEqual(['fetched', 'revoked']);
-      expect(await a.cimd.inspect(cid)).toBeUndefined();
-      // Gone from the shared store too, for every instance.
-      const third = await plugin({ cache: shared });
-      expect(await third.cimd.inspect(cid)).toBeUndefined();
-    });
+    test.each([404, 410])(
+      '%i on the refresh of a known client: the entry is removed at once, reason revoked',
+      async (status) => {
+        const p = path(`revoked-${status}`);
+        const cid = docs.cid(p);
+        let gone = false;
+        docs.route(p, () =>
+          gone
+            ? { status, body: 'gone' }
+            : { body: clientDoc(cid), headers: { 'cache-control': 'max-age=60, stale-if-error=86400' } },
+        );
+        const shared = new Keyv();
+        const a = await plugin({ cache: shared });
+        const b = await plugin({ cache: shared });
+        await a.cimd.resolve(cid);
+        await b.cimd.resolve(cid);
+        gone = true;
+        clock.advance(61 * SECOND);
+        // Never answered with the stale copy that stale-if-error would otherwise allow.
+        await expect(a.cimd.resolve(cid)).rejects.toMatchObject({ code: 'revoked' });
+        expect(a.reasons(cid)).toEqual(['fetched', 'revoked']);
+        expect(await a.cimd.inspect(cid)).toBeUndefined();
+        // Gone from the shared store too, for every instance.
+        const third = await plugin({ cache: shared });
+        expect(await third.cimd.inspect(cid)).toBeUndefined();
+      },
+    );
 
     test('a 404 on a first fetch stays rejected:status', async () => {
       const p = path('first-404');
@@ -125,7 +129,11 @@ describe('document lifecycle', () => {
       cid = docs.cid(p);
       docs.route(p, () =>
         down
-          ? { status: down.status, body: down.type.includes('json') ? '{"error":"x"}' : '<html>challenge</html>', headers: { 'content-type': down.type } }
+          ? {
+              status: down.status,
+              body: down.type.includes('json') ? '{"error":"x"}' : '<html>challenge</html>',
+              headers: { 'content-type': down.type },
+            }
           : { body: clientDoc(cid, { redirect_uris: [redirectUri] }), headers: { 'cache-control': 'max-age=60' } },
       );
       // A user completes an authorization: the client is now "in use".
@@ -171,7 +179,11 @@ describe('document lifecycle', () => {
     const p = path('unused-fallback');
     const cid = docs.cid(p);
     let down = false;
-    docs.route(p, () => (down ? { status: 503, body: 'x', headers: { 'content-type': 'text/html' } } : { body: clientDoc(cid), headers: { 'cache-control': 'max-age=60' } }));
+    docs.route(p, () =>
+      down
+        ? { status: 503, body: 'x', headers: { 'content-type': 'text/html' } }
+        : { body: clientDoc(cid), headers: { 'cache-control': 'max-age=60' } },
+    );
     const { cimd } = await plugin({ transportFallbackMs: HOUR });
     await cimd.resolve(cid);
     down = true;

@@ -15,6 +15,8 @@ export const Reason = {
   StaleOverBudget: 'stale_over_budget',
   /** A 404 or 410 answered the refresh of a client that had a valid copy: the copy is gone, on every instance. */
   Revoked: 'revoked',
+  /** A fetch oidc-provider made for a CIMD client (its `jwks_uri`, `sector_identifier_uri`) failed. */
+  ClientFetchFailed: 'client_fetch_failed',
   /** `report` admission mode: a client that `allowlist` mode would refuse was served. */
   WouldDeny: 'would_deny',
   /** A CIMD client authenticated with a JWT without the explicit `typ` of draft-03 §6 (accepted by default). */

@@ -3,7 +3,6 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Keyv from 'keyv';
-import { LRUCache } from 'lru-cache';
 import type { AdapterPayload, Configuration } from 'oidc-provider';
 import { Provider } from 'oidc-provider';
 import type { CacheEntry } from '../cache/document-cache.js';
@@ -15,7 +14,6 @@ import { announceStoreLimits, storeLimits } from '../cluster/limits.js';
 import { redisHandleOf } from '../cluster/redis.js';
 import { SharedHostBudget } from '../cluster/shared-budget.js';
 import {
-  type ConsentOptions,
   type ConsentViewModel,
   type ConsentViewModelInput,
   createConsent,
@@ -23,130 +21,25 @@ import {
   type InteractionPolicy,
   type LogoResponse,
 } from '../consent/index.js';
-import { FetchBudget, type FetchBudgetOptions } from '../fetch/budget.js';
-import { createFetcher, type Fetcher, type FetcherOptions } from '../fetch/fetcher.js';
-import { createEmitter, type EventListener } from '../observe/events.js';
-import { ClientRegistry, type RegisteredClient, type RegistryOptions } from '../observe/registry.js';
+import { FetchBudget } from '../fetch/budget.js';
+import type { Fetcher } from '../fetch/fetcher.js';
+import { createEmitter } from '../observe/events.js';
+import { providerFetch } from './provider-fetch.js';
+import { ClientRegistry, type RegisteredClient } from '../observe/registry.js';
 import { type CacheInspection, Resolver } from '../resolve/resolver.js';
-import { createAddressPolicy, isLoopbackAddress } from '../rules/address-policy.js';
-import { createUrlRules, type UrlVerdict } from '../rules/client-id-url.js';
-import { DEFAULT_LIFETIME_BOUNDS, type LifetimeBounds } from '../rules/http-cache.js';
-import { createTrustPolicy, type TrustPolicyOptions } from '../rules/trust.js';
+import { isLoopbackAddress } from '../rules/address-policy.js';
+import type { UrlVerdict } from '../rules/client-id-url.js';
+import { createTrustPolicy } from '../rules/trust.js';
 import { type AdapterConstructor, type AdapterFactory, wrapAdapter } from './adapter.js';
+import { createClientAssertionCheck } from './client-assertion.js';
+import { type DiscoveryReport, runDiscoveryCheck } from './discovery-check.js';
 import { developmentAdapter } from './memory-adapter.js';
-import { type CapabilityExtras, deriveCapabilities } from './capabilities.js';
-import { type GrantWithoutUserRule, grantsWithoutUserPolicy } from '../rules/document.js';
-import { type ClientAssertionTypMode, createClientAssertionCheck } from './client-assertion.js';
-import { type DiscoveryCheckMode, type DiscoveryReport, runDiscoveryCheck } from './discovery-check.js';
+import { CimdOptionError, type CimdOptions, resolveCimdOptions } from './options.js';
+import { buildPipeline } from './pipeline.js';
 
-export interface CimdOptions extends CapabilityExtras {
-  /** Turn the plugin off entirely: no discovery flag, URL ids are unknown clients. Default true. */
-  enabled?: boolean;
-  /**
-   * The provider's issuer. Needed up front for the development exception; otherwise learned from the provider
-   * on its first request (a lookup before that, outside any request, is refused).
-   */
-  issuer?: string;
-  /**
-   * Development exception (draft §8.6): accept `localhost` / loopback client ids and dial loopback addresses.
-   * Only honoured with a loopback issuer; any other issuer is a startup error.
-   */
-  allowLoopback?: boolean;
-  /** Accept a client_id whose path is exactly `/`. Default false. */
-  allowRootPath?: boolean;
-  /** Accept a client_id with a query. Default false (every query variant would be a new client). */
-  allowQuery?: boolean;
-  /** Restrict the ports a client_id may name. Default: any. */
-  allowedPorts?: readonly number[];
-  /** More addresses or CIDRs never to dial, on top of the public-unicast rule and the built-in `168.63.129.16/32`. */
-  denyList?: readonly string[];
-  /** Connect (DNS + TCP + TLS) timeout, ms. Default 3000. */
-  connectTimeoutMs?: number;
-  /** Hard deadline of one name resolution (A and AAAA together), ms. Default 1500. Ignored when `lookup` is given. */
-  dnsTimeoutMs?: number;
-  /** Whole-fetch timeout, ms. Default 5000. */
-  timeoutMs?: number;
-  /** Document size cap, bytes. Default 5120. */
-  maxBodyBytes?: number;
-  /** Also accept documents served as `text/plain`. Default false. */
-  acceptTextPlain?: boolean;
-  /** Require `client_name` in documents (MCP requires it). Default true. */
-  requireClientName?: boolean;
-  /**
-   * Shared cache tier: any Keyv instance. For Redis use `await createRedisCache(url)` (a client that fails fast
-   * while Redis is down); a `KeyvRedis` built by hand works too. Default: a private in-memory Keyv, bounded to
-   * 10,000 entries and about 32 MiB.
-   */
-  cache?: Keyv;
-  /** Entries kept in the in-process tier. Default 1000. */
-  memoryCacheSize?: number;
-  /**
-   * Deadline for each shared-cache operation, ms; a slower store reads as a miss, and after such a timeout the
-   * shared tier is skipped for one second. Default 150.
-   */
-  sharedCacheTimeoutMs?: number;
-  /**
-   * With a Redis store, instances that miss the same CID at once make one fetch between them: one takes a lock,
-   * the others wait for its result. Default true. Other stores: one fetch per process.
-   */
-  fetchLock?: boolean;
-  /** Expiry of a fetch lock, ms: the longest a crashed holder can delay the others. Default `timeoutMs` + 1000. */
-  fetchLockTtlMs?: number;
-  /** Document lifetime bounds. Default: [60 s, 24 h], 300 s when the response says nothing. */
-  lifetime?: Partial<LifetimeBounds>;
-  /** After a failed fetch the same CID is not fetched again for this long, ms. Default 3000. */
-  failureBackoffMs?: number;
-  /**
-   * Transport fallback, ms past a document's freshness lifetime (at most 7 days). Default 0: off. When a refresh
-   * fails for transport reasons only (network errors and timeouts, 5xx, 429, a redirect, a 403/503 challenge page
-   * that is not JSON), a client that completed an authorization keeps being served its last valid copy this much
-   * longer, with the event `stale_fallback`. Never on 404/410 (revocation) or an invalid document.
-   */
-  transportFallbackMs?: number;
-  /** `refresh()` of one client at most once per this many ms (the operator API). Default 10000. */
-  refreshCooldownMs?: number;
-  /** A cached document at least this old is refetched once when the request's redirect_uri is not in it, ms. Default 60000. */
-  redirectRefetchAfterMs?: number;
-  /** Trust policy: allow-list, deny-list (exact ids, `host`, `*.host`) and a hook. Denied ids are never fetched. */
-  policy?: TrustPolicyOptions;
-  /** Outbound fetch budgets: per-host token bucket and a global cap on concurrent fetches. */
-  budget?: FetchBudgetOptions;
-  /** Receives one event per resolution (see `Reason`). */
-  onEvent?: EventListener;
-  /**
-   * Also route oidc-provider's own outbound requests (jwks_uri, sector_identifier_uri, backchannel calls)
-   * through the guarded fetcher. Default true. A configuration that brings its own `fetch` must turn this off.
-   */
-  guardProviderFetch?: boolean;
-  /** Extra trusted CA certificates for document hosts (tests, private PKI). TLS verification is always on. */
-  ca?: FetcherOptions['ca'];
-  /** DNS resolver used by the fetcher (dns.lookup-compatible); the address policy still applies to its answers. */
-  lookup?: FetcherOptions['lookup'];
-  /** Clock for cache freshness, ms since the epoch. For tests only. Default `Date.now`. */
-  now?: () => number;
-  /** Consent (spec §6): the loopback rule, the new- and changed-client signals, trusted patterns, the logo proxy. See "Consent" in the README. */
-  consent?: ConsentOptions;
-  /**
-   * Grants in which no user takes part (client_credentials, CIBA, token exchange, any extension grant) that
-   * the trust policy grants to CIMD clients explicitly: `[{ clients: ['https://agent.example.com/client.json'],
-   * grants: ['client_credentials'] }]`. Never to a client that authenticates with `none`. Default: none, so they
-   * are dropped from every CIMD client.
-   */
-  grantsWithoutUser?: readonly GrantWithoutUserRule[];
-  /**
-   * Client-authentication JWTs of CIMD clients (private_key_jwt) without the explicit
-   * `typ: client-authentication+jwt` of draft-03 §6: `'accept'` (default) serves them and emits
-   * `client_assertion_untyped`; `'require'` refuses them. Another explicit type is refused either way.
-   */
-  clientAssertionTyp?: ClientAssertionTypMode;
-  /** What `selfCheck()` does when discovery would make CIMD clients fall back to DCR. Default `'warn'`. */
-  discoveryCheck?: DiscoveryCheckMode;
-  /**
-   * The client registry (`clients()`, `cimd clients`): CIMD clients seen, first and last, last outcome, users
-   * (hashed). Kept in the shared store. `false` turns it off. See "Client registry" in the README.
-   */
-  registry?: RegistryOptions | false;
-}
+// The options are ONE table, CIMD_OPTIONS in ./options.ts: each option's documentation, type check and default.
+// CimdOptions is derived from it; to add an option, add its row there.
+export type { CimdOptions } from './options.js';
 
 export interface Cimd {
   readonly enabled: boolean;
@@ -213,38 +106,17 @@ function isLoopbackIssuer(issuer: string): boolean {
 }
 
 export function createCimd(options: CimdOptions = {}): Cimd {
-  const enabled = options.enabled !== false;
-  const allowLoopback = options.allowLoopback === true;
-
-  if (options.issuer !== undefined && !URL.parse(options.issuer)) {
-    throw new TypeError(`oidc-provider-cimd: issuer ${JSON.stringify(options.issuer)} is not a URL`);
-  }
-  if (allowLoopback) {
-    if (options.issuer === undefined) {
-      throw new TypeError(
-        'oidc-provider-cimd: allowLoopback needs the `issuer` option, so that the development exception can be limited to a loopback issuer',
-      );
-    }
-    if (!isLoopbackIssuer(options.issuer)) {
-      throw new TypeError(
-        `oidc-provider-cimd: allowLoopback is a development exception and is only honoured with a loopback issuer (localhost, 127.0.0.0/8 or [::1]); the issuer is ${options.issuer}. Remove allowLoopback in production.`,
-      );
-    }
-  }
+  // Unknown keys, wrong types (nested options included) and contradicting options throw here, naming the option.
+  const resolved = resolveCimdOptions(options);
+  const enabled = resolved.enabled;
+  const allowLoopback = resolved.allowLoopback;
 
   // Every fetch made on a client's behalf (documents, jwks_uri, logo_uri, sector_identifier_uri) draws on it.
   const budget = new FetchBudget(options.budget);
-  const fetcher = createFetcher({
-    addressPolicy: createAddressPolicy({ allowLoopback, ...(options.denyList ? { denyList: options.denyList } : {}) }),
-    budget,
-    ...(options.dnsTimeoutMs !== undefined ? { dnsTimeoutMs: options.dnsTimeoutMs } : {}),
-    ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
-    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-    ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
-    ...(options.acceptTextPlain !== undefined ? { acceptTextPlain: options.acceptTextPlain } : {}),
-    ...(options.ca !== undefined ? { ca: options.ca } : {}),
-    ...(options.lookup !== undefined ? { lookup: options.lookup } : {}),
-  });
+  // The composition root (./pipeline.ts): the same fetcher, URL rules, document-rule options and lifetime
+  // bounds that `cimd check` builds.
+  const pipeline = buildPipeline(resolved, { budget });
+  const fetcher = pipeline.fetcher;
 
   const now = options.now ?? Date.now;
   const shared = options.cache ?? new Keyv({ store: createBoundedMemoryStore() });
@@ -282,36 +154,10 @@ export function createCimd(options: CimdOptions = {}): Cimd {
   const policy = createTrustPolicy(options.policy);
   const sharedBudget = redis ? new SharedHostBudget({ handle: redis, guard, ...budget.windows }) : undefined;
   budget.share(sharedBudget?.check);
-  const lifetime: LifetimeBounds = { ...DEFAULT_LIFETIME_BOUNDS, ...options.lifetime };
+  const lifetime = pipeline.lifetime;
 
   // URL rules depend on the issuer; compiled once per issuer seen.
-  let compiled: { issuer: string; rules: (cid: string) => UrlVerdict } | undefined;
-  const urlRulesFor = (issuer: string) => {
-    if (compiled?.issuer !== issuer) {
-      const rules = createUrlRules({
-        issuer,
-        allowLoopback,
-        ...(options.allowRootPath !== undefined ? { allowRootPath: options.allowRootPath } : {}),
-        ...(options.allowQuery !== undefined ? { allowQuery: options.allowQuery } : {}),
-        ...(options.allowedPorts !== undefined ? { allowedPorts: options.allowedPorts } : {}),
-      });
-      // The rules are pure for a given issuer, and run on every lookup, warm ones included: remembering the
-      // accepted ids (bounded like the in-process tier, dropped with the issuer) keeps a warm lookup at a Map
-      // read. Rejections are not remembered, so hostile ids cannot crowd out the clients in use.
-      const accepted = new LRUCache<string, UrlVerdict>({ max: options.memoryCacheSize ?? 1000 });
-      compiled = {
-        issuer,
-        rules: (cid) => {
-          const known = accepted.get(cid);
-          if (known) return known;
-          const verdict = rules(cid);
-          if (verdict.ok) accepted.set(cid, verdict);
-          return verdict;
-        },
-      };
-    }
-    return compiled.rules;
-  };
+  const urlRulesFor = pipeline.urlRulesFor;
   const currentIssuer = (): string | undefined => options.issuer ?? Provider.ctx?.oidc?.provider?.issuer;
   // The development exception was checked against the `issuer` option at startup; the provider that actually
   // serves the request is what counts (draft-ietf-oauth-client-id-metadata-document-03 §8.6). A provider with a
@@ -363,31 +209,47 @@ export function createCimd(options: CimdOptions = {}): Cimd {
     },
   });
 
+  let configured = false;
   const plugin: Cimd = {
     enabled,
     fetcher,
     configure(configuration: Configuration = {}): Configuration {
-      const features = (configuration.features ?? {}) as Record<string, { enabled?: boolean } | undefined>;
-      if (features.clientIdMetadataDocument?.enabled) {
-        throw new TypeError(
-          "oidc-provider-cimd: the configuration also enables oidc-provider's built-in features.clientIdMetadataDocument; use one or the other, not both",
+      // One plugin object serves one provider: a second call would build a second resolver over the same cache
+      // and, handed the first call's result, trip over the fetch hook the first call installed.
+      if (configured) {
+        throw new CimdOptionError(
+          'configure() was already called on this plugin object; call it once, and pass its result to new Provider() (create another plugin with createCimd() for another provider)',
+          { code: 'CIMD_ALREADY_CONFIGURED' },
         );
       }
-      if (!enabled) return { ...configuration };
+      const features = (configuration.features ?? {}) as Record<string, { enabled?: boolean } | undefined>;
+      if (features.clientIdMetadataDocument?.enabled) {
+        throw new CimdOptionError(
+          "the configuration also enables oidc-provider's built-in features.clientIdMetadataDocument; use one or the other, not both",
+          { code: 'CIMD_INVALID_CONFIGURATION' },
+        );
+      }
+      if (!enabled) {
+        configured = true;
+        return { ...configuration };
+      }
 
       const authMethods = configuration.clientAuthMethods;
       if (authMethods && ![...authMethods].includes('none')) {
-        throw new TypeError(
-          "oidc-provider-cimd: clientAuthMethods must include 'none': CIMD clients are public clients without a secret",
+        throw new CimdOptionError(
+          "clientAuthMethods must include 'none': CIMD clients are public clients without a secret",
+          { code: 'CIMD_INVALID_CONFIGURATION' },
         );
       }
-      if (configuration.fetch && options.guardProviderFetch !== false) {
-        throw new TypeError(
-          'oidc-provider-cimd: the configuration brings its own fetch, which would bypass the SSRF guard; remove it or set guardProviderFetch: false',
+      if (configuration.fetch && resolved.guardProviderFetch) {
+        throw new CimdOptionError(
+          'the configuration brings its own fetch, which would bypass the SSRF guard; remove it or set guardProviderFetch: false',
+          { code: 'CIMD_INVALID_CONFIGURATION' },
         );
       }
+      configured = true;
 
-      const capabilities = deriveCapabilities(configuration as never, options);
+      const capabilities = pipeline.capabilities(configuration as never);
       if (redis && !invalidation) invalidation = createInvalidationBus(redis, guard, (cid) => cache.forgetLocal(cid));
       resolver = new Resolver({
         urlRules,
@@ -396,10 +258,7 @@ export function createCimd(options: CimdOptions = {}): Cimd {
         sharedBudget,
         fetcher,
         capabilities,
-        documentRules: {
-          requireClientName: options.requireClientName !== false,
-          allowGrantWithoutUser: grantsWithoutUserPolicy(options.grantsWithoutUser ?? []),
-        },
+        documentRules: pipeline.documentRules,
         cache,
         emit,
         lifetime,
@@ -468,7 +327,9 @@ export function createCimd(options: CimdOptions = {}): Cimd {
           if (accountId !== undefined) registry?.noteUser(clientId, accountId);
         }),
         discovery: { ...configuration.discovery, client_id_metadata_document_supported: true },
-        ...(options.guardProviderFetch !== false ? { fetch: fetcher.fetch as Configuration['fetch'] } : {}),
+        ...(options.guardProviderFetch !== false
+          ? { fetch: providerFetch(fetcher, emit) as Configuration['fetch'] }
+          : {}),
         interactions: consent.composeInteractions(configuration.interactions),
         assertJwtClientAuthClaimsAndHeader,
       };

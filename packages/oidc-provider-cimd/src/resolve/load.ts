@@ -250,7 +250,13 @@ export class Loader {
 
     if (response.status === 304 && previous) {
       // A 304 only extends the life of the document we already validated; its body is never looked at.
-      const fresh = entryFrom(cid, { metadata: previous.metadata, loopbackOnly: previous.loopbackOnly }, policy, now, flags);
+      const fresh = entryFrom(
+        cid,
+        { metadata: previous.metadata, loopbackOnly: previous.loopbackOnly },
+        policy,
+        now,
+        flags,
+      );
       const entry: CacheEntry = {
         ...fresh,
         ...(fresh.etag || !previous.etag ? {} : { etag: previous.etag }),

@@ -23,7 +23,7 @@ import { redirectUriMatches } from '../rules/redirect-uris.js';
 import type { PolicyVerdict } from '../rules/trust.js';
 import { Backoff } from './backoff.js';
 import { Generations } from './generations.js';
-import { answered, type LoadMode, Loader, type Result } from './load.js';
+import { answered, Loader, type LoadMode, type Result } from './load.js';
 import { type CacheInspection, OperatorApi } from './operator.js';
 import { SingleFlight } from './single-flight.js';
 
@@ -303,4 +303,3 @@ export class Resolver {
     return this.operator.purge(cid);
   }
 }
-

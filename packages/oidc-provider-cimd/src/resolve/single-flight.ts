@@ -26,5 +26,4 @@ export class SingleFlight<T> {
     this.#flights.set(key, promise);
     return { promise, joined: false };
   }
-
 }

@@ -1,0 +1,80 @@
+/**
+ * A private_key_jwt CIMD client whose `jwks_uri` answers 404: the token request fails with `invalid_client`
+ * (oidc-provider cannot read the keys), and the plugin says why in an event, `client_fetch_failed`, naming the
+ * client and the member whose URL failed. Without it the failure leaves no trace a deployment could act on.
+ */
+import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { authorizationParams, authorize, pkcePair } from '../helpers/auth-flow.js';
+import { getTestCertificate } from '../helpers/certs.js';
+import { startHttpsServer, type TestHttpsServer } from '../helpers/https-server.js';
+import { startProvider, type TestProvider } from '../helpers/provider.js';
+
+const REDIRECT = 'https://app.example.com/cb';
+
+describe('jwks_uri failures at token time', () => {
+  let docs: TestHttpsServer;
+  let op: TestProvider;
+  let cid: string;
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+
+  beforeAll(async () => {
+    docs = await startHttpsServer((req: IncomingMessage, res: ServerResponse) => {
+      if (req.url === '/client.json') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            client_id: cid,
+            client_name: 'Keys elsewhere',
+            redirect_uris: [REDIRECT],
+            token_endpoint_auth_method: 'private_key_jwt',
+            token_endpoint_auth_signing_alg: 'ES256',
+            jwks_uri: `${docs.url}/jwks.json`,
+          }),
+        );
+        return;
+      }
+      res.writeHead(404).end();
+    });
+    cid = `${docs.url}/client.json`;
+    const { cert } = await getTestCertificate();
+    op = await startProvider({ cimd: { allowLoopback: true, ca: cert } });
+  });
+  afterAll(async () => {
+    await op.close();
+    await docs.close();
+  });
+
+  function signJwt(payload: Record<string, unknown>): string {
+    const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const input = `${encode({ alg: 'ES256', kid: 'k1', typ: 'client-authentication+jwt' })}.${encode(payload)}`;
+    const signature = sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+    return `${input}.${signature.toString('base64url')}`;
+  }
+
+  test('the token request fails with invalid_client, and an event names the client and jwks_uri', async () => {
+    const { verifier, challenge } = pkcePair();
+    const flow = await authorize(op.issuer, { ...authorizationParams(cid, REDIRECT), code_challenge: challenge });
+    const code = flow.leftTo?.searchParams.get('code');
+    expect(code).toBeTruthy();
+    const now = Math.floor(Date.now() / 1000);
+    const response = await fetch(new URL('/token', op.issuer), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: code!,
+        redirect_uri: REDIRECT,
+        code_verifier: verifier,
+        client_id: cid,
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion: signJwt({ iss: cid, sub: cid, aud: op.issuer, jti: randomUUID(), iat: now, exp: now + 60 }),
+      }),
+    });
+    expect(response.status).toBe(401);
+    expect(((await response.json()) as { error: string }).error).toBe('invalid_client');
+    const failures = op.events.filter((e) => e.reason === 'client_fetch_failed');
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({ cid, rule: 'jwks_uri' });
+    expect(failures[0]!.detail).toContain('status 404');
+  });
+});
