@@ -184,7 +184,8 @@ describe('cross-check with oidc-provider', () => {
     'plural auth methods with jwks_uri': {
       ...loadFixture('zed', CID),
       token_endpoint_auth_method: undefined,
-      token_endpoint_auth_methods_supported: ['client_secret_basic', 'private_key_jwt'],
+      // draft-ietf-oauth-client-id-metadata-document-03 §6: no shared-secret entry may be listed.
+      token_endpoint_auth_methods_supported: ['private_key_jwt'],
       jwks_uri: 'https://zed.dev/jwks.json',
     },
     'everything optional': {
