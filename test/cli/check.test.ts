@@ -36,7 +36,7 @@ describe('a good document', () => {
     expect(run.stderr).toBe('');
     const out = run.stdout;
     expect(out).toContain(`cimd check ${cid}`);
-    expect(out).toMatch(/✓ url\s+all 17 rules pass/);
+    expect(out).toMatch(/✓ url\s+all 19 rules pass/);
     expect(out).toMatch(/✓ fetch\s+200, application\/json, \d+ bytes/);
     expect(out).toMatch(/✓ cache\s+cached for 1 h; revalidates with ETag/);
     expect(out).toMatch(/✓ document\s+all \d+ rules pass/);
@@ -370,20 +370,23 @@ describe('a local file (document rules only, no network)', () => {
   });
 
   test('--server-metadata: checked against what the server advertises', async () => {
+    // A grant a user takes part in (grants without a user, such as client_credentials, are never given to a CIMD
+    // client by default, whatever the server supports).
+    const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
     const cid = 'https://app.example.com/cc.json';
     const file = tmp.write(
       'cc.json',
       JSON.stringify(
-        clientDoc(cid, { grant_types: ['authorization_code', 'client_credentials'], scope: 'openid mcp' }),
+        clientDoc(cid, { grant_types: ['authorization_code', DEVICE_CODE], scope: 'openid mcp' }),
       ),
     );
     const defaults = (await cimd(['check', file, '--client-id', cid, '--json'])).json<CheckReport>();
-    expect(defaults.client?.grantTypes.dropped).toEqual(['client_credentials']);
+    expect(defaults.client?.grantTypes.dropped).toEqual([DEVICE_CODE]);
     const metadata = tmp.write(
       'server.json',
       JSON.stringify({
         issuer: 'https://as.example.com',
-        grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
+        grant_types_supported: ['authorization_code', 'refresh_token', DEVICE_CODE],
         response_types_supported: ['code'],
         scopes_supported: ['openid', 'mcp'],
         token_endpoint_auth_methods_supported: ['none', 'private_key_jwt'],
@@ -392,7 +395,7 @@ describe('a local file (document rules only, no network)', () => {
     const run = await cimd(['check', file, '--client-id', cid, '--server-metadata', metadata, '--json']);
     const report = run.json<CheckReport>();
     expect(report.issuer).toBe('https://as.example.com');
-    expect(report.client?.grantTypes).toEqual({ kept: ['authorization_code', 'client_credentials'], dropped: [] });
+    expect(report.client?.grantTypes).toEqual({ kept: ['authorization_code', DEVICE_CODE], dropped: [] });
     expect(report.client?.scope).toEqual({ kept: ['openid', 'mcp'], dropped: [] });
   });
 });

@@ -2,7 +2,7 @@
  * Human output of `cimd check`: one line per stage for what passed, one line (and a fix) per warning or
  * failure, then the client as the provider would see it and the verdict.
  */
-import type { CheckItem, CheckReport, CheckStage, ClientSummary } from 'oidc-provider-cimd';
+import type { CheckItem, CheckReport, CheckStage, ClientSummary } from 'oidc-provider-cimd/check';
 import type { Style } from './io.js';
 
 const STAGES: readonly { stage: CheckStage; label: string }[] = [
@@ -12,6 +12,7 @@ const STAGES: readonly { stage: CheckStage; label: string }[] = [
   { stage: 'document', label: 'document' },
   { stage: 'client', label: 'client' },
   { stage: 'redirect_uri', label: 'redirect' },
+  { stage: 'jwks', label: 'jwks_uri' },
 ];
 const LABEL_WIDTH = 9;
 
@@ -47,6 +48,10 @@ function passSummary(stage: CheckStage, items: CheckItem[], report: CheckReport,
     return `${status}, ${contentType ?? 'no content-type'}, ${bytes} bytes`;
   }
   if (stage === 'cache') return items.map((item) => item.message).join('; ');
+  if (stage === 'jwks' && report.jwks?.ok && report.jwks.keys !== undefined) {
+    const { keys, keyTypes } = report.jwks;
+    return `${report.jwks.uri}: ${plural(keys, 'public key')}${keyTypes && keyTypes.length > 0 ? ` (${keyTypes.join(', ')})` : ''}`;
+  }
   if (stage === 'redirect_uri') return items.map((item) => item.message).join('; ');
   return others ? `${plural(items.length, 'other rule')} pass` : `all ${plural(items.length, 'rule')} pass`;
 }
@@ -134,9 +139,12 @@ export function formatCheckReport(report: CheckReport, style: Style, options: Fo
     );
   } else {
     const rejection = report.rejection;
-    const reason = rejection?.code
-      ? `${rejection.code}${rejection.rule ? ` (${rejection.rule})` : ''}${rejection.publicMessage ? `; users see "${rejection.publicMessage}"` : ''}`
-      : `the client is accepted, but not with redirect_uri ${report.redirectUri?.uri ?? ''}: users see an invalid_redirect_uri error page`;
+    const reason =
+      rejection?.stage === 'jwks'
+        ? `the client can authorize, but its token requests fail with invalid_client: the JWK Set at jwks_uri is unusable (${rejection.code}${rejection.rule ? ` ${rejection.rule}` : ''})`
+        : rejection?.code
+          ? `${rejection.code}${rejection.rule ? ` (${rejection.rule})` : ''}${rejection.publicMessage ? `; users see "${rejection.publicMessage}"` : ''}`
+          : `the client is accepted, but not with redirect_uri ${report.redirectUri?.uri ?? ''}: users see an invalid_redirect_uri error page`;
     lines.push(`${style(['red', 'bold'], 'REJECTED')} ${reason}`);
   }
   return `${lines.join('\n')}\n`;

@@ -20,7 +20,7 @@ import {
   checkDocument,
   DEFAULT_CHECK_ISSUER,
   DEFAULT_LOOPBACK_CHECK_ISSUER,
-} from 'oidc-provider-cimd';
+} from 'oidc-provider-cimd/check';
 import { formatCheckReport } from './format-check.js';
 import { colourFor, createProgress, createStyle, type Io, processIo } from './io.js';
 import {
@@ -43,6 +43,12 @@ export const EXIT_USAGE = 2;
 /** Errors may come from another realm (node:util under a test VM), so no instanceof Error here. */
 const messageOf = (error: unknown): string =>
   typeof (error as { message?: unknown })?.message === 'string' ? (error as Error).message : String(error);
+
+/** A configuration the plugin refuses (CimdOptionError, by its stable code; or a plain TypeError). */
+const isConfigurationError = (error: unknown): boolean => {
+  const { code, name } = (error ?? {}) as { code?: unknown; name?: unknown };
+  return (typeof code === 'string' && code.startsWith('CIMD_')) || name === 'TypeError';
+};
 
 class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -318,7 +324,7 @@ async function runCheck(ctx: Context, target: string): Promise<number> {
     }
   } catch (error) {
     // The only throws are options the server itself would refuse (e.g. --allow-loopback with a public issuer).
-    if ((error as Error)?.name === 'TypeError') throw new UsageError(messageOf(error));
+    if (isConfigurationError(error)) throw new UsageError(messageOf(error));
     throw error;
   } finally {
     progress.done();
@@ -355,7 +361,7 @@ async function runStoreCommand(ctx: Context, command: string, cid: string): Prom
   try {
     store = await openStore(options, progress);
   } catch (error) {
-    if ((error as Error)?.name === 'TypeError') throw new UsageError(messageOf(error));
+    if (isConfigurationError(error)) throw new UsageError(messageOf(error));
     throw error;
   }
   const { cimd } = store;

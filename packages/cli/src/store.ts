@@ -9,11 +9,11 @@ import {
   type CacheEntry,
   type CacheInspection,
   type Cimd,
-  type CimdOptions,
   createCimd,
   createRedisCache,
   isCimdError,
 } from 'oidc-provider-cimd';
+import { serverMetadataCapabilities } from 'oidc-provider-cimd/check';
 import type { Io, Progress, Style } from './io.js';
 
 export class StoreUnavailableError extends Error {
@@ -62,31 +62,6 @@ const redactUrl = (url: string): string => {
   if (parsed.password) parsed.password = '***';
   return parsed.href;
 };
-
-/** The part of a provider configuration that decides what a client may use, from the server's metadata. */
-function configurationFrom(metadata: Record<string, unknown> | undefined): {
-  configuration: Configuration;
-  extras: Pick<CimdOptions, 'extraGrantTypes' | 'extraResponseModes'>;
-} {
-  if (!metadata) return { configuration: {}, extras: {} };
-  const strings = (name: string): string[] | undefined => {
-    const value = metadata[name];
-    return Array.isArray(value) ? value.filter((entry): entry is string => typeof entry === 'string') : undefined;
-  };
-  const responseTypes = strings('response_types_supported');
-  const scopes = strings('scopes_supported');
-  const authMethods = strings('token_endpoint_auth_methods_supported');
-  const grants = strings('grant_types_supported');
-  const modes = strings('response_modes_supported');
-  return {
-    configuration: {
-      ...(responseTypes ? { responseTypes: responseTypes as Configuration['responseTypes'] } : {}),
-      ...(scopes ? { scopes } : {}),
-      ...(authMethods ? { clientAuthMethods: authMethods as Configuration['clientAuthMethods'] } : {}),
-    },
-    extras: { ...(grants ? { extraGrantTypes: grants } : {}), ...(modes ? { extraResponseModes: modes } : {}) },
-  };
-}
 
 /**
  * Connects to the deployment's Redis and builds the plugin on it. Unlike a server, which treats an unreachable
@@ -139,7 +114,11 @@ export async function openStore(options: StoreOptions, progress: Progress): Prom
     progress.done();
   }
 
-  const { configuration, extras } = configurationFrom(options.serverMetadata);
+  // The same derivation as `cimd check --server-metadata` (one function in the plugin), so that pin and refresh
+  // accept exactly the documents that check accepts.
+  const { configuration, extras } = options.serverMetadata
+    ? serverMetadataCapabilities(options.serverMetadata)
+    : { configuration: {}, extras: {} };
   let cimd: Cimd;
   try {
     cimd = createCimd({
@@ -151,7 +130,7 @@ export async function openStore(options: StoreOptions, progress: Progress): Prom
       sharedCacheTimeoutMs: STORE_TIMEOUT_MS,
       failureBackoffMs: 0,
     });
-    cimd.configure(configuration);
+    cimd.configure(configuration as Configuration);
   } catch (error) {
     await keyv.disconnect().catch(() => {});
     throw error;

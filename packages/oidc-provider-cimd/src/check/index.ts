@@ -1,46 +1,79 @@
 /**
- * Diagnostics for a Client ID Metadata Document, as the server would judge it: the client_id URL rules (spec
- * §2), the guarded fetch (§3), the caching rules (§5) and the document rules (§4), each reported as pass,
+ * Diagnostics for a Client ID Metadata Document, as the server would judge it: the client_id URL rules, the
+ * guarded fetch, the caching rules, the document rules, and the JWK Set at `jwks_uri`, each reported as pass,
  * warning or failure with the reason code the server would emit and a one-line fix.
  *
- * Nothing here re-implements a rule. It calls the plugin's own `createUrlRules`, guarded fetcher,
- * `cachePolicy`, `validateDocument` and `redirectUriMatches`, and only interprets their verdicts. The `cimd
- * check` command line formats the report; a deployment can serve it from an admin endpoint.
+ * Nothing here re-implements or re-derives a rule. The options are validated by the plugin's own table
+ * (plugin/options.ts) and the pipeline is built by its composition root (plugin/pipeline.ts), exactly as
+ * `createCimd` builds it. The rules are listed from the one catalogue of rule ids (rules/catalogue.ts) and the
+ * fetch steps from the fetcher's own ordered list (fetch/steps.ts); a failure is placed by the structured data
+ * of its CimdError (`rule`, `details.step`, `response`), never by its message. The `cimd check` command line
+ * formats the report; a deployment can serve it from an admin endpoint.
  *
  * The rules stop at the first failure, as the server does. To show a client developer every problem at once,
  * the document stage then repairs a copy of the document (removes or corrects the member that failed) and runs
  * the same rules again, until they pass or nothing more can be repaired. Rules that were never reached are
  * reported as `skip`.
+ *
+ * Published as the subpath `oidc-provider-cimd/check`, so that the server's entry point stays small.
  */
 
-import { createFetcher, type Fetcher, type FetcherOptions, type FetchResult } from '../fetch/fetcher.js';
+import { DEFAULT_FETCH_MAX_BODY_BYTES, type Fetcher, type FetchResult } from '../fetch/fetcher.js';
+import { FETCH_STEPS as FETCH_STEP_LIST, type FetchStepId, failedStep } from '../fetch/steps.js';
 import { CimdError, isCimdError, Reason, type ReasonCode } from '../observe/errors.js';
-import { deriveCapabilities, normaliseResponseType, type ProviderCapabilities } from '../plugin/capabilities.js';
-import { createAddressPolicy, isLoopbackAddress } from '../rules/address-policy.js';
-import { createUrlRules, type UrlRuleOptions } from '../rules/client-id-url.js';
 import {
-  type ClientMetadata,
-  type DocumentRuleOptions,
-  type NormalisedDocument,
-  validateDocument,
-} from '../rules/document.js';
-import { cachePolicy, DEFAULT_LIFETIME_BOUNDS, type LifetimeBounds, parseCacheControl } from '../rules/http-cache.js';
+  capabilitiesFromServerMetadata,
+  type ProviderCapabilities,
+  type ServerMetadataCapabilities,
+  serverMetadataCapabilities,
+} from '../plugin/capabilities.js';
+import {
+  CIMD_OPTIONS,
+  CimdOptionError,
+  type CimdOptions,
+  type OptionRow,
+  type OptionTable,
+  resolveCimdOptions,
+  validateOptions,
+} from '../plugin/options.js';
+import { buildPipeline, type Pipeline } from '../plugin/pipeline.js';
+import {
+  DOCUMENT_RULES,
+  type DocumentRuleId,
+  JWKS_RULES,
+  type RuleId,
+  ruleFix,
+  URL_RULES,
+  type UrlRuleId,
+} from '../rules/catalogue.js';
+import type { UrlVerdict } from '../rules/client-id-url.js';
+import { type NormalisedDocument, validateDocument } from '../rules/document.js';
+import { cachePolicy, type LifetimeBounds, parseCacheControl } from '../rules/http-cache.js';
+import { jwkSetProblem } from '../rules/jwks.js';
 import { redirectUriMatches } from '../rules/redirect-uris.js';
 
+export { FETCH_STEPS, type FetchStep, type FetchStepId } from '../fetch/steps.js';
+export type { DocumentRuleId, RuleId, UrlRuleId } from '../rules/catalogue.js';
+export { DOCUMENT_RULES, JWKS_RULES, URL_RULES } from '../rules/catalogue.js';
+export { capabilitiesFromServerMetadata, type ServerMetadataCapabilities, serverMetadataCapabilities };
+
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
-export type CheckStage = 'url' | 'fetch' | 'cache' | 'document' | 'client' | 'redirect_uri';
+export type CheckStage = 'url' | 'fetch' | 'cache' | 'document' | 'client' | 'redirect_uri' | 'jwks';
 
 export interface CheckItem {
   stage: CheckStage;
-  /** Stable id, `<stage>:<rule>`, e.g. `url:canonical`, `fetch:content_type`, `document:client_name`. */
+  /**
+   * Stable id, `<stage>:<rule or step>`, e.g. `url:canonical`, `fetch:content_type`, `document:client_name`,
+   * `jwks:status`, `jwks:jwks_public`.
+   */
   id: string;
   status: CheckStatus;
   /** One line: what the rule requires (pass, skip) or what was found (warn, fail). */
   message: string;
   /** For failures: the reason code the server emits (`rejected:document`, ...). */
   code?: ReasonCode;
-  /** For failures: the rule name the server reports with the code (`client_name`, `canonical`, ...). */
-  rule?: string;
+  /** For failures: the rule id the server reports with the code (`client_name`, `canonical`, ...). */
+  rule?: RuleId;
   /** For failures and warnings: one line on how to fix it. */
   fix?: string;
 }
@@ -60,7 +93,7 @@ export interface ClientSummary {
   responseModes: { kept: string[]; dropped: string[] } | undefined;
   scope: { kept: string[]; dropped: string[] };
   /** Exactly what the plugin hands to oidc-provider. */
-  metadata: ClientMetadata;
+  metadata: NormalisedDocument['metadata'];
 }
 
 export interface ResponseSummary {
@@ -82,49 +115,108 @@ export interface ResponseSummary {
   };
 }
 
+/** The JWK Set at `jwks_uri`, as fetched. */
+export interface JwksSummary {
+  uri: string;
+  /** False when the fetch, the JSON or the keys failed (the items say which). */
+  ok: boolean;
+  /** Keys in the set, when it parsed. */
+  keys?: number;
+  /** Their key types (`kty`), when it parsed. */
+  keyTypes?: string[];
+}
+
 export interface CheckReport {
   /** The client_id checked (for a file, the stated or the document's own). */
   clientId: string;
   source: 'url' | 'file';
   /** The issuer the own-origin rule was checked against. */
   issuer: string;
-  /** True when the server would accept the client (and, when given, the redirect URI). */
+  /** True when the server would accept the client (and, when given, the redirect URI) and its jwks_uri works. */
   accepted: boolean;
-  /** The first failure as the server reports it: reason code, rule, and what the user is shown. */
-  rejection?: { code: ReasonCode | undefined; rule: string | undefined; publicMessage: string | undefined };
+  /**
+   * The first failure as the server reports it: reason code, rule, and what the user is shown. `stage` says
+   * where: a `jwks` failure does not stop the authorization, it fails the token request (`invalid_client`).
+   */
+  rejection?: {
+    stage: CheckStage;
+    code: ReasonCode | undefined;
+    rule: RuleId | undefined;
+    publicMessage: string | undefined;
+  };
   checks: CheckItem[];
   response?: ResponseSummary;
   client?: ClientSummary;
   redirectUri?: { uri: string; accepted: boolean };
+  jwks?: JwksSummary;
 }
 
-export interface CheckOptions {
-  /** The authorization server's issuer, for the own-origin rule. Default {@link DEFAULT_CHECK_ISSUER}. */
-  issuer?: string;
-  /** Development exception: loopback client ids and addresses. Needs a loopback issuer, as on the server. */
-  allowLoopback?: boolean;
-  allowRootPath?: boolean;
-  allowQuery?: boolean;
-  allowedPorts?: readonly number[];
-  requireClientName?: boolean;
-  /** What the provider supports. Default: oidc-provider 9's defaults. */
+/** The options `check` shares with `createCimd`: same names, same types, same defaults, same validation. */
+const SHARED_OPTION_NAMES = [
+  'issuer',
+  'allowLoopback',
+  'allowRootPath',
+  'allowQuery',
+  'allowedPorts',
+  'denyList',
+  'connectTimeoutMs',
+  'dnsTimeoutMs',
+  'timeoutMs',
+  'maxBodyBytes',
+  'acceptTextPlain',
+  'requireClientName',
+  'lifetime',
+  'grantsWithoutUser',
+  'ca',
+  'lookup',
+  'now',
+  'extraGrantTypes',
+  'extraResponseModes',
+] as const satisfies readonly (keyof CimdOptions)[];
+type SharedOptionName = (typeof SHARED_OPTION_NAMES)[number];
+
+export interface CheckOptions extends Pick<CimdOptions, SharedOptionName> {
+  /**
+   * What the provider supports. Default: what `createCimd(...).configure({})` derives (oidc-provider 9's
+   * defaults plus `extraGrantTypes` / `extraResponseModes`). From a server's metadata:
+   * {@link capabilitiesFromServerMetadata}.
+   */
   capabilities?: ProviderCapabilities;
-  lifetime?: Partial<LifetimeBounds>;
   /** Also check whether this redirect URI would be accepted. */
   redirectUri?: string;
-  /** A guarded fetcher to use (e.g. `cimd.fetcher`); default: one created from the options below, then closed. */
+  /** A guarded fetcher to use (e.g. `cimd.fetcher`); default: one built by the plugin's pipeline, then closed. */
   fetcher?: Fetcher;
-  ca?: FetcherOptions['ca'];
-  lookup?: FetcherOptions['lookup'];
-  denyList?: readonly string[];
-  connectTimeoutMs?: number;
-  timeoutMs?: number;
-  maxBodyBytes?: number;
-  acceptTextPlain?: boolean;
-  /** Called before long steps (the fetch). */
+  /** Fetch and check the JWK Set at the document's `jwks_uri` (URL checks only). Default true. */
+  jwks?: boolean;
+  /** Called before long steps (the fetches). */
   onProgress?: (message: string) => void;
-  now?: () => number;
 }
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const checkRow = <T>(expected: string, test: (value: unknown) => boolean): OptionRow<T> =>
+  Object.freeze({ expected, test });
+
+/** The rows of CIMD_OPTIONS that `check` shares, and its own. */
+const CHECK_OPTIONS: OptionTable = Object.freeze({
+  ...Object.fromEntries(SHARED_OPTION_NAMES.map((name) => [name, CIMD_OPTIONS[name]])),
+  capabilities: checkRow<ProviderCapabilities>(
+    'capabilities (see capabilitiesFromServerMetadata)',
+    (v) =>
+      isObject(v) &&
+      ['grantTypes', 'responseTypes', 'responseModes', 'scopes', 'clientAuthMethods'].every(
+        (name) => v[name] instanceof Set,
+      ),
+  ),
+  redirectUri: checkRow<string>('a string', (v) => typeof v === 'string'),
+  fetcher: checkRow<Fetcher>('a guarded fetcher (cimd.fetcher)', (v) => isObject(v) && typeof v.get === 'function'),
+  jwks: checkRow<boolean>('a boolean', (v) => typeof v === 'boolean'),
+  onProgress: checkRow<(message: string) => void>('a function', (v) => typeof v === 'function'),
+});
+const CHECK_DOCUMENT_OPTIONS: OptionTable = Object.freeze({
+  ...CHECK_OPTIONS,
+  clientId: checkRow<string>('a string', (v) => typeof v === 'string'),
+});
 
 /** A neutral issuer: no real client id is on its origin. */
 export const DEFAULT_CHECK_ISSUER = 'https://authorization-server.invalid';
@@ -132,235 +224,61 @@ export const DEFAULT_CHECK_ISSUER = 'https://authorization-server.invalid';
 export const DEFAULT_LOOPBACK_CHECK_ISSUER = 'http://localhost';
 
 // ---------------------------------------------------------------------------------------------------------------
-// Rule catalogues: the names the rules report, with what they require and how to fix a failure. The rules
-// themselves live in url-rules.ts and document-rules.ts.
-
-interface RuleText {
-  rule: string;
-  requires: string;
-  fix: string | ((cid: string) => string);
-}
-
-const URL_RULES: readonly RuleText[] = [
-  { rule: 'length', requires: 'at most 2048 characters', fix: 'shorten the URL to 2048 characters or fewer' },
-  {
-    rule: 'characters',
-    requires: 'no whitespace, control, backslash or non-ASCII characters',
-    fix: 'percent-encode spaces and non-ASCII characters, and remove backslashes',
-  },
-  {
-    rule: 'scheme',
-    requires: 'starts with lowercase https://',
-    fix: 'serve the document over https, written https://',
-  },
-  { rule: 'userinfo', requires: 'no user:password@ part', fix: 'remove the "user@" part from the URL' },
-  { rule: 'fragment', requires: 'no #fragment', fix: 'remove the "#..." part from the URL' },
-  { rule: 'dot_segment', requires: 'no "." or ".." path segments', fix: 'remove "." and ".." segments from the path' },
-  {
-    rule: 'root_path',
-    requires: 'a path other than "/"',
-    fix: 'publish the document at a path such as /oauth/client-metadata.json',
-  },
-  {
-    rule: 'query',
-    requires: 'no ?query',
-    fix: 'remove the query: every query variant would be a different client (and cache entry)',
-  },
-  { rule: 'parse', requires: 'an absolute URL', fix: 'use an absolute https URL' },
-  { rule: 'ip_literal', requires: 'a DNS name as host, not an IP address', fix: 'use a DNS name for the host' },
-  { rule: 'trailing_dot', requires: 'no trailing dot in the host', fix: 'remove the trailing dot from the host name' },
-  {
-    rule: 'host_syntax',
-    requires: 'host labels of letters, digits and hyphens',
-    fix: 'use a host name made of letters, digits and hyphens',
-  },
-  {
-    rule: 'special_use_host',
-    requires: 'not a special-use name (localhost, .local, .internal, .test, .example, .invalid, .onion, home.arpa)',
-    fix: 'use a public DNS name; for local development against a loopback issuer use the development exception (--allow-loopback)',
-  },
-  { rule: 'single_label', requires: 'a fully qualified host name', fix: 'use a name such as app.example.com' },
-  {
-    rule: 'own_origin',
-    requires: "not on the authorization server's own origin",
-    fix: "host the document on the client's own origin, not the authorization server's",
-  },
-  { rule: 'port', requires: 'a usable port allowed by the server', fix: 'serve the document on port 443' },
-  {
-    rule: 'canonical',
-    requires: 'canonical form (as the WHATWG URL parser writes it)',
-    fix: (cid) => {
-      const href = URL.parse(cid)?.href;
-      return href && href !== cid ? `use the canonical form ${href}` : 'write the URL in canonical form';
-    },
-  },
-];
-
-const HTTPS_MEMBER_FIX = (rule: string) => `make "${rule}" an https URL, or remove it`;
-
-const DOCUMENT_RULES: readonly RuleText[] = [
-  {
-    rule: 'json',
-    requires: 'UTF-8 JSON',
-    fix: 'serve valid UTF-8 JSON, without a byte order mark or trailing content',
-  },
-  { rule: 'duplicate_member', requires: 'no duplicate member names', fix: 'remove the duplicate member' },
-  { rule: 'not_object', requires: 'a single JSON object', fix: 'make the body one JSON object {...}' },
-  {
-    rule: 'client_id',
-    requires: 'client_id equal to the URL, byte for byte',
-    fix: (cid) => `set "client_id" to exactly ${JSON.stringify(cid)}`,
-  },
-  {
-    rule: 'client_secret',
-    requires: 'no client_secret',
-    fix: 'remove "client_secret": the document is public, and a CIMD client has no secret',
-  },
-  {
-    rule: 'client_secret_expires_at',
-    requires: 'no client_secret_expires_at',
-    fix: 'remove "client_secret_expires_at"',
-  },
-  {
-    rule: 'token_endpoint_auth_method',
-    requires: 'no shared-secret auth method; one the server supports',
-    fix: 'use "none" (a public client), or "private_key_jwt" with "jwks_uri"',
-  },
-  {
-    rule: 'token_endpoint_auth_methods_supported',
-    requires: 'at least one auth method the server supports',
-    fix: 'include "none" (or "private_key_jwt" with keys)',
-  },
-  {
-    rule: 'jwks',
-    requires: 'public keys only; jwks or jwks_uri, not both; keys for private_key_jwt',
-    fix: 'publish public keys only (no d, p, q, dp, dq, qi, oth, k, no kty "oct"), in "jwks" or "jwks_uri" but not both',
-  },
-  { rule: 'client_name', requires: 'client_name present', fix: 'add "client_name": "<your application name>"' },
-  { rule: 'client_uri', requires: 'client_uri is https', fix: HTTPS_MEMBER_FIX('client_uri') },
-  { rule: 'logo_uri', requires: 'logo_uri is https', fix: HTTPS_MEMBER_FIX('logo_uri') },
-  { rule: 'tos_uri', requires: 'tos_uri is https', fix: HTTPS_MEMBER_FIX('tos_uri') },
-  { rule: 'policy_uri', requires: 'policy_uri is https', fix: HTTPS_MEMBER_FIX('policy_uri') },
-  { rule: 'jwks_uri', requires: 'jwks_uri is https', fix: HTTPS_MEMBER_FIX('jwks_uri') },
-  { rule: 'application_type', requires: 'application_type web or native', fix: 'use "web" or "native", or omit it' },
-  {
-    rule: 'grant_types',
-    requires: 'a grant type the server supports',
-    fix: 'include "authorization_code" in "grant_types" (or omit the member)',
-  },
-  {
-    rule: 'response_types',
-    requires: 'a response type the server supports',
-    fix: 'include "code" in "response_types" (or omit the member)',
-  },
-  {
-    rule: 'response_modes',
-    requires: 'a response mode the server supports',
-    fix: 'include "query" in "response_modes", or omit the member',
-  },
-  { rule: 'scope', requires: 'scope is a string', fix: 'make "scope" a space-separated string' },
-  {
-    rule: 'redirect_uris',
-    requires: 'exact redirect URIs: https, or http for loopback only, no fragments',
-    fix: 'list absolute redirect URIs: https, or http only for localhost / 127.0.0.1 / [::1], without "#"',
-  },
-  {
-    rule: 'default_max_age',
-    requires: 'default_max_age is a non-negative integer',
-    fix: 'make "default_max_age" a non-negative integer, or remove it',
-  },
-  {
-    rule: 'require_auth_time',
-    requires: 'require_auth_time is a boolean',
-    fix: 'make "require_auth_time" true or false, or remove it',
-  },
-];
-
-const fixText = (text: RuleText | undefined, cid: string, fallback: string): string => {
-  if (!text) return fallback;
-  return typeof text.fix === 'function' ? text.fix(cid) : text.fix;
-};
-
-const DOCUMENT_PREFIX = /^client metadata document: /;
-const detail = (error: CimdError): string => error.message.replace(DOCUMENT_PREFIX, '');
-
-// ---------------------------------------------------------------------------------------------------------------
-// Configuration
+// Configuration: the server's own option table and composition root
 
 interface Resolved {
   issuer: string;
+  pipeline: Pipeline;
   capabilities: ProviderCapabilities;
   lifetime: LifetimeBounds;
-  documentRules: DocumentRuleOptions;
-  urlRules: (cid: string) => ReturnType<ReturnType<typeof createUrlRules>>;
+  urlRules: (cid: string) => UrlVerdict;
+  allowLoopback: boolean;
+  /** The fetcher belongs to `check` (built here) and is closed after the check. */
+  ownsFetcher: boolean;
+  /** Fetch jwks_uri. */
+  jwks: boolean;
 }
 
-const isLoopbackIssuer = (issuer: string): boolean => {
-  const host = URL.parse(issuer)?.hostname;
-  return host !== undefined && (host === 'localhost' || isLoopbackAddress(host));
-};
-
-/** Validates the options as `createCimd` would; throws TypeError for a configuration the server refuses. */
-function resolveOptions(options: CheckOptions): Resolved {
+/** Validates the options as `createCimd` would; throws CimdOptionError (a TypeError) for options the server refuses. */
+function resolveOptions(options: CheckOptions, table: OptionTable): Resolved {
+  validateOptions(options, table);
+  const shared: Record<string, unknown> = {};
+  for (const name of SHARED_OPTION_NAMES) if (options[name] !== undefined) shared[name] = options[name];
   const allowLoopback = options.allowLoopback === true;
-  const issuer = options.issuer ?? (allowLoopback ? DEFAULT_LOOPBACK_CHECK_ISSUER : DEFAULT_CHECK_ISSUER);
-  if (!URL.parse(issuer)) throw new TypeError(`issuer ${JSON.stringify(issuer)} is not a URL`);
-  if (allowLoopback && !isLoopbackIssuer(issuer)) {
-    throw new TypeError(
-      `the development exception (allowLoopback) is only honoured with a loopback issuer; the issuer is ${issuer}`,
-    );
-  }
-  const ruleOptions: UrlRuleOptions = {
+  shared.issuer = options.issuer ?? (allowLoopback ? DEFAULT_LOOPBACK_CHECK_ISSUER : DEFAULT_CHECK_ISSUER);
+  const resolved = resolveCimdOptions(shared);
+  const pipeline = buildPipeline(resolved, options.fetcher ? { fetcher: options.fetcher } : {});
+  const issuer = resolved.issuer as string;
+  return {
     issuer,
+    pipeline,
+    capabilities: options.capabilities ?? pipeline.capabilities(),
+    lifetime: pipeline.lifetime,
+    urlRules: pipeline.urlRulesFor(issuer),
     allowLoopback,
-    ...(options.allowRootPath !== undefined ? { allowRootPath: options.allowRootPath } : {}),
-    ...(options.allowQuery !== undefined ? { allowQuery: options.allowQuery } : {}),
-    ...(options.allowedPorts !== undefined ? { allowedPorts: options.allowedPorts } : {}),
-  };
-  return {
-    issuer,
-    capabilities: options.capabilities ?? deriveCapabilities({}),
-    lifetime: { ...DEFAULT_LIFETIME_BOUNDS, ...options.lifetime },
-    documentRules: { requireClientName: options.requireClientName !== false },
-    urlRules: createUrlRules(ruleOptions),
-  };
-}
-
-/**
- * Capabilities from an authorization server's metadata (RFC 8414 / OpenID discovery), so that a document can
- * be checked against what a real server advertises rather than oidc-provider's defaults.
- */
-export function capabilitiesFromServerMetadata(metadata: Record<string, unknown>): ProviderCapabilities {
-  const list = (name: string, fallback: readonly string[]): string[] => {
-    const value = metadata[name];
-    return Array.isArray(value) ? value.filter((entry): entry is string => typeof entry === 'string') : [...fallback];
-  };
-  const defaults = deriveCapabilities({});
-  return {
-    grantTypes: new Set(list('grant_types_supported', ['authorization_code', 'implicit'])),
-    responseTypes: new Set(list('response_types_supported', [...defaults.responseTypes]).map(normaliseResponseType)),
-    responseModes: new Set(list('response_modes_supported', ['query', 'fragment'])),
-    scopes: new Set(list('scopes_supported', [...defaults.scopes])),
-    clientAuthMethods: new Set(list('token_endpoint_auth_methods_supported', ['client_secret_basic'])),
+    ownsFetcher: options.fetcher === undefined,
+    jwks: options.jwks !== false,
   };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Stages
 
+const URL_RULE_IDS = Object.keys(URL_RULES) as UrlRuleId[];
+const DOCUMENT_RULE_IDS = Object.keys(DOCUMENT_RULES) as DocumentRuleId[];
+
 function runUrlRules(cid: string, resolved: Resolved): { items: CheckItem[]; error?: CimdError } {
   const verdict = resolved.urlRules(cid);
   if (verdict.ok) {
     return {
-      items: URL_RULES.map((text) => ({
+      items: URL_RULE_IDS.map((rule) => ({
         stage: 'url',
-        id: `url:${text.rule}`,
+        id: `url:${rule}`,
         status: 'pass',
-        message: text.requires,
+        message: URL_RULES[rule].requires,
       })),
     };
   }
-  const failed = URL_RULES.find((text) => text.rule === verdict.rule);
   const failure: CheckItem = {
     stage: 'url',
     id: `url:${verdict.rule}`,
@@ -368,97 +286,93 @@ function runUrlRules(cid: string, resolved: Resolved): { items: CheckItem[]; err
     message: verdict.message,
     code: Reason.RejectedUrl,
     rule: verdict.rule,
-    fix: fixText(failed, cid, 'use an https URL of the form https://app.example.com/oauth/client-metadata.json'),
+    fix: ruleFix(verdict.rule, cid),
   };
-  const items: CheckItem[] = [];
-  for (const text of URL_RULES) {
-    if (text.rule === verdict.rule) items.push(failure);
-    else items.push({ stage: 'url', id: `url:${text.rule}`, status: 'skip', message: text.requires });
-  }
-  if (!failed) items.push(failure);
+  // The rules run in catalogue order and stop at the first failure: the ones before it passed.
+  const failedIndex = URL_RULE_IDS.indexOf(verdict.rule as UrlRuleId);
+  const items: CheckItem[] = URL_RULE_IDS.map((rule, index) =>
+    index === failedIndex
+      ? failure
+      : {
+          stage: 'url',
+          id: `url:${rule}`,
+          status: failedIndex !== -1 && index < failedIndex ? 'pass' : 'skip',
+          message: URL_RULES[rule].requires,
+        },
+  );
+  if (failedIndex === -1) items.unshift(failure);
   return { items, error: new CimdError(Reason.RejectedUrl, verdict.message, { rule: verdict.rule }) };
 }
 
-/** Fetch steps in the order the fetcher takes them; a failure at one step means the ones before it passed. */
-const FETCH_STEPS = ['connect', 'status', 'encoding', 'content_type', 'size'] as const;
-type FetchStep = (typeof FETCH_STEPS)[number] | 'timeout';
-
-const FETCH_STEP_OF: Partial<Record<ReasonCode, FetchStep>> = {
-  [Reason.RejectedAddress]: 'connect',
-  [Reason.RejectedNetwork]: 'connect',
-  [Reason.RejectedTimeout]: 'timeout',
-  [Reason.RejectedStatus]: 'status',
-  [Reason.RejectedEncoding]: 'encoding',
-  [Reason.RejectedContentType]: 'content_type',
-  [Reason.RejectedSize]: 'size',
-  [Reason.RejectedUrl]: 'connect',
-};
-
-function fetchFix(error: CimdError, allowLoopback: boolean): string {
-  switch (error.code) {
-    case Reason.RejectedAddress:
-      return allowLoopback
-        ? 'the host must resolve only to public (or, in development, loopback) addresses'
-        : 'the host must resolve only to public unicast addresses; for local development use the development exception (allowLoopback, cimd check --allow-loopback)';
-    case Reason.RejectedNetwork:
+function fetchFix(error: CimdError, step: FetchStepId, resolved: Resolved): string {
+  switch (step) {
+    case 'connect':
+      if (error.code === Reason.RejectedTimeout) {
+        return 'answer within the time limit (5 s, connecting within 3 s, by default); bot protection that stalls server requests has the same effect';
+      }
+      if (error.code === Reason.RejectedAddress) {
+        return resolved.allowLoopback
+          ? 'the host must resolve only to public (or, in development, loopback) addresses'
+          : 'the host must resolve only to public unicast addresses; for local development use the development exception (allowLoopback, cimd check --allow-loopback)';
+      }
       return 'make the host reachable over https with a certificate that verifies (a private CA must be trusted: ca option, cimd check --ca)';
-    case Reason.RejectedTimeout:
-      return 'answer within the time limit (5 s, connecting within 3 s, by default); bot protection that stalls server requests has the same effect';
-    case Reason.RejectedStatus: {
-      const status = Number(/status (\d{3})/.exec(error.message)?.[1]);
-      if ((status >= 300 && status < 400) || /redirect/.test(error.message)) {
-        return 'serve the document at the client_id URL itself with 200: redirects are never followed';
+    case 'status': {
+      const status = error.response?.status ?? 0;
+      if (status >= 300 && status < 400) {
+        return 'serve the document at the URL itself with 200: redirects are never followed';
       }
       if (status === 401 || status === 403 || status === 429 || status === 503) {
         return 'answer server-side requests with 200; bot protection or rate limiting blocks the server (or pin the client on the server)';
       }
-      return 'serve the document with status 200 at exactly the client_id URL';
+      return 'serve it with status 200 at exactly this URL';
     }
-    case Reason.RejectedEncoding:
-      return 'serve the document uncompressed (no Content-Encoding): the server asks for identity';
-    case Reason.RejectedContentType:
+    case 'encoding':
+      return 'serve it uncompressed (no Content-Encoding): the server asks for identity';
+    case 'content_type':
       return 'serve it as Content-Type: application/json (an HTML page here is usually bot protection)';
-    case Reason.RejectedSize:
-      return 'keep the document under the size limit (5120 bytes): drop unused members, move keys to jwks_uri';
-    default:
-      return 'serve the document with 200 and Content-Type: application/json';
+    case 'size':
+      if (error.code === Reason.RejectedTimeout) return 'send the whole body within the time limit (5 s by default)';
+      return `keep it under the size limit (${error.details.limit ?? 5120} bytes): drop unused members, move keys to jwks_uri`;
   }
 }
 
-const FETCH_REQUIRES: Record<FetchStep, string> = {
-  connect: 'host resolves to allowed addresses and TLS verifies',
-  timeout: 'answered in time',
-  status: 'status 200, no redirect',
-  encoding: 'no content-encoding',
-  content_type: 'application/json',
-  size: 'within the size limit',
-};
-
-function fetchFailureItems(error: CimdError, allowLoopback: boolean): CheckItem[] {
-  const failedStep = FETCH_STEP_OF[error.code] ?? 'connect';
-  const failedIndex = FETCH_STEPS.indexOf(failedStep as (typeof FETCH_STEPS)[number]);
-  const items: CheckItem[] = [];
-  FETCH_STEPS.forEach((step, index) => {
-    if (step === failedStep) return;
-    const passed = failedIndex > index;
-    items.push({
-      stage: 'fetch',
-      id: `fetch:${step}`,
-      status: passed ? 'pass' : 'skip',
-      message: FETCH_REQUIRES[step],
-    });
-  });
-  const failure: CheckItem = {
-    stage: 'fetch',
-    id: `fetch:${failedStep}`,
-    status: 'fail',
-    message: error.message,
-    code: error.code,
-    fix: fetchFix(error, allowLoopback),
+/** Every step passed: what each found. */
+function passedStepItems(stage: 'fetch' | 'jwks', response: FetchResult): CheckItem[] {
+  const found: Record<FetchStepId, string> = {
+    connect: 'host resolves to allowed addresses only and TLS verifies',
+    status: `status ${response.status}`,
+    encoding: 'no content-encoding',
+    content_type: `content-type ${response.headers['content-type'] ?? '(none)'}`,
+    size: `${response.body.length} bytes`,
   };
-  items.splice(failedIndex === -1 ? 0 : failedIndex, 0, failure);
-  return items;
+  return FETCH_STEP_LIST.map((step) => ({ stage, id: `${stage}:${step.id}`, status: 'pass', message: found[step.id] }));
 }
+
+/**
+ * The fetcher's steps, in its order (fetch/steps.ts): the ones before the failed step passed, the failed one is
+ * placed by the error's `details.step` (never by its message), the ones after it were not reached.
+ */
+function failedStepItems(stage: 'fetch' | 'jwks', error: CimdError, resolved: Resolved): CheckItem[] {
+  const failed = failedStep(error) ?? 'connect';
+  const failedIndex = FETCH_STEP_LIST.findIndex((step) => step.id === failed);
+  return FETCH_STEP_LIST.map((step, index): CheckItem => {
+    if (index === failedIndex) {
+      return {
+        stage,
+        id: `${stage}:${step.id}`,
+        status: 'fail',
+        message: error.message,
+        code: error.code,
+        ...(error.rule ? { rule: error.rule } : {}),
+        fix: fetchFix(error, step.id, resolved),
+      };
+    }
+    return { stage, id: `${stage}:${step.id}`, status: index < failedIndex ? 'pass' : 'skip', message: step.requires };
+  });
+}
+
+const asCimdError = (cause: unknown): CimdError =>
+  isCimdError(cause) ? cause : new CimdError(Reason.RejectedNetwork, String(cause), { cause });
 
 const CACHE_HEADERS = ['cache-control', 'expires', 'date', 'age', 'etag', 'last-modified', 'vary'];
 
@@ -480,13 +394,7 @@ function fetchSuccessItems(
   const headers = response.headers;
   const contentType = headers['content-type'];
   const bytes = response.body.length;
-  const items: CheckItem[] = [
-    { stage: 'fetch', id: 'fetch:connect', status: 'pass', message: FETCH_REQUIRES.connect },
-    { stage: 'fetch', id: 'fetch:status', status: 'pass', message: `status ${response.status}` },
-    { stage: 'fetch', id: 'fetch:encoding', status: 'pass', message: 'no content-encoding' },
-    { stage: 'fetch', id: 'fetch:content_type', status: 'pass', message: `content-type ${contentType ?? '(none)'}` },
-    { stage: 'fetch', id: 'fetch:size', status: 'pass', message: `${bytes} bytes` },
-  ];
+  const items: CheckItem[] = passedStepItems('fetch', response);
 
   // The lifetime as the server computes it, and (same function, no clamping) as the response asked for it.
   const policy = cachePolicy(headers, now, resolved.lifetime);
@@ -584,14 +492,18 @@ type Validation = { ok: true; result: NormalisedDocument } | { ok: false; error:
 
 function validate(body: string | Uint8Array, cid: string, resolved: Resolved): Validation {
   try {
-    return { ok: true, result: validateDocument(body, cid, resolved.capabilities, resolved.documentRules) };
+    return {
+      ok: true,
+      result: validateDocument(body, cid, resolved.capabilities, resolved.pipeline.documentRules),
+    };
   } catch (error) {
     if (isCimdError(error)) return { ok: false, error };
     throw error;
   }
 }
 
-const FATAL_DOCUMENT_RULES = new Set(['json', 'duplicate_member', 'not_object']);
+/** After these, nothing else can be judged: there is no object to read. */
+const FATAL_DOCUMENT_RULES: ReadonlySet<RuleId | undefined> = new Set(['json', 'duplicate_member', 'not_object']);
 
 /**
  * Repairs `doc` (in place) so that the rule that failed passes, to let the next run reach later rules.
@@ -599,7 +511,8 @@ const FATAL_DOCUMENT_RULES = new Set(['json', 'duplicate_member', 'not_object'])
  * named; it never adds a value that could make a later rule pass by accident, except placeholders for the
  * two members every rule run needs (`client_id`, `client_name`).
  */
-function repair(doc: Record<string, unknown>, rule: string, cid: string): boolean {
+function repair(doc: Record<string, unknown>, rule: RuleId | undefined, cid: string): boolean {
+  if (rule === undefined) return false;
   if (rule === 'client_id') {
     if (doc.client_id === cid) return false;
     doc.client_id = cid;
@@ -642,25 +555,19 @@ function offendingRedirectUris(
   for (const uri of uris) {
     if (typeof uri !== 'string') continue;
     const single = validate(JSON.stringify({ ...doc, redirect_uris: [uri] }), cid, resolved);
-    if (!single.ok && single.error.rule === 'redirect_uris') offending.push({ uri, message: detail(single.error) });
+    if (!single.ok && single.error.rule === 'redirect_uris') offending.push({ uri, message: single.error.message });
   }
   return offending;
 }
 
-function documentFailure(error: CimdError, cid: string, message = detail(error)): CheckItem {
-  const rule = error.rule ?? 'document';
+function documentFailure(error: CimdError, cid: string, message = error.message): CheckItem {
   return {
     stage: 'document',
-    id: `document:${rule}`,
+    id: `document:${error.rule ?? 'document'}`,
     status: 'fail',
     message,
     code: error.code,
-    rule,
-    fix: fixText(
-      DOCUMENT_RULES.find((text) => text.rule === rule),
-      cid,
-      'fix the member named by the rule',
-    ),
+    ...(error.rule ? { rule: error.rule, fix: ruleFix(error.rule, cid) } : { fix: 'fix the member named by the rule' }),
   };
 }
 
@@ -674,20 +581,20 @@ function runDocumentRules(body: string | Uint8Array, cid: string, resolved: Reso
   const first = validate(body, cid, resolved);
   const passAll = (failed: CheckItem[], reachedEnd: boolean): CheckItem[] => {
     const items: CheckItem[] = [];
-    for (const text of DOCUMENT_RULES) {
-      const failures = failed.filter((item) => item.rule === text.rule);
+    for (const rule of DOCUMENT_RULE_IDS) {
+      const failures = failed.filter((item) => item.rule === rule);
       if (failures.length > 0) items.push(...failures);
       else {
         items.push({
           stage: 'document',
-          id: `document:${text.rule}`,
+          id: `document:${rule}`,
           status: reachedEnd ? 'pass' : 'skip',
-          message: text.requires,
+          message: DOCUMENT_RULES[rule].requires,
         });
       }
     }
-    // Rules this catalogue does not know yet still show up.
-    for (const item of failed) if (!DOCUMENT_RULES.some((text) => text.rule === item.rule)) items.push(item);
+    // A document rule reports only catalogue ids (the type says so); anything else still shows up.
+    for (const item of failed) if (!DOCUMENT_RULE_IDS.includes(item.rule as DocumentRuleId)) items.push(item);
     return items;
   };
   if (first.ok) return { items: passAll([], true), validated: first.result };
@@ -705,7 +612,7 @@ function runDocumentRules(body: string | Uint8Array, cid: string, resolved: Reso
     failures.push(documentFailure(error, cid));
   };
 
-  if (FATAL_DOCUMENT_RULES.has(firstError.rule ?? '')) {
+  if (FATAL_DOCUMENT_RULES.has(firstError.rule)) {
     record(firstError, undefined);
     return { items: passAll(failures, false), firstError };
   }
@@ -723,7 +630,7 @@ function runDocumentRules(body: string | Uint8Array, cid: string, resolved: Reso
       repaired = offending.size > 0 && kept.length > 0;
       if (repaired) doc.redirect_uris = kept;
     } else {
-      repaired = repair(doc, error.rule ?? '', cid);
+      repaired = repair(doc, error.rule, cid);
     }
     if (!repaired) return { items: passAll(failures, false), firstError };
     const next = validate(JSON.stringify(doc), cid, resolved);
@@ -839,14 +746,118 @@ function redirectItem(uri: string, client: ClientSummary | undefined): { item: C
   };
 }
 
-function finish(report: Omit<CheckReport, 'accepted' | 'rejection'>, firstError: CimdError | undefined): CheckReport {
+// ---------------------------------------------------------------------------------------------------------------
+// jwks_uri: one guarded fetch, with the fetcher and limits the provider's own fetch of it uses
+
+const jwksItem = (
+  rule: 'jwks_set' | 'jwks_public',
+  status: CheckStatus,
+  message: string,
+  extra: Partial<CheckItem> = {},
+): CheckItem => ({
+  stage: 'jwks',
+  id: `jwks:${rule}`,
+  status,
+  message,
+  ...extra,
+});
+
+async function jwksStage(
+  uri: string,
+  cid: string,
+  resolved: Resolved,
+  onProgress: ((message: string) => void) | undefined,
+): Promise<{ items: CheckItem[]; summary: JwksSummary; error?: CimdError }> {
+  let response: FetchResult;
+  onProgress?.(`fetching ${uri}`);
+  try {
+    // oidc-provider reads jwks_uri through the plugin's fetch hook: the same guarded fetcher and address policy,
+    // and the same body cap (DEFAULT_FETCH_MAX_BODY_BYTES). It does not look at the content type, so neither
+    // does this check: JSON.parse below decides, as it does on the server.
+    response = await resolved.pipeline.fetcher.get(uri, {
+      accept: 'application/jwk-set+json, application/json',
+      maxBytes: DEFAULT_FETCH_MAX_BODY_BYTES,
+      contentType: () => true,
+    });
+  } catch (cause) {
+    const error = asCimdError(cause);
+    return {
+      items: [
+        ...failedStepItems('jwks', error, resolved),
+        jwksItem('jwks_set', 'skip', JWKS_RULES.jwks_set.requires),
+        jwksItem('jwks_public', 'skip', JWKS_RULES.jwks_public.requires),
+      ],
+      summary: { uri, ok: false },
+      error,
+    };
+  }
+  const items = passedStepItems('jwks', response);
+  let value: unknown;
+  try {
+    value = JSON.parse(response.body.toString('utf8'));
+  } catch {
+    value = undefined;
+  }
+  const problem =
+    value === undefined
+      ? { kind: 'shape' as const, message: 'the JWK Set at jwks_uri is not JSON', member: 'jwks_uri', expected: 'JSON' }
+      : jwkSetProblem(value, 'the JWK Set at jwks_uri');
+  const keys = Array.isArray((value as { keys?: unknown } | undefined)?.keys)
+    ? (value as { keys: unknown[] }).keys
+    : undefined;
+  const summary: JwksSummary = {
+    uri,
+    ok: problem === undefined,
+    ...(keys
+      ? {
+          keys: keys.length,
+          keyTypes: [...new Set(keys.map((key) => (isObject(key) && typeof key.kty === 'string' ? key.kty : '?')))],
+        }
+      : {}),
+  };
+  if (!problem) {
+    items.push(jwksItem('jwks_set', 'pass', `${keys?.length ?? 0} ${keys?.length === 1 ? 'key' : 'keys'}`));
+    items.push(jwksItem('jwks_public', 'pass', JWKS_RULES.jwks_public.requires));
+    return { items, summary };
+  }
+  const rule = problem.kind === 'private' ? 'jwks_public' : 'jwks_set';
+  const code = problem.kind === 'private' ? Reason.RejectedSecret : Reason.RejectedDocument;
+  const error = new CimdError(code, problem.message, {
+    rule,
+    details: { member: problem.member, expected: problem.expected },
+  });
+  items.push(
+    rule === 'jwks_set'
+      ? jwksItem('jwks_set', 'fail', problem.message, { code, rule, fix: ruleFix(rule, cid) })
+      : jwksItem('jwks_set', 'pass', JWKS_RULES.jwks_set.requires),
+  );
+  items.push(
+    rule === 'jwks_public'
+      ? jwksItem('jwks_public', 'fail', problem.message, { code, rule, fix: ruleFix(rule, cid) })
+      : jwksItem('jwks_public', 'skip', JWKS_RULES.jwks_public.requires),
+  );
+  return { items, summary, error };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The report
+
+function finish(
+  report: Omit<CheckReport, 'accepted' | 'rejection'>,
+  firstError: { stage: CheckStage; error: CimdError } | undefined,
+): CheckReport {
   const failed = report.checks.find((item) => item.status === 'fail');
   const accepted = failed === undefined;
-  const rejection = accepted
+  const rejection: CheckReport['rejection'] = accepted
     ? undefined
     : firstError
-      ? { code: firstError.code, rule: firstError.rule, publicMessage: firstError.publicMessage }
-      : { code: failed.code, rule: failed.rule, publicMessage: undefined };
+      ? {
+          stage: firstError.stage,
+          code: firstError.error.code,
+          rule: firstError.error.rule,
+          publicMessage: firstError.error.publicMessage,
+        }
+      : { stage: failed.stage, code: failed.code, rule: failed.rule, publicMessage: undefined };
   return { ...report, accepted, ...(rejection ? { rejection } : {}) };
 }
 
@@ -890,14 +901,25 @@ function documentStages(
 
 /**
  * Checks a client_id as the server would: URL rules, then (only if they pass) one guarded fetch, the caching
- * headers and the document rules. Never throws for a rejected client (that is a report with `accepted:
- * false`); throws TypeError for options the server itself would refuse.
+ * headers and the document rules, and, when the document names a `jwks_uri`, one guarded fetch of it and the
+ * JWK Set rules. Never throws for a rejected client (that is a report with `accepted: false`); throws
+ * CimdOptionError (a TypeError, `code: 'CIMD_INVALID_OPTION'`) for options the server itself would refuse.
  */
 export async function checkClientId(clientId: string, options: CheckOptions = {}): Promise<CheckReport> {
-  const resolved = resolveOptions(options);
+  const resolved = resolveOptions(options, CHECK_OPTIONS);
+  try {
+    return await checkResolved(clientId, options, resolved);
+  } finally {
+    if (resolved.ownsFetcher) await resolved.pipeline.fetcher.close();
+  }
+}
+
+async function checkResolved(clientId: string, options: CheckOptions, resolved: Resolved): Promise<CheckReport> {
   const now = options.now ?? Date.now;
   const checks: CheckItem[] = [];
   const base = { clientId, source: 'url' as const, issuer: resolved.issuer };
+  const redirectRejected =
+    options.redirectUri !== undefined ? { redirectUri: { uri: options.redirectUri, accepted: false } } : {};
 
   const url = runUrlRules(clientId, resolved);
   checks.push(...url.items);
@@ -905,55 +927,37 @@ export async function checkClientId(clientId: string, options: CheckOptions = {}
     checks.push(skipStage('fetch', 'not fetched: the client_id URL is rejected before any network activity'));
     checks.push(skipStage('document', 'not checked'));
     if (options.redirectUri !== undefined) checks.push(redirectItem(options.redirectUri, undefined).item);
-    return finish(
-      {
-        ...base,
-        checks,
-        ...(options.redirectUri !== undefined ? { redirectUri: { uri: options.redirectUri, accepted: false } } : {}),
-      },
-      url.error,
-    );
+    return finish({ ...base, checks, ...redirectRejected }, { stage: 'url', error: url.error });
   }
 
-  const fetcher =
-    options.fetcher ??
-    createFetcher({
-      addressPolicy: createAddressPolicy({
-        allowLoopback: options.allowLoopback === true,
-        ...(options.denyList ? { denyList: options.denyList } : {}),
-      }),
-      ...(options.ca !== undefined ? { ca: options.ca } : {}),
-      ...(options.lookup !== undefined ? { lookup: options.lookup } : {}),
-      ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
-      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-      ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
-      ...(options.acceptTextPlain !== undefined ? { acceptTextPlain: options.acceptTextPlain } : {}),
-    });
   let response: FetchResult;
   try {
     options.onProgress?.(`fetching ${clientId}`);
-    response = await fetcher.fetchDocument(clientId);
+    response = await resolved.pipeline.fetcher.fetchDocument(clientId);
   } catch (cause) {
-    const error = isCimdError(cause) ? cause : new CimdError(Reason.RejectedNetwork, String(cause), { cause });
-    checks.push(...fetchFailureItems(error, options.allowLoopback === true));
+    const error = asCimdError(cause);
+    checks.push(...failedStepItems('fetch', error, resolved));
     checks.push(skipStage('document', 'not checked: the document could not be retrieved'));
     if (options.redirectUri !== undefined) checks.push(redirectItem(options.redirectUri, undefined).item);
-    return finish(
-      {
-        ...base,
-        checks,
-        ...(options.redirectUri !== undefined ? { redirectUri: { uri: options.redirectUri, accepted: false } } : {}),
-      },
-      error,
-    );
-  } finally {
-    if (!options.fetcher) await fetcher.close();
+    return finish({ ...base, checks, ...redirectRejected }, { stage: 'fetch', error });
   }
 
   const fetched = fetchSuccessItems(response, resolved, now());
   checks.push(...fetched.items);
   const doc = documentStages(response.body, clientId, resolved, options.redirectUri);
   checks.push(...doc.items);
+
+  let jwks: Awaited<ReturnType<typeof jwksStage>> | undefined;
+  const jwksUri = doc.client?.metadata.jwks_uri;
+  if (typeof jwksUri === 'string' && resolved.jwks) {
+    jwks = await jwksStage(jwksUri, clientId, resolved, options.onProgress);
+    checks.push(...jwks.items);
+  }
+  const firstError = doc.firstError
+    ? { stage: 'document' as const, error: doc.firstError }
+    : jwks?.error
+      ? { stage: 'jwks' as const, error: jwks.error }
+      : undefined;
   return finish(
     {
       ...base,
@@ -961,20 +965,25 @@ export async function checkClientId(clientId: string, options: CheckOptions = {}
       response: fetched.summary,
       ...(doc.client ? { client: doc.client } : {}),
       ...(doc.redirect ? { redirectUri: doc.redirect } : {}),
+      ...(jwks ? { jwks: jwks.summary } : {}),
     },
-    doc.firstError,
+    firstError,
   );
 }
 
 /**
  * Checks a document without fetching it: the URL rules on the client_id it will be served from, and the
  * document rules. Without `clientId`, the document's own `client_id` is used (and the match is not checked).
+ * Nothing is fetched, `jwks_uri` included.
  */
 export function checkDocument(
   body: string | Uint8Array,
   options: CheckOptions & { clientId?: string } = {},
 ): CheckReport {
-  const resolved = resolveOptions(options);
+  const resolved = resolveOptions(
+    { ...options, ...(options.fetcher ? {} : { fetcher: NO_NETWORK }) },
+    CHECK_DOCUMENT_OPTIONS,
+  );
   let clientId = options.clientId;
   const checks: CheckItem[] = [];
   if (clientId === undefined) {
@@ -1001,6 +1010,9 @@ export function checkDocument(
   checks.push(skipStage('fetch', 'not fetched: checking a local document'));
   const doc = documentStages(body, clientId, resolved, options.redirectUri);
   checks.push(...doc.items);
+  if (typeof doc.client?.metadata.jwks_uri === 'string') {
+    checks.push(skipStage('jwks', 'jwks_uri not fetched: checking a local document (check the URL to fetch it)'));
+  }
   return finish(
     {
       ...base,
@@ -1008,6 +1020,20 @@ export function checkDocument(
       ...(doc.client ? { client: doc.client } : {}),
       ...(doc.redirect ? { redirectUri: doc.redirect } : {}),
     },
-    url.error ?? doc.firstError,
+    url.error
+      ? { stage: 'url', error: url.error }
+      : doc.firstError
+        ? { stage: 'document', error: doc.firstError }
+        : undefined,
   );
 }
+
+/** `checkDocument` never touches the network: a fetcher that refuses, so that the pipeline builds none. */
+const NO_NETWORK: Fetcher = Object.freeze({
+  fetchDocument: () => Promise.reject(new Error('checkDocument does not fetch')),
+  get: () => Promise.reject(new Error('checkDocument does not fetch')),
+  fetch: () => Promise.reject(new Error('checkDocument does not fetch')),
+  close: async () => {},
+});
+
+export { CimdOptionError };

@@ -35,7 +35,13 @@ export interface FetchStep {
   readonly check?: (head: ResponseHead) => CimdError | undefined;
 }
 
-const failure = (code: RejectionCode, message: string, step: FetchStepId, head: ResponseHead, details: CimdErrorDetails) =>
+const failure = (
+  code: RejectionCode,
+  message: string,
+  step: FetchStepId,
+  head: ResponseHead,
+  details: CimdErrorDetails,
+) =>
   new CimdError(code, message, {
     response: { status: head.status, mediaType: head.mediaType || undefined },
     details: { ...details, step },

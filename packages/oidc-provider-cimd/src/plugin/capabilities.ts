@@ -87,3 +87,42 @@ export function deriveCapabilities(config: CapabilityConfig, extras: CapabilityE
     clientAuthMethods: new Set(config.clientAuthMethods ?? DEFAULT_CLIENT_AUTH_METHODS),
   };
 }
+
+/** The part of a provider configuration that an authorization server's metadata reveals. */
+export interface ServerMetadataCapabilities {
+  configuration: Pick<CapabilityConfig, 'responseTypes' | 'scopes' | 'clientAuthMethods'>;
+  extras: CapabilityExtras;
+}
+
+/**
+ * What an authorization server's metadata (RFC 8414 §2, OpenID Connect Discovery 1.0 §3) says it supports, as
+ * the configuration and extras that `configure()` and {@link deriveCapabilities} take. A member the metadata
+ * leaves out keeps oidc-provider's default. `cimd check --server-metadata` and the operator commands (`cimd pin`,
+ * `cimd refresh`) both derive the provider's capabilities through this one function, so they judge a document
+ * alike.
+ */
+export function serverMetadataCapabilities(metadata: Readonly<Record<string, unknown>>): ServerMetadataCapabilities {
+  const strings = (name: string): string[] | undefined => {
+    const value = metadata[name];
+    return Array.isArray(value) ? value.filter((entry): entry is string => typeof entry === 'string') : undefined;
+  };
+  const responseTypes = strings('response_types_supported');
+  const scopes = strings('scopes_supported');
+  const clientAuthMethods = strings('token_endpoint_auth_methods_supported');
+  const grants = strings('grant_types_supported');
+  const modes = strings('response_modes_supported');
+  return {
+    configuration: {
+      ...(responseTypes ? { responseTypes } : {}),
+      ...(scopes ? { scopes } : {}),
+      ...(clientAuthMethods ? { clientAuthMethods } : {}),
+    },
+    extras: { ...(grants ? { extraGrantTypes: grants } : {}), ...(modes ? { extraResponseModes: modes } : {}) },
+  };
+}
+
+/** The capabilities of the server whose metadata this is (see {@link serverMetadataCapabilities}). */
+export function capabilitiesFromServerMetadata(metadata: Readonly<Record<string, unknown>>): ProviderCapabilities {
+  const { configuration, extras } = serverMetadataCapabilities(metadata);
+  return deriveCapabilities(configuration, extras);
+}

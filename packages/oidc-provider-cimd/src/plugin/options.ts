@@ -15,10 +15,10 @@ import type { LogoOptions } from '../consent/logo.js';
 import type { FetchBudgetOptions } from '../fetch/budget.js';
 import type { FetcherOptions } from '../fetch/fetcher.js';
 import type { EventListener } from '../observe/events.js';
-import { isLoopbackAddress } from '../rules/address-policy.js';
-import type { LifetimeBounds } from '../rules/http-cache.js';
 import type { RegistryOptions } from '../observe/registry.js';
+import { isLoopbackAddress } from '../rules/address-policy.js';
 import type { GrantWithoutUserRule } from '../rules/document.js';
+import type { LifetimeBounds } from '../rules/http-cache.js';
 import type { TrustPolicyOptions } from '../rules/trust.js';
 import type { ClientAssertionTypMode } from './client-assertion.js';
 import type { DiscoveryCheckMode } from './discovery-check.js';
@@ -72,7 +72,7 @@ type TableOf<T> = { readonly [K in keyof Required<T>]: OptionRow<Exclude<T[K], u
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
-const isFinite = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+const isFiniteNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 
 function row<T>(expected: string, test: (value: unknown) => boolean): OptionRow<T, false>;
 function row<T>(expected: string, test: (value: unknown) => boolean, defaultValue: T): OptionRow<T, true>;
@@ -88,17 +88,21 @@ const bool = <D extends boolean | undefined = undefined>(defaultValue?: D) =>
     D extends boolean ? true : false
   >;
 const positiveMs = (defaultValue: number) =>
-  row<number>('a positive number of milliseconds', (v) => isFinite(v) && v > 0, defaultValue);
+  row<number>('a positive number of milliseconds', (v) => isFiniteNumber(v) && v > 0, defaultValue);
 const nonNegativeMs = (defaultValue: number) =>
-  row<number>('a number of milliseconds (0 or more)', (v) => isFinite(v) && v >= 0, defaultValue);
-const positiveInteger = (defaultValue?: number) =>
-  defaultValue === undefined
+  row<number>('a number of milliseconds (0 or more)', (v) => isFiniteNumber(v) && v >= 0, defaultValue);
+const positiveInteger = <D extends number | undefined = undefined>(defaultValue?: D) =>
+  (defaultValue === undefined
     ? row<number>('a positive integer', (v) => Number.isSafeInteger(v) && (v as number) > 0)
-    : row<number>('a positive integer', (v) => Number.isSafeInteger(v) && (v as number) > 0, defaultValue);
+    : row<number>(
+        'a positive integer',
+        (v) => Number.isSafeInteger(v) && (v as number) > 0,
+        defaultValue,
+      )) as OptionRow<number, D extends number ? true : false>;
 const nonNegativeInteger = () =>
   row<number>('an integer (0 or more)', (v) => Number.isSafeInteger(v) && (v as number) >= 0);
-const positiveNumber = () => row<number>('a positive number', (v) => isFinite(v) && v > 0);
-const nonNegativeSeconds = () => row<number>('a number of seconds (0 or more)', (v) => isFinite(v) && v >= 0);
+const positiveNumber = () => row<number>('a positive number', (v) => isFiniteNumber(v) && v > 0);
+const nonNegativeSeconds = () => row<number>('a number of seconds (0 or more)', (v) => isFiniteNumber(v) && v >= 0);
 const fn = <F>() => row<F>('a function', (v) => typeof v === 'function');
 const strings = () =>
   row<readonly string[]>('an array of strings', (v) => Array.isArray(v) && v.every((s) => typeof s === 'string'));
@@ -107,7 +111,10 @@ const oneOf = <V extends string>(...values: V[]) =>
 const object = <T>(table: TableOf<T>, expected = 'an object'): OptionRow<T, false> =>
   Object.freeze({ expected, test: isObject, nested: table as OptionTable });
 const falseOr = <T>(inner: OptionRow<T>): OptionRow<false | T, false> =>
-  Object.freeze({ ...inner, expected: `false or ${inner.expected}`, falseAllowed: true }) as OptionRow<false | T, false>;
+  Object.freeze({ ...inner, expected: `false or ${inner.expected}`, falseAllowed: true }) as OptionRow<
+    false | T,
+    false
+  >;
 
 // ---------------------------------------------------------------------------------------------------------------
 // The nested tables
@@ -246,7 +253,7 @@ export const CIMD_OPTIONS = {
    */
   fetchLock: bool(true),
   /** Expiry of a fetch lock, ms: the longest a crashed holder can delay the others. Default `timeoutMs` + 1000. */
-  fetchLockTtlMs: row<number>('a positive number of milliseconds', (v) => isFinite(v) && v > 0),
+  fetchLockTtlMs: row<number>('a positive number of milliseconds', (v) => isFiniteNumber(v) && v > 0),
   /** Document lifetime bounds. Default: [60 s, 24 h], 300 s when the response says nothing. */
   lifetime: object<Partial<LifetimeBounds>>(LIFETIME_OPTIONS, 'an object { minSeconds, maxSeconds, defaultSeconds }'),
   /** After a failed fetch the same CID is not fetched again for this long, ms. Default 3000. */
@@ -259,7 +266,7 @@ export const CIMD_OPTIONS = {
    */
   transportFallbackMs: row<number>(
     'a number of milliseconds from 0 to 7 days (604800000)',
-    (v) => isFinite(v) && v >= 0 && v <= 7 * 24 * 60 * 60 * 1000,
+    (v) => isFiniteNumber(v) && v >= 0 && v <= 7 * 24 * 60 * 60 * 1000,
     0,
   ),
   /** `refresh()` of one client at most once per this many ms (the operator API). Default 10000. */
@@ -370,7 +377,8 @@ export function closestName(name: string, known: readonly string[]): string | un
 const describe = (value: unknown): string => {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)}`;
+  if (typeof value === 'string')
+    return `the string ${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)}`;
   if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${String(value)}`;
   return `a ${typeof value}`;
 };
@@ -435,9 +443,12 @@ const STARTUP_CHECKS: readonly ((options: ResolvedCimdOptions) => void)[] = [
   (o) => {
     const { minSeconds, maxSeconds } = o.lifetime ?? {};
     if (minSeconds !== undefined && maxSeconds !== undefined && minSeconds > maxSeconds) {
-      throw new CimdOptionError(`option lifetime.minSeconds (${minSeconds}) exceeds lifetime.maxSeconds (${maxSeconds})`, {
-        option: 'lifetime.minSeconds',
-      });
+      throw new CimdOptionError(
+        `option lifetime.minSeconds (${minSeconds}) exceeds lifetime.maxSeconds (${maxSeconds})`,
+        {
+          option: 'lifetime.minSeconds',
+        },
+      );
     }
   },
 ];

@@ -164,18 +164,28 @@ export const JWKS_RULES = {
   },
 } as const satisfies Record<string, RuleText>;
 
+/** Rules of the authorization request itself (redirect-uris.ts), checked once the client is known. */
+export const REQUEST_RULES = {
+  redirect_uri: {
+    requires: 'the redirect_uri of the request is one of the registered redirect URIs (loopback: any port)',
+    fix: 'add the redirect URI to "redirect_uris" exactly as the client sends it',
+  },
+} as const satisfies Record<string, RuleText>;
+
 export type UrlRuleId = keyof typeof URL_RULES;
 export type DocumentRuleId = keyof typeof DOCUMENT_RULES;
 export type JwksRuleId = keyof typeof JWKS_RULES;
 export type ServerRuleId = keyof typeof SERVER_RULES;
+export type RequestRuleId = keyof typeof REQUEST_RULES;
 /** Every rule id any rule reports. */
-export type RuleId = UrlRuleId | DocumentRuleId | JwksRuleId | ServerRuleId;
+export type RuleId = UrlRuleId | DocumentRuleId | JwksRuleId | ServerRuleId | RequestRuleId;
 
 export const RULES: Readonly<Record<RuleId, RuleText>> = Object.freeze({
   ...URL_RULES,
   ...DOCUMENT_RULES,
   ...JWKS_RULES,
   ...SERVER_RULES,
+  ...REQUEST_RULES,
 });
 
 /** For ids read back from outside (a shared store, a message from another instance). */

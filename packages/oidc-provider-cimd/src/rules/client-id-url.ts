@@ -9,6 +9,7 @@
  * `own_origin`, `port`, `canonical`.
  */
 import { isIpLiteral, isLoopbackAddress } from './address-policy.js';
+import type { ServerRuleId, UrlRuleId } from './catalogue.js';
 
 export interface UrlRuleOptions {
   /** The provider's issuer; a CID on the issuer's own origin (host AND port) is refused. */
@@ -29,7 +30,8 @@ export interface UrlRuleOptions {
   maxLength?: number;
 }
 
-export type UrlVerdict = { ok: true; url: URL } | { ok: false; rule: string; message: string };
+/** `rule` is an id of the catalogue (rules/catalogue.ts); `issuer_unknown` comes from the plugin, not from these rules. */
+export type UrlVerdict = { ok: true; url: URL } | { ok: false; rule: UrlRuleId | ServerRuleId; message: string };
 
 const DEFAULT_MAX_LENGTH = 2048;
 const PREFIX = 'https://';
@@ -53,9 +55,9 @@ const DOT_SEGMENT = /^(?:\.|%2e){1,2}$/i;
 /** A host label that is a plain LDH label (the parser has already lower-cased it). */
 const LDH_LABEL = /^[a-z0-9-]{1,63}$/;
 
-type Rejection = { ok: false; rule: string; message: string };
+type Rejection = { ok: false; rule: UrlRuleId; message: string };
 
-const reject = (rule: string, message: string): Rejection => Object.freeze({ ok: false, rule, message });
+const reject = (rule: UrlRuleId, message: string): Rejection => Object.freeze({ ok: false, rule, message });
 
 // Fixed rejections are allocated once; the hot path returns these shared, frozen objects.
 const R = {

@@ -89,7 +89,9 @@ export function jwkSetProblem(value: unknown, label: string): JwkSetProblem | un
     };
     const problem =
       missing('kty') ??
-      (['alg', 'kid', 'use'] as const).map((name) => (key[name] !== undefined ? missing(name) : undefined)).find(Boolean);
+      (['alg', 'kid', 'use'] as const)
+        .map((name) => (key[name] !== undefined ? missing(name) : undefined))
+        .find(Boolean);
     if (problem) return problem;
     if (key.x5c !== undefined && !(Array.isArray(key.x5c) && key.x5c.every(isNonEmptyString))) {
       return {
