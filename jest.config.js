@@ -6,6 +6,7 @@ export default {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: {
     '^oidc-provider-cimd$': '<rootDir>/packages/oidc-provider-cimd/src/index.ts',
+    '^oidc-provider-cimd/check$': '<rootDir>/packages/oidc-provider-cimd/src/check/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {

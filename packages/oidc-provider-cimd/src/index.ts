@@ -1,18 +1,4 @@
 export type { CacheEntry } from './cache/document-cache.js';
-export {
-  type CheckItem,
-  type CheckOptions,
-  type CheckReport,
-  type CheckStage,
-  type CheckStatus,
-  type ClientSummary,
-  capabilitiesFromServerMetadata,
-  checkClientId,
-  checkDocument,
-  DEFAULT_CHECK_ISSUER,
-  DEFAULT_LOOPBACK_CHECK_ISSUER,
-  type ResponseSummary,
-} from './check/index.js';
 export { createRedisCache, type RedisCacheOptions } from './cluster/redis.js';
 export {
   CHANGED_CHECK,
@@ -40,12 +26,21 @@ export {
   sniffImageType,
 } from './consent/index.js';
 export type { Fetcher } from './fetch/fetcher.js';
-export { CimdError, isCimdError, PUBLIC_RETRIEVAL_MESSAGE, Reason, type ReasonCode } from './observe/errors.js';
+export {
+  CimdError,
+  type CimdErrorDetails,
+  isCimdError,
+  PUBLIC_RETRIEVAL_MESSAGE,
+  Reason,
+  type ReasonCode,
+} from './observe/errors.js';
 export { type CacheTier, type CimdEvent, DIAGNOSTICS_CHANNEL, type EventListener } from './observe/events.js';
 export type { ProviderCapabilities } from './plugin/capabilities.js';
 export type { Cimd, CimdOptions } from './plugin/create.js';
 export { createCimd } from './plugin/create.js';
+export { type CimdConfigErrorCode, CimdOptionError } from './plugin/options.js';
 export type { CacheInspection } from './resolve/resolver.js';
 export { DEFAULT_DENY_LIST } from './rules/address-policy.js';
+export type { RuleId } from './rules/catalogue.js';
 export type { ClientMetadata } from './rules/document.js';
 export type { LifetimeBounds } from './rules/http-cache.js';

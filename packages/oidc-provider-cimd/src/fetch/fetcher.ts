@@ -9,6 +9,7 @@ import tls from 'node:tls';
 import { Agent, buildConnector, Response as UndiciResponse, fetch as undiciFetch } from 'undici';
 import { CimdError, isCimdError, Reason } from '../observe/errors.js';
 import { type AddressPolicy, checkAddress, isIpLiteral } from '../rules/address-policy.js';
+import { atStep, bodyTooLarge, FETCH_STEPS, type FetchStepId, type ResponseHead } from './steps.js';
 
 export interface FetcherOptions {
   addressPolicy: AddressPolicy;
@@ -65,13 +66,16 @@ export interface Fetcher {
   close(): Promise<void>;
 }
 
+/** The cap on bodies of oidc-provider's own requests (`jwks_uri`, `sector_identifier_uri`) through the fetch hook. */
+export const DEFAULT_FETCH_MAX_BODY_BYTES = 256 * 1024;
+
 type LookupCallback = Parameters<LookupFunction>[2];
 
 const JSON_MEDIA_TYPE = /^application\/(?:[!#$%&'*.^`|~0-9a-z-]+\+)?json$/;
 
 /** The message names the address (it is for logs); `publicMessage` never does. */
 function refusal(reason: string): CimdError {
-  return new CimdError(Reason.RejectedAddress, `refusing to connect: ${reason}`);
+  return new CimdError(Reason.RejectedAddress, `refusing to connect: ${reason}`, { details: { step: 'connect' } });
 }
 
 /**
@@ -284,7 +288,7 @@ export function createFetcher(options: FetcherOptions): Fetcher {
   const connectTimeoutMs = options.connectTimeoutMs ?? 3000;
   const timeoutMs = options.timeoutMs ?? 5000;
   const maxBodyBytes = options.maxBodyBytes ?? 5120;
-  const fetchMaxBodyBytes = options.fetchMaxBodyBytes ?? 256 * 1024;
+  const fetchMaxBodyBytes = options.fetchMaxBodyBytes ?? DEFAULT_FETCH_MAX_BODY_BYTES;
   const userAgent = options.userAgent ?? 'oidc-provider-cimd';
 
   const agent = new Agent({
@@ -304,6 +308,9 @@ export function createFetcher(options: FetcherOptions): Fetcher {
   async function guardedGet(url: string, opts: GetOptions & { conditional: boolean }): Promise<FetchResult> {
     const target = parseHttpsUrl(url);
     const limit = deadline(timeoutMs, opts.signal);
+    // Where a failure without a step of its own (a timeout, a reset) happened: before the response, or while
+    // the body streams.
+    let phase: FetchStepId = 'connect';
     try {
       const response = await agent.request({
         origin: target.origin,
@@ -321,39 +328,36 @@ export function createFetcher(options: FetcherOptions): Fetcher {
         discard(body);
         return { status: 304, headers, body: Buffer.alloc(0) };
       }
-      if (statusCode !== 200) {
-        discard(body);
-        throw new CimdError(Reason.RejectedStatus, `unexpected status ${statusCode}`);
-      }
-      const encoding = headers['content-encoding']?.trim().toLowerCase();
-      if (encoding && encoding !== 'identity') {
-        discard(body);
-        throw new CimdError(Reason.RejectedEncoding, `content-encoding ${encoding} is not accepted`);
-      }
-      const type = mediaType(headers['content-type']);
-      if (!opts.contentType(type)) {
-        discard(body);
-        throw new CimdError(Reason.RejectedContentType, `content-type ${JSON.stringify(type)} is not accepted`);
-      }
-      const declared = headers['content-length'];
-      if (declared !== undefined && Number(declared) > opts.maxBytes) {
-        discard(body);
-        throw new CimdError(Reason.RejectedSize, `content-length ${declared} exceeds ${opts.maxBytes} bytes`);
+      // The response steps, in the one order that `cimd check` reports too (fetch/steps.ts).
+      const head: ResponseHead = {
+        status: statusCode,
+        headers,
+        mediaType: mediaType(headers['content-type']),
+        acceptsMediaType: opts.contentType,
+        maxBytes: opts.maxBytes,
+      };
+      for (const step of FETCH_STEPS) {
+        const failed = step.check?.(head);
+        if (failed) {
+          discard(body);
+          throw failed;
+        }
       }
 
+      phase = 'size';
       const chunks: Buffer[] = [];
       let received = 0;
       for await (const chunk of body as AsyncIterable<Buffer>) {
         received += chunk.length;
         if (received > opts.maxBytes) {
           discard(body);
-          throw new CimdError(Reason.RejectedSize, `body exceeds ${opts.maxBytes} bytes`);
+          throw bodyTooLarge(opts.maxBytes);
         }
         chunks.push(chunk);
       }
       return { status: 200, headers, body: Buffer.concat(chunks, received) };
     } catch (err) {
-      throw classify(err, limit.timedOut());
+      throw atStep(classify(err, limit.timedOut()), phase);
     } finally {
       limit.dispose();
     }
