@@ -1,75 +1,263 @@
 /**
  * Outbound fetch budgets (spec §5): a server that fetches URLs chosen by strangers must not become a traffic
- * reflector. Each target host gets a token bucket, and all hosts together a cap on concurrent fetches. Over
- * budget means "fail fast": the caller gets no fetch rather than a queue that an attacker can fill.
+ * reflector, and strangers must not be able to spend the capacity that legitimate clients need.
+ *
+ * - A token bucket per target host AND per registrable domain (eTLD+1 from the Public Suffix List, private
+ *   section included, through `tldts`): fifty subdomains of one domain share one domain budget.
+ * - A cap on concurrent fetches per registrable domain, so slow subdomains of one domain cannot hold the
+ *   global slots.
+ * - A global cap on concurrent fetches, of which `reservedForKnown` slots only refreshes of client ids that
+ *   validated before (`known: true`) may use; each bucket also keeps a small reserve that only they draw on.
+ *   First-time ids, which is what an attacker can mint, cannot exhaust either.
+ *
+ * Over budget means "fail fast": the caller gets no fetch rather than a queue that an attacker can fill.
  */
+import { getDomain } from 'tldts';
+
 export interface FetchBudgetOptions {
-  /** Fetches allowed per host in a burst (bucket size). Default 20. */
+  /** Fetches allowed per host in a burst (bucket size). Default 40. */
   perHostBurst?: number;
-  /** Fetches per host regained per second. Default 2. */
+  /** Fetches per host regained per second. Default 10. */
   perHostPerSecond?: number;
+  /** Fetches allowed per registrable domain in a burst, all its hosts together. Default 80. */
+  perDomainBurst?: number;
+  /** Fetches per registrable domain regained per second. Default 20. */
+  perDomainPerSecond?: number;
   /** Concurrent outbound fetches, all hosts together. Default 32. */
   maxConcurrent?: number;
-  /** Hosts tracked at most (least recently used forgotten first). Default 10000. */
+  /** Of `maxConcurrent`, slots only refreshes of known clients may take. Default 8. */
+  reservedForKnown?: number;
+  /** Concurrent fetches to one registrable domain (first-time ids). Default 4. */
+  maxConcurrentPerDomain?: number;
+  /** Extra concurrent fetches to one registrable domain that only known clients may take. Default 2. */
+  reservedPerDomainForKnown?: number;
+  /** Hosts and domains tracked at most each (least recently used forgotten first). Default 10000. */
   maxHosts?: number;
   now?: () => number;
 }
 
-export type BudgetTicket = { granted: true; release: () => void } | { granted: false; reason: string };
+/** Why a fetch was refused; stable, for events and metrics. */
+export type BudgetRefusal =
+  | 'global_concurrency'
+  | 'domain_concurrency'
+  | 'host_rate'
+  | 'domain_rate'
+  | 'cluster_host_rate'
+  | 'cluster_domain_rate';
+
+export type BudgetTicket =
+  | { granted: true; release: () => void }
+  | { granted: false; code: BudgetRefusal; reason: string };
+
+export interface TakeOptions {
+  /** A refresh of a client id that validated before: may use the capacity reserved for such refreshes. */
+  known?: boolean;
+}
+
+/** The cluster-wide counterpart, consulted after the in-process budget granted (cluster/shared-budget.ts). */
+export interface SharedBudgetCheck {
+  /** `undefined`: the shared store did not answer, and the in-process budget alone decides. */
+  take(
+    scope: BudgetScope,
+    options: TakeOptions,
+  ): Promise<{ granted: true } | { granted: false; code: BudgetRefusal; reason: string } | undefined>;
+}
+
+/** What one fetch is charged to. */
+export interface BudgetScope {
+  /** `host[:port]`, lower case. */
+  host: string;
+  /** Registrable domain (eTLD+1); the host name itself for IP literals, `localhost` and single labels. */
+  domain: string;
+}
+
+/** Accepts a URL or a `host[:port]`. */
+export function budgetScope(target: string): BudgetScope {
+  let url: URL | null = URL.parse(target.includes('://') ? target : `https://${target}`);
+  if (!url) url = URL.parse('https://invalid.invalid');
+  const host = url!.host.toLowerCase();
+  const hostname = url!.hostname.toLowerCase();
+  const domain =
+    hostname.startsWith('[') || /^[\d.]+$/.test(hostname)
+      ? hostname
+      : (getDomain(hostname, { allowPrivateDomains: true, validateHostname: false }) ?? hostname);
+  return { host, domain };
+}
 
 interface Bucket {
   tokens: number;
+  /** Tokens only known clients draw on, once `tokens` is empty. */
+  reserve: number;
   at: number;
 }
 
-export class FetchBudget {
+class Buckets {
   readonly #burst: number;
   readonly #rate: number;
+  readonly #reserveBurst: number;
+  readonly #max: number;
+  readonly #map = new Map<string, Bucket>();
+
+  constructor(burst: number, perSecond: number, max: number) {
+    this.#burst = burst;
+    this.#rate = perSecond / 1000;
+    this.#reserveBurst = Math.max(1, Math.ceil(burst / 4));
+    this.#max = max;
+  }
+
+  get window(): { limit: number; windowMs: number; reserve: number } {
+    return {
+      limit: this.#burst,
+      windowMs: Math.max(1, Math.round(this.#burst / this.#rate)),
+      reserve: this.#reserveBurst,
+    };
+  }
+
+  /** The bucket refilled to `now`, moved to the most recently used end. */
+  #get(key: string, now: number): Bucket {
+    let bucket = this.#map.get(key);
+    if (bucket) {
+      this.#map.delete(key); // re-inserted below: Map order doubles as LRU order
+      const elapsed = Math.max(0, now - bucket.at);
+      bucket.tokens = Math.min(this.#burst, bucket.tokens + elapsed * this.#rate);
+      // The reserve refills at the same proportion of its size.
+      bucket.reserve = Math.min(
+        this.#reserveBurst,
+        bucket.reserve + (elapsed * this.#rate * this.#reserveBurst) / this.#burst,
+      );
+      bucket.at = now;
+    } else {
+      bucket = { tokens: this.#burst, reserve: this.#reserveBurst, at: now };
+      if (this.#map.size >= this.#max) {
+        const oldest = this.#map.keys().next().value;
+        if (oldest !== undefined) this.#map.delete(oldest);
+      }
+    }
+    this.#map.set(key, bucket);
+    return bucket;
+  }
+
+  /** Which pool a fetch would draw from, or undefined when none has a token. Takes nothing. */
+  peek(key: string, now: number, known: boolean): 'tokens' | 'reserve' | undefined {
+    const bucket = this.#get(key, now);
+    if (bucket.tokens >= 1) return 'tokens';
+    if (known && bucket.reserve >= 1) return 'reserve';
+    return undefined;
+  }
+
+  spend(key: string, pool: 'tokens' | 'reserve'): void {
+    const bucket = this.#map.get(key);
+    if (bucket) bucket[pool] -= 1;
+  }
+}
+
+export class FetchBudget {
   readonly #maxConcurrent: number;
-  readonly #maxHosts: number;
+  readonly #reservedForKnown: number;
+  readonly #perDomain: number;
+  readonly #perDomainKnown: number;
   readonly #now: () => number;
-  readonly #buckets = new Map<string, Bucket>();
+  readonly #hosts: Buckets;
+  readonly #domains: Buckets;
+  readonly #domainInflight = new Map<string, number>();
   #inflight = 0;
+  #shared: SharedBudgetCheck | undefined;
 
   constructor(options: FetchBudgetOptions = {}) {
-    this.#burst = options.perHostBurst ?? 20;
-    this.#rate = (options.perHostPerSecond ?? 2) / 1000;
-    this.#maxConcurrent = options.maxConcurrent ?? 32;
-    this.#maxHosts = options.maxHosts ?? 10_000;
+    const positive = (name: keyof FetchBudgetOptions, fallback: number, min = 1): number => {
+      const value = options[name] ?? fallback;
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+        throw new TypeError(`oidc-provider-cimd: budget.${name} must be a number >= ${min}, got ${String(value)}`);
+      }
+      return value;
+    };
+    const known = new Set<string>([
+      'perHostBurst',
+      'perHostPerSecond',
+      'perDomainBurst',
+      'perDomainPerSecond',
+      'maxConcurrent',
+      'reservedForKnown',
+      'maxConcurrentPerDomain',
+      'reservedPerDomainForKnown',
+      'maxHosts',
+      'now',
+    ]);
+    for (const name of Object.keys(options)) {
+      if (!known.has(name)) throw new TypeError(`oidc-provider-cimd: unknown budget option ${JSON.stringify(name)}`);
+    }
+    const maxHosts = positive('maxHosts', 10_000);
+    this.#hosts = new Buckets(positive('perHostBurst', 40), positive('perHostPerSecond', 10, 0.001), maxHosts);
+    this.#domains = new Buckets(positive('perDomainBurst', 80), positive('perDomainPerSecond', 20, 0.001), maxHosts);
+    this.#maxConcurrent = positive('maxConcurrent', 32);
+    this.#reservedForKnown = positive('reservedForKnown', Math.min(8, Math.floor(this.#maxConcurrent / 4)), 0);
+    if (this.#reservedForKnown >= this.#maxConcurrent) {
+      throw new TypeError('oidc-provider-cimd: budget.reservedForKnown must be smaller than budget.maxConcurrent');
+    }
+    this.#perDomain = positive('maxConcurrentPerDomain', 4);
+    this.#perDomainKnown = this.#perDomain + positive('reservedPerDomainForKnown', 2, 0);
     this.#now = options.now ?? Date.now;
   }
 
-  /** The same per-host rate as a fixed window (a full bucket per refill time), for a cluster-wide counter. */
+  /** The per-host and per-domain rates as fixed windows (a full bucket per refill time), for a cluster-wide counter. */
+  get windows(): {
+    host: { limit: number; windowMs: number; reserve: number };
+    domain: { limit: number; windowMs: number; reserve: number };
+  } {
+    return { host: this.#hosts.window, domain: this.#domains.window };
+  }
+
+  /** The per-host window alone (kept for callers of the first edition). */
   get window(): { limit: number; windowMs: number } {
-    return { limit: this.#burst, windowMs: Math.max(1, Math.round(this.#burst / this.#rate)) };
+    const { limit, windowMs } = this.#hosts.window;
+    return { limit, windowMs };
   }
 
   get inflight(): number {
     return this.#inflight;
   }
 
-  /** Takes one fetch from `host`'s budget and one concurrency slot, or neither. */
-  take(host: string): BudgetTicket {
-    if (this.#inflight >= this.#maxConcurrent) {
-      return { granted: false, reason: `${this.#maxConcurrent} outbound fetches already in flight` };
+  /** Attaches the cluster-wide budget that {@link acquire} consults. */
+  share(shared: SharedBudgetCheck | undefined): void {
+    this.#shared = shared;
+  }
+
+  /**
+   * Takes one fetch from the host's and the domain's budgets, one global and one per-domain concurrency slot,
+   * or nothing at all. `target`: a URL or `host[:port]`. In-process only; see {@link acquire}.
+   */
+  take(target: string, options: TakeOptions = {}): BudgetTicket {
+    const known = options.known === true;
+    const scope = budgetScope(target);
+    const globalCap = known ? this.#maxConcurrent : this.#maxConcurrent - this.#reservedForKnown;
+    if (this.#inflight >= globalCap) {
+      return {
+        granted: false,
+        code: 'global_concurrency',
+        reason: known
+          ? `${this.#maxConcurrent} outbound fetches already in flight`
+          : `${globalCap} outbound fetches for new clients already in flight`,
+      };
+    }
+    const domainInflight = this.#domainInflight.get(scope.domain) ?? 0;
+    if (domainInflight >= (known ? this.#perDomainKnown : this.#perDomain)) {
+      return {
+        granted: false,
+        code: 'domain_concurrency',
+        reason: `${domainInflight} fetches to ${scope.domain} already in flight`,
+      };
     }
     const now = this.#now();
-    let bucket = this.#buckets.get(host);
-    if (bucket) {
-      this.#buckets.delete(host); // re-inserted below: Map order doubles as LRU order
-      bucket.tokens = Math.min(this.#burst, bucket.tokens + (now - bucket.at) * this.#rate);
-      bucket.at = now;
-    } else {
-      bucket = { tokens: this.#burst, at: now };
-      if (this.#buckets.size >= this.#maxHosts) {
-        const oldest = this.#buckets.keys().next().value;
-        if (oldest !== undefined) this.#buckets.delete(oldest);
-      }
+    const hostPool = this.#hosts.peek(scope.host, now, known);
+    if (!hostPool) return { granted: false, code: 'host_rate', reason: `fetch budget for ${scope.host} exhausted` };
+    const domainPool = this.#domains.peek(scope.domain, now, known);
+    if (!domainPool) {
+      return { granted: false, code: 'domain_rate', reason: `fetch budget for ${scope.domain} exhausted` };
     }
-    this.#buckets.set(host, bucket);
-    if (bucket.tokens < 1) return { granted: false, reason: `fetch budget for ${host} exhausted` };
-    bucket.tokens -= 1;
+    this.#hosts.spend(scope.host, hostPool);
+    this.#domains.spend(scope.domain, domainPool);
     this.#inflight += 1;
+    this.#domainInflight.set(scope.domain, domainInflight + 1);
     let released = false;
     return {
       granted: true,
@@ -77,7 +265,30 @@ export class FetchBudget {
         if (released) return;
         released = true;
         this.#inflight -= 1;
+        const left = (this.#domainInflight.get(scope.domain) ?? 1) - 1;
+        if (left > 0) this.#domainInflight.set(scope.domain, left);
+        else this.#domainInflight.delete(scope.domain);
       },
     };
+  }
+
+  /**
+   * {@link take}, then the cluster-wide budget when one is attached (Redis stores). A shared store that does
+   * not answer leaves the decision to the in-process budget: an outage must not stop every fetch.
+   */
+  async acquire(target: string, options: TakeOptions = {}): Promise<BudgetTicket> {
+    const ticket = this.take(target, options);
+    if (!ticket.granted || !this.#shared) return ticket;
+    let verdict: Awaited<ReturnType<SharedBudgetCheck['take']>>;
+    try {
+      verdict = await this.#shared.take(budgetScope(target), options);
+    } catch {
+      verdict = undefined;
+    }
+    if (verdict && !verdict.granted) {
+      ticket.release();
+      return verdict;
+    }
+    return ticket;
   }
 }

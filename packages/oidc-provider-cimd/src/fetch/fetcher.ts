@@ -9,6 +9,8 @@ import tls from 'node:tls';
 import { Agent, buildConnector, Response as UndiciResponse, fetch as undiciFetch } from 'undici';
 import { CimdError, isCimdError, Reason } from '../observe/errors.js';
 import { type AddressPolicy, checkAddress, isIpLiteral } from '../rules/address-policy.js';
+import type { FetchBudget } from './budget.js';
+import { createDeadlineLookup } from './dns.js';
 import { atStep, bodyTooLarge, FETCH_STEPS, type FetchStepId, type ResponseHead } from './steps.js';
 
 export interface FetcherOptions {
@@ -23,8 +25,19 @@ export interface FetcherOptions {
   fetchMaxBodyBytes?: number;
   /** Also accept `text/plain` for documents. Default false. */
   acceptTextPlain?: boolean;
-  /** `dns.lookup`-compatible resolver; tests inject hostile answers here. */
+  /**
+   * `dns.lookup`-compatible resolver; tests inject hostile answers here. Default: c-ares with a hard deadline
+   * (fetch/dns.ts), never libuv's thread pool.
+   */
   lookup?: LookupFunction;
+  /** Deadline of one name resolution by the default resolver, ms. Default 1500. */
+  dnsTimeoutMs?: number;
+  /**
+   * Budget drawn on by {@link Fetcher.get} and {@link Fetcher.fetch} (`jwks_uri`, `logo_uri`,
+   * `sector_identifier_uri`: spec §3, "the same budgets"). Documents are charged by their caller, the resolver,
+   * which holds the ticket around {@link Fetcher.fetchDocument}.
+   */
+  budget?: FetchBudget;
   /** CA(s) trusted in addition to Node's bundled roots, for tests and development. Verification is always on. */
   ca?: string | Buffer | Array<string | Buffer>;
   userAgent?: string;
@@ -295,7 +308,12 @@ export function createFetcher(options: FetcherOptions): Fetcher {
     connect: createGuardedConnector({
       addressPolicy: options.addressPolicy,
       connectTimeoutMs,
-      lookup: options.lookup,
+      lookup:
+        options.lookup ??
+        createDeadlineLookup({
+          timeoutMs: options.dnsTimeoutMs ?? 1500,
+          allowLoopback: options.addressPolicy.allowLoopback,
+        }),
       ca: options.ca,
     }),
     // No keep-alive: every request resolves and checks afresh, and an aborted body never poisons a pool.
@@ -304,6 +322,15 @@ export function createFetcher(options: FetcherOptions): Fetcher {
     bodyTimeout: timeoutMs,
     allowH2: false,
   });
+
+  /** A budget ticket's release function, or a `rate_limited` CimdError when the budget refuses. */
+  async function takeBudget(url: string): Promise<() => void> {
+    if (!options.budget) return () => {};
+    const ticket = await options.budget.acquire(url);
+    if (!ticket.granted)
+      throw new CimdError(Reason.RateLimited, `over the fetch budget (${ticket.code}): ${ticket.reason}`);
+    return ticket.release;
+  }
 
   async function guardedGet(url: string, opts: GetOptions & { conditional: boolean }): Promise<FetchResult> {
     const target = parseHttpsUrl(url);
@@ -381,14 +408,23 @@ export function createFetcher(options: FetcherOptions): Fetcher {
       });
     },
 
-    get(url, opts) {
-      return guardedGet(url, { ...opts, conditional: false });
+    async get(url, opts) {
+      parseHttpsUrl(url);
+      const release = await takeBudget(url);
+      try {
+        return await guardedGet(url, { ...opts, conditional: false });
+      } finally {
+        release();
+      }
     },
 
     async fetch(input, init = {}) {
       const { dispatcher: _ignored, signal: callerSignal, redirect: _redirect, ...rest } = init;
+      const release = await takeBudget(String(input));
       const timeout = AbortSignal.timeout(timeoutMs);
       const signal = callerSignal instanceof AbortSignal ? AbortSignal.any([timeout, callerSignal]) : timeout;
+      // The slot is held until the body is read, cancelled or failed, and at most for the whole-request timeout.
+      signal.addEventListener('abort', release, { once: true });
       let response: UndiciResponse;
       try {
         response = await undiciFetch(input, {
@@ -398,9 +434,15 @@ export function createFetcher(options: FetcherOptions): Fetcher {
           dispatcher: agent,
         });
       } catch (err) {
+        release();
         throw classify(err, timeout.aborted);
       }
-      return capResponse(response, fetchMaxBodyBytes) as unknown as Response;
+      try {
+        return capResponse(response, fetchMaxBodyBytes, release) as unknown as Response;
+      } catch (err) {
+        release();
+        throw err;
+      }
     },
 
     async close() {
@@ -410,20 +452,29 @@ export function createFetcher(options: FetcherOptions): Fetcher {
 }
 
 /** oidc-provider reads `jwks_uri` bodies without a limit by default; a hostile endless body must not fill memory. */
-function capResponse(response: UndiciResponse, maxBytes: number): UndiciResponse {
+function capResponse(response: UndiciResponse, maxBytes: number, done: () => void = () => {}): UndiciResponse {
   const declared = response.headers.get('content-length');
   if (declared !== null && Number(declared) > maxBytes) {
     response.body?.cancel().catch(() => {});
     throw new CimdError(Reason.RejectedSize, `content-length ${declared} exceeds ${maxBytes} bytes`);
   }
-  if (response.body === null) return response;
+  if (response.body === null) {
+    done();
+    return response;
+  }
   let received = 0;
   const capped = response.body.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
         received += chunk.byteLength;
-        if (received > maxBytes) controller.error(new CimdError(Reason.RejectedSize, `body exceeds ${maxBytes} bytes`));
-        else controller.enqueue(chunk);
+        if (received > maxBytes) {
+          done();
+          controller.error(new CimdError(Reason.RejectedSize, `body exceeds ${maxBytes} bytes`));
+        } else controller.enqueue(chunk);
+      },
+      // A body that is cancelled instead is released by the whole-request timeout's abort.
+      flush() {
+        done();
       },
     }),
   );
