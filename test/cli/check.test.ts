@@ -3,7 +3,7 @@
  * server) or on a file, each reported as pass / warning / failure with the reason code and a fix; the client as
  * the provider would see it; every exit code; JSON that parses.
  */
-import type { CheckItem, CheckReport } from 'oidc-provider-cimd';
+import type { CheckItem, CheckReport } from 'oidc-provider-cimd/check';
 import { cimd, clientDoc, type DocServer, startDocServer, tempDir } from './support.js';
 
 let docs: DocServer;

@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { CheckReport } from 'oidc-provider-cimd';
+import type { CheckReport } from 'oidc-provider-cimd/check';
 import { startRedisServer, type TestRedisServer } from '../helpers/redis-server.js';
 import { clientDoc, type DocServer, startDocServer, tempDir } from './support.js';
 
