@@ -51,7 +51,9 @@ async function startCallback(host: string): Promise<Callback> {
   const hits: URL[] = [];
   const server = http.createServer((req, res) => {
     hits.push(new URL(req.url ?? '/', 'http://callback'));
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>Done</title><p>Signed in.</p>');
+    res
+      .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+      .end('<!doctype html><title>Done</title><p>Signed in.</p>');
   });
   server.listen(0, host);
   await once(server, 'listening');
@@ -223,7 +225,11 @@ async function startCallback(host: string): Promise<Callback> {
       await redis?.close();
     });
 
-    const web = (uris: string[]) => ({ client_name: 'Changing App', redirect_uris: uris, token_endpoint_auth_method: 'none' });
+    const web = (uris: string[]) => ({
+      client_name: 'Changing App',
+      redirect_uris: uris,
+      token_endpoint_auth_method: 'none',
+    });
 
     async function changeAndExpectAsked(cid: string, uris: string[], added: string): Promise<void> {
       documents.publish('/changing.json', web(uris));
@@ -231,7 +237,9 @@ async function startCallback(host: string): Promise<Callback> {
       await example.cimd.refresh(cid).catch(() => example.cimd.purge(cid).catch(() => {}));
       const { url, state } = authorizationUrl(example.issuer, cid, WEB_REDIRECT);
       await reachConsent(url, '#changed-warning');
-      expect(await page.locator('#changed-warning li').allTextContents()).toEqual([`It can now send you back to: ${added}`]);
+      expect(await page.locator('#changed-warning li').allTextContents()).toEqual([
+        `It can now send you back to: ${added}`,
+      ]);
       await allowAndArrive(WEB_REDIRECT, state);
     }
 

@@ -219,7 +219,10 @@ describe('approvals live with the adapter, and a grant without a readable approv
   it('consent.adapter names another store for the approvals', async () => {
     const provider = recordingAdapter();
     const own = recordingAdapter();
-    const op = await startConsentHarness({ cimd: { consent: { adapter: own.adapter } }, config: { adapter: provider.adapter } });
+    const op = await startConsentHarness({
+      cimd: { consent: { adapter: own.adapter } },
+      config: { adapter: provider.adapter },
+    });
     try {
       const cid = host.publish('/own-store.json', webDocument([WEB]));
       await op.authorize(new Browser(), cid, WEB);
@@ -258,7 +261,7 @@ describe('a CIMD client is recognised from its id', () => {
 describe('registered clients', () => {
   const staticClient = {
     client_id: 'static-mixed',
-    token_endpoint_auth_method: 'none',
+    token_endpoint_auth_method: 'none' as const,
     application_type: 'web' as const,
     redirect_uris: [WEB, LOOPBACK],
   };

@@ -124,7 +124,14 @@ describe('consent renderer', () => {
   it('neutralises disguising characters in every displayed client string', () => {
     const disguised = 'Pay\u200bPal\u2028Support\u00ad\u2029\u200d\u2060\ufeff\u180e\u3164\u{e0041}';
     const view = buildConsentViewModel(
-      facts({ metadata: { client_id: 'x', client_name: disguised, client_uri: `https://a.example/${disguised}`, redirect_uris: [] } }),
+      facts({
+        metadata: {
+          client_id: 'x',
+          client_name: disguised,
+          client_uri: `https://a.example/${disguised}`,
+          redirect_uris: [],
+        },
+      }),
     );
     expect(view.clientName?.value).toBe(disguised);
     expect(view.clientName?.display).toBe('Pay\ufffdPal\ufffdSupport\ufffd'.concat('\ufffd'.repeat(7)));

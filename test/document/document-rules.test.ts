@@ -534,9 +534,7 @@ describe('rejections: nothing supported', () => {
     );
   });
   test('absent auth method when the provider does not support none', () => {
-    expectUnauthorized(() =>
-      validate(base(), caps({ clientAuthMethods: ['client_secret_basic', 'private_key_jwt'] })),
-    );
+    expectUnauthorized(() => validate(base(), caps({ clientAuthMethods: ['client_secret_basic', 'private_key_jwt'] })));
   });
   test.each([
     ['empty', []],
@@ -558,8 +556,7 @@ describe('rejections: nothing supported', () => {
     [['none', 'private_key_jwt', 'client_secret_jwt']],
   ])('a plural list naming a shared-secret method: %j', (plural) => {
     expectRejected(
-      () =>
-        validate(base({ token_endpoint_auth_methods_supported: plural, jwks_uri: 'https://app.example.com/j' })),
+      () => validate(base({ token_endpoint_auth_methods_supported: plural, jwks_uri: 'https://app.example.com/j' })),
       'rejected:secret',
       'token_endpoint_auth_methods_supported',
     );
@@ -642,7 +639,10 @@ describe('normalisation: token endpoint auth method', () => {
   test('an unsupported singular with a supported entry (provider without private_key_jwt)', () => {
     expect(
       method(
-        { token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_methods_supported: ['private_key_jwt', 'none'] },
+        {
+          token_endpoint_auth_method: 'private_key_jwt',
+          token_endpoint_auth_methods_supported: ['private_key_jwt', 'none'],
+        },
         caps({ clientAuthMethods: ['none'] }),
       ),
     ).toBe('none');

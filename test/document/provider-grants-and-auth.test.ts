@@ -7,10 +7,10 @@
  *   `unauthorized_client` on the provider's 400 page; real client shapes (ChatGPT, Codex) work.
  */
 import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
+import { type DocumentHost, startDocumentHost } from '../consent/support.js';
 import { startAuthorization } from '../helpers/auth-flow.js';
 import { getTestCertificate } from '../helpers/certs.js';
 import { startProvider, type TestProvider } from '../helpers/provider.js';
-import { type DocumentHost, startDocumentHost } from '../consent/support.js';
 
 const REDIRECT = 'https://app.example.com/cb';
 
@@ -71,7 +71,9 @@ describe('grants without a user, through oidc-provider with client_credentials e
       cimd: {
         allowLoopback: true,
         ca: cert,
-        grantsWithoutUser: [{ clients: [granted, `${host.origin}/granted-public.json`], grants: ['client_credentials'] }],
+        grantsWithoutUser: [
+          { clients: [granted, `${host.origin}/granted-public.json`], grants: ['client_credentials'] },
+        ],
       },
       config: { features: { clientCredentials: { enabled: true }, devInteractions: { enabled: false } } },
     });

@@ -91,7 +91,10 @@ export class Approvals {
   async read(grantId: string, accountId: string, clientId: string): Promise<ApprovalRead> {
     const adapter = this.#adapter;
     if (!adapter) return { status: 'unavailable' };
-    const answer = await deadline(Promise.resolve().then(() => adapter.find(grantId)), this.#o.timeoutMs);
+    const answer = await deadline(
+      Promise.resolve().then(() => adapter.find(grantId)),
+      this.#o.timeoutMs,
+    );
     if (!answer.ok) return { status: 'unavailable' };
     const value: unknown = answer.value;
     if (!isApprovalRecord(value) || value.accountId !== accountId || value.clientId !== clientId) {

@@ -16,8 +16,8 @@ import { createMemoryAdapter } from '../plugin/memory-adapter.js';
 import type { CacheInspection } from '../resolve/resolver.js';
 import { isLoopbackOnly, isLoopbackRedirectUri } from '../rules/redirect-uris.js';
 import { type ClientPattern, compilePatterns } from '../rules/trust.js';
-import { type ClientChange, diffParts, fingerprint, type SecurityParts, securityParts } from './fingerprint.js';
 import { type ApprovalRead, Approvals } from './approvals.js';
+import { type ClientChange, diffParts, fingerprint, type SecurityParts, securityParts } from './fingerprint.js';
 import { type LogoOptions, LogoProxy } from './logo.js';
 import { ConsentRecords } from './records.js';
 import { buildConsentViewModel, type ConsentViewModel, type NewClientSignal } from './view-model.js';
@@ -139,7 +139,8 @@ type AdapterInput = ((name: string) => Adapter) | (new (name: string) => Adapter
 
 function adapterSource(adapter: AdapterInput): (name: string) => Adapter {
   const isClass = typeof adapter === 'function' && typeof adapter.prototype === 'object' && adapter.prototype !== null;
-  return (name) => (isClass ? new (adapter as new (name: string) => Adapter)(name) : (adapter as (name: string) => Adapter)(name));
+  return (name) =>
+    isClass ? new (adapter as new (name: string) => Adapter)(name) : (adapter as (name: string) => Adapter)(name);
 }
 
 function metadataOf(client: ConsentClient): { clientId: string; metadata: Record<string, unknown> } {
@@ -229,11 +230,7 @@ export function createConsent(deps: ConsentDependencies): Consent {
 
   /** The redirect URI of the request: the parameter, or the client's only registered one (oidc-provider's rule). */
   const requestedRedirect = (params: Readonly<Record<string, unknown>>, registered: readonly string[]) =>
-    typeof params.redirect_uri === 'string'
-      ? params.redirect_uri
-      : registered.length === 1
-        ? registered[0]
-        : undefined;
+    typeof params.redirect_uri === 'string' ? params.redirect_uri : registered.length === 1 ? registered[0] : undefined;
 
   // Both checks of one authorization request share one evaluation.
   const evaluations = new WeakMap<object, Promise<Evaluation>>();
