@@ -12,7 +12,6 @@ import type Keyv from 'keyv';
 import { type Adapter, type Configuration, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import type { SharedGuard } from '../cache/shared-guard.js';
 import type { Fetcher } from '../fetch/fetcher.js';
-import { createMemoryAdapter } from '../plugin/memory-adapter.js';
 import type { CacheInspection } from '../resolve/resolver.js';
 import { isLoopbackOnly, isLoopbackRedirectUri } from '../rules/redirect-uris.js';
 import { type ClientPattern, compilePatterns } from '../rules/trust.js';
@@ -129,10 +128,10 @@ export interface Consent {
   viewModel(input: ConsentViewModelInput): Promise<ConsentViewModel>;
   readonly logos: LogoProxy | undefined;
   /**
-   * Where approvals are kept: `configure()` passes the provider's adapter (`undefined`: oidc-provider's
-   * in-memory one). `consent.adapter`, when set, wins.
+   * Where approvals are kept: `configure()` passes the adapter the provider uses (the deployment's, or the
+   * plugin's development adapter when it has none). `consent.adapter`, when set, wins.
    */
-  useAdapter(adapter: ((name: string) => Adapter) | (new (name: string) => Adapter) | undefined): void;
+  useAdapter(adapter: ((name: string) => Adapter) | (new (name: string) => Adapter)): void;
 }
 
 type AdapterInput = ((name: string) => Adapter) | (new (name: string) => Adapter);
@@ -430,7 +429,7 @@ export function createConsent(deps: ConsentDependencies): Consent {
     logos,
     useAdapter(adapter) {
       if (options.adapter) return;
-      approvals.use(adapterSource(adapter ?? createMemoryAdapter()));
+      approvals.use(adapterSource(adapter));
     },
   };
 }
