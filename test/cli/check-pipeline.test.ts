@@ -1,0 +1,260 @@
+/**
+ * `check` walks the pipeline the server runs: the fetcher's own ordered steps (fetch/steps.ts), the one
+ * catalogue of rule ids (rules/catalogue.ts, `contacts` included), failures placed by the structured data of the
+ * error (never its message), and the JWK Set at `jwks_uri` fetched once through the same guarded fetcher.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { CimdError, Reason } from 'oidc-provider-cimd';
+import {
+  type CheckItem,
+  type CheckReport,
+  checkClientId,
+  DOCUMENT_RULES,
+  FETCH_STEPS,
+  URL_RULES,
+} from 'oidc-provider-cimd/check';
+import { cimd, clientDoc, type DocServer, startDocServer, tempDir } from './support.js';
+
+let docs: DocServer;
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+let local: string[];
+
+beforeAll(async () => {
+  docs = await startDocServer();
+  tmp = await tempDir();
+  local = ['--allow-loopback', '--ca', tmp.ca];
+});
+afterAll(async () => {
+  await docs.close();
+  tmp.cleanup();
+});
+
+const item = (report: CheckReport, id: string): CheckItem | undefined => report.checks.find((check) => check.id === id);
+const stage = (report: CheckReport, name: string) => report.checks.filter((check) => check.stage === name);
+const check = async (cid: string, extra: string[] = []): Promise<CheckReport> =>
+  (await cimd(['check', cid, ...local, ...extra, '--json'])).json<CheckReport>();
+
+/** The order the fetcher applies its steps in (draft-03 §5; RFC 9110 for status, coding and media type). */
+const ORDER = ['connect', 'status', 'encoding', 'content_type', 'size'];
+
+describe("the fetch steps, in the fetcher's order", () => {
+  test('the fetcher exposes its steps in this order, and the report lists them in the same order', async () => {
+    expect(FETCH_STEPS.map((step) => step.id)).toEqual(ORDER);
+    const cid = docs.route('/order-ok.json', { body: clientDoc(docs.cid('/order-ok.json')) });
+    const report = await check(cid);
+    expect(stage(report, 'fetch').map((entry) => entry.id)).toEqual(ORDER.map((step) => `fetch:${step}`));
+    expect(stage(report, 'fetch').every((entry) => entry.status === 'pass')).toBe(true);
+  });
+
+  // Each response fails several steps at once; the one reported is the first the fetcher checks, the steps
+  // before it passed and the ones after it were never reached.
+  test.each([
+    [
+      'status before encoding, content type and size',
+      {
+        status: 404,
+        headers: { 'content-encoding': 'gzip', 'content-type': 'text/html', 'content-length': '9999' },
+        body: 'x'.repeat(9999),
+      },
+      'status',
+      Reason.RejectedStatus,
+    ],
+    [
+      'encoding before content type and size',
+      { headers: { 'content-encoding': 'gzip', 'content-type': 'text/html' }, body: 'x'.repeat(6000) },
+      'encoding',
+      Reason.RejectedEncoding,
+    ],
+    [
+      'content type before size',
+      { headers: { 'content-type': 'text/html' }, body: 'x'.repeat(6000) },
+      'content_type',
+      Reason.RejectedContentType,
+    ],
+  ])('%s', async (name, spec, failed, code) => {
+    const cid = docs.route(`/order-${name.replace(/\W+/g, '-')}.json`, spec);
+    const report = await check(cid);
+    expect(report.accepted).toBe(false);
+    expect(report.rejection).toMatchObject({ stage: 'fetch', code });
+    const index = ORDER.indexOf(failed);
+    expect(stage(report, 'fetch').map((entry) => [entry.id, entry.status])).toEqual(
+      ORDER.map((step, at) => [`fetch:${step}`, at < index ? 'pass' : at === index ? 'fail' : 'skip']),
+    );
+    expect(item(report, `fetch:${failed}`)).toMatchObject({ status: 'fail', code });
+  });
+});
+
+describe('failures are placed by structured data, never by message text', () => {
+  test("a redirect is recognised from the response's status, whatever the message says", async () => {
+    const redirected = new CimdError(Reason.RejectedStatus, 'the upstream said no', {
+      response: { status: 302, mediaType: undefined },
+      details: { step: 'status' },
+    });
+    const fetcher = {
+      fetchDocument: () => Promise.reject(redirected),
+      get: () => Promise.reject(redirected),
+      fetch: () => Promise.reject(redirected),
+      close: async () => {},
+    };
+    const report = await checkClientId('https://app.example.com/c.json', { fetcher });
+    expect(item(report, 'fetch:status')).toMatchObject({
+      status: 'fail',
+      code: 'rejected:status',
+      message: 'the upstream said no',
+      fix: expect.stringMatching(/redirects are never followed/),
+    });
+    expect(item(report, 'fetch:connect')?.status).toBe('pass');
+    expect(item(report, 'fetch:encoding')?.status).toBe('skip');
+  });
+
+  test('a document failure is shown as the rule reports it, and carries its member as data', async () => {
+    const cid = docs.route('/structured.json', {
+      body: clientDoc(docs.cid('/structured.json'), { logo_uri: 'http://app.example.com/logo.png' }),
+    });
+    const report = await check(cid);
+    expect(item(report, 'document:logo_uri')).toMatchObject({
+      status: 'fail',
+      code: 'rejected:document',
+      rule: 'logo_uri',
+      message: 'logo_uri must be an https URL',
+      fix: 'make "logo_uri" an https URL, or remove it',
+    });
+  });
+});
+
+describe('one catalogue of rule ids', () => {
+  test('the report lists every URL and document rule of the catalogue, in its order, contacts included', async () => {
+    const cid = docs.route('/catalogue.json', { body: clientDoc(docs.cid('/catalogue.json')) });
+    const report = await check(cid);
+    expect(stage(report, 'url').map((entry) => entry.id)).toEqual(Object.keys(URL_RULES).map((id) => `url:${id}`));
+    const documentIds = stage(report, 'document').map((entry) => entry.id);
+    expect(documentIds).toEqual(Object.keys(DOCUMENT_RULES).map((id) => `document:${id}`));
+    expect(documentIds).toContain('document:contacts');
+    expect(item(report, 'document:contacts')).toMatchObject({
+      status: 'pass',
+      message: expect.stringMatching(/contacts/),
+    });
+  });
+
+  test('contacts that is not an array of strings fails with its own rule and fix', async () => {
+    const cid = docs.route('/contacts.json', {
+      body: clientDoc(docs.cid('/contacts.json'), { contacts: 'ops@app.example.com' }),
+    });
+    const report = await check(cid);
+    expect(report.rejection).toMatchObject({ stage: 'document', code: 'rejected:document', rule: 'contacts' });
+    expect(item(report, 'document:contacts')).toMatchObject({
+      status: 'fail',
+      rule: 'contacts',
+      message: 'contacts must be an array of strings',
+      fix: 'make "contacts" an array of e-mail addresses, or remove it',
+    });
+    // Exactly one item per rule: an id missing from the catalogue would be appended a second time.
+    expect(report.checks.filter((entry) => entry.id === 'document:contacts')).toHaveLength(1);
+  });
+});
+
+describe('jwks_uri', () => {
+  const publicJwk = () => {
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    return { ...publicKey.export({ format: 'jwk' }), kid: 'k1', use: 'sig', alg: 'ES256' };
+  };
+  const privateJwk = () => {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    return { ...privateKey.export({ format: 'jwk' }), kid: 'k1' };
+  };
+  /** A private_key_jwt client whose keys are at `jwksPath` on the document server. */
+  const keyClient = (name: string, jwksPath: string) =>
+    docs.route(`/${name}.json`, {
+      body: clientDoc(docs.cid(`/${name}.json`), {
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks_uri: docs.cid(jwksPath),
+      }),
+    });
+
+  test('a good JWK Set: fetched once, through the same steps, and reported with its keys', async () => {
+    docs.route('/keys/good.json', { body: { keys: [publicJwk()] } });
+    const cid = keyClient('jwks-good', '/keys/good.json');
+    const before = docs.hits('/keys/good.json');
+    const report = await check(cid);
+    expect(docs.hits('/keys/good.json')).toBe(before + 1);
+    expect(report.accepted).toBe(true);
+    expect(stage(report, 'jwks').map((entry) => [entry.id, entry.status])).toEqual([
+      ...ORDER.map((step) => [`jwks:${step}`, 'pass']),
+      ['jwks:jwks_set', 'pass'],
+      ['jwks:jwks_public', 'pass'],
+    ]);
+    expect(report.jwks).toEqual({ uri: docs.cid('/keys/good.json'), ok: true, keys: 1, keyTypes: ['EC'] });
+
+    const human = await cimd(['check', cid, ...local]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/✓ jwks_uri\s+https:\/\/\S+\/keys\/good\.json: 1 public key \(EC\)/);
+  });
+
+  test('a jwks_uri that answers 404 is a failure: the token request would fail with invalid_client', async () => {
+    const cid = keyClient('jwks-404', '/keys/missing.json');
+    const run = await cimd(['check', cid, ...local, '--json']);
+    expect(run.code).toBe(1);
+    const report = run.json<CheckReport>();
+    expect(report.accepted).toBe(false);
+    expect(report.rejection).toMatchObject({ stage: 'jwks', code: 'rejected:status' });
+    expect(item(report, 'jwks:status')).toMatchObject({ status: 'fail', code: 'rejected:status' });
+    expect(item(report, 'jwks:connect')?.status).toBe('pass');
+    expect(item(report, 'jwks:jwks_set')?.status).toBe('skip');
+    // The document itself passed: the client can start an authorization.
+    expect(stage(report, 'document').every((entry) => entry.status === 'pass')).toBe(true);
+
+    const human = await cimd(['check', cid, ...local]);
+    expect(human.stdout).toMatch(/✗ jwks_uri\s+unexpected status 404/);
+    expect(human.stdout).toMatch(/REJECTED the client can authorize, but its token requests fail with invalid_client/);
+  });
+
+  test.each([
+    [
+      'a private key (d)',
+      () => ({ keys: [privateJwk()] }),
+      'jwks:jwks_public',
+      'rejected:secret',
+      /private key material \(d\)/,
+    ],
+    [
+      'a symmetric key',
+      () => ({ keys: [{ kty: 'oct', k: 'c2VjcmV0' }] }),
+      'jwks:jwks_public',
+      'rejected:secret',
+      /symmetric \(oct\)/,
+    ],
+    ['no keys array', () => ({ key: [] }), 'jwks:jwks_set', 'rejected:document', /an object with a keys array/],
+    [
+      'a key without kty',
+      () => ({ keys: [{ x: 'abc' }] }),
+      'jwks:jwks_set',
+      'rejected:document',
+      /kty must be a non-empty string/,
+    ],
+    ['not JSON', () => 'not json', 'jwks:jwks_set', 'rejected:document', /not JSON/],
+  ])('%s is a failure', async (name, body, id, code, message) => {
+    const path = `/keys/${name.replace(/\W+/g, '-')}.json`;
+    docs.route(path, { body: body() });
+    const report = await check(keyClient(`jwks-${name.replace(/\W+/g, '-')}`, path));
+    expect(report.accepted).toBe(false);
+    expect(report.rejection).toMatchObject({ stage: 'jwks', code });
+    expect(item(report, id)).toMatchObject({ status: 'fail', code, message: expect.stringMatching(message) });
+    expect(item(report, id)?.fix).toBeTruthy();
+    expect(report.jwks?.ok).toBe(false);
+  });
+
+  test('a local file is not fetched: jwks_uri is reported as not checked', async () => {
+    const cid = 'https://app.example.com/keyed.json';
+    const file = tmp.write(
+      'keyed.json',
+      JSON.stringify(
+        clientDoc(cid, { token_endpoint_auth_method: 'private_key_jwt', jwks_uri: docs.cid('/keys/x.json') }),
+      ),
+    );
+    const before = docs.totalHits;
+    const run = await cimd(['check', file, '--client-id', cid, '--json']);
+    expect(run.code).toBe(0);
+    expect(item(run.json<CheckReport>(), 'jwks:not_checked')?.status).toBe('skip');
+    expect(docs.totalHits).toBe(before);
+  });
+});
