@@ -42,5 +42,16 @@ export { type CimdConfigErrorCode, CimdOptionError } from './plugin/options.js';
 export type { CacheInspection } from './resolve/resolver.js';
 export { DEFAULT_DENY_LIST } from './rules/address-policy.js';
 export type { RuleId } from './rules/catalogue.js';
+export type { RegisteredClient, RegistryOptions } from './observe/registry.js';
 export type { ClientMetadata } from './rules/document.js';
+export { CLIENT_AUTHENTICATION_TYP, type ClientAssertionTypMode } from './plugin/client-assertion.js';
 export type { LifetimeBounds } from './rules/http-cache.js';
+export {
+  CIMD_CONDITIONAL_CLIENTS,
+  type DiscoveryCheckMode,
+  type DiscoveryProblem,
+  type DiscoveryProblemId,
+  type DiscoveryReport,
+} from './plugin/discovery-check.js';
+export { KNOWN_CLIENTS_TOKEN, type KnownClient, knownClientPatterns, knownClients } from './rules/known-clients.js';
+export type { AdmissionMode, ClientPattern, PolicyDecision, PolicyVerdict, TrustPolicyOptions } from './rules/trust.js';
