@@ -35,17 +35,11 @@ export {
   type ReasonCode,
 } from './observe/errors.js';
 export { type CacheTier, type CimdEvent, DIAGNOSTICS_CHANNEL, type EventListener } from './observe/events.js';
+export type { RegisteredClient, RegistryOptions } from './observe/registry.js';
 export type { ProviderCapabilities } from './plugin/capabilities.js';
+export { CLIENT_AUTHENTICATION_TYP, type ClientAssertionTypMode } from './plugin/client-assertion.js';
 export type { Cimd, CimdOptions } from './plugin/create.js';
 export { createCimd } from './plugin/create.js';
-export { type CimdConfigErrorCode, CimdOptionError } from './plugin/options.js';
-export type { CacheInspection } from './resolve/resolver.js';
-export { DEFAULT_DENY_LIST } from './rules/address-policy.js';
-export type { RuleId } from './rules/catalogue.js';
-export type { RegisteredClient, RegistryOptions } from './observe/registry.js';
-export type { ClientMetadata } from './rules/document.js';
-export { CLIENT_AUTHENTICATION_TYP, type ClientAssertionTypMode } from './plugin/client-assertion.js';
-export type { LifetimeBounds } from './rules/http-cache.js';
 export {
   CIMD_CONDITIONAL_CLIENTS,
   type DiscoveryCheckMode,
@@ -53,5 +47,11 @@ export {
   type DiscoveryProblemId,
   type DiscoveryReport,
 } from './plugin/discovery-check.js';
+export { type CimdConfigErrorCode, CimdOptionError } from './plugin/options.js';
+export type { CacheInspection } from './resolve/resolver.js';
+export { DEFAULT_DENY_LIST } from './rules/address-policy.js';
+export type { RuleId } from './rules/catalogue.js';
+export type { ClientMetadata } from './rules/document.js';
+export type { LifetimeBounds } from './rules/http-cache.js';
 export { KNOWN_CLIENTS_TOKEN, type KnownClient, knownClientPatterns, knownClients } from './rules/known-clients.js';
 export type { AdmissionMode, ClientPattern, PolicyDecision, PolicyVerdict, TrustPolicyOptions } from './rules/trust.js';
