@@ -205,6 +205,9 @@ describe('approvals live with the adapter, and a grant without a readable approv
       const [prompt] = op.consentsSince(mark);
       expect(prompt?.reasons).toContain(CHANGED_CHECK);
       expect(prompt?.details.approval).toBe(flag === 'failConsent' ? 'unavailable' : 'missing');
+      // The page says why it asks again.
+      expect(prompt?.view?.warnings.find((w) => w.id === 'approval_unknown')?.text).toMatch(/could not confirm/);
+      expect(prompt?.view?.changed).toBe(false);
 
       // Once the adapter answers again, the fresh approval counts.
       state[flag] = false;

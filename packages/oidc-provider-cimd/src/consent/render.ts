@@ -136,7 +136,9 @@ function warningBlock(warning: ConsentWarning): Markup {
       ? 'loopback-warning'
       : warning.id === 'changed_client'
         ? 'changed-warning'
-        : 'new-client-notice';
+        : warning.id === 'approval_unknown'
+          ? 'confirm-again-notice'
+          : 'new-client-notice';
   const role = warning.severity === 'danger' ? 'alert' : 'note';
   const icon = warning.severity === 'danger' ? '⚠ ' : '';
   return h`

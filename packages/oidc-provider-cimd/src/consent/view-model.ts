@@ -29,11 +29,11 @@ export interface ConsentResource {
   scopes: string[];
 }
 
-export type ConsentWarningId = 'loopback' | 'changed_client' | 'new_client';
+export type ConsentWarningId = 'loopback' | 'changed_client' | 'approval_unknown' | 'new_client';
 
 export interface ConsentWarning {
   id: ConsentWarningId;
-  /** `danger`: the loopback and changed warnings; `caution`: the new-client notice. */
+  /** `danger`: the loopback and changed warnings; `caution`: the new-client and confirm-again notices. */
   severity: 'danger' | 'caution';
   /** One sentence, plain text (escape it). */
   title: string;
@@ -212,6 +212,17 @@ export function buildConsentViewModel(facts: ConsentFacts): ConsentViewModel {
       title: `${who} changed since you last allowed it.`,
       text: 'Its client metadata document now says something different about where it sends you back to or how it proves its identity. Allow only if you expected this change.',
       details: changes.flatMap(describeChange),
+    });
+  }
+  // The changed-client check asked because what this user approved before could not be read (fail closed).
+  const approval = details.approval;
+  if (!changes.length && (approval === 'missing' || approval === 'unavailable')) {
+    warnings.push({
+      id: 'approval_unknown',
+      severity: 'caution',
+      title: 'Please confirm again.',
+      text: `This server could not confirm what you allowed ${who} to do before, so it asks you again. Allow only if you know and trust this application.`,
+      details: [],
     });
   }
   if (isNew && facts.newClient) {
