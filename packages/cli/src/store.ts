@@ -64,6 +64,20 @@ const redactUrl = (url: string): string => {
 };
 
 /**
+ * The command line never serves oidc-provider's own models (sessions, grants, tokens): an adapter that keeps
+ * nothing, so that configure() neither falls back to the development memory adapter nor warns about it.
+ */
+const NO_MODELS: Configuration['adapter'] = () => ({
+  upsert: async () => {},
+  find: async () => undefined,
+  findByUserCode: async () => undefined,
+  findByUid: async () => undefined,
+  consume: async () => {},
+  destroy: async () => {},
+  revokeByGrantId: async () => {},
+});
+
+/**
  * Connects to the deployment's Redis and builds the plugin on it. Unlike a server, which treats an unreachable
  * store as a miss, the command line refuses to run against a store it cannot reach: a purge or a pin that
  * silently went nowhere would be worse than an error.
@@ -130,7 +144,7 @@ export async function openStore(options: StoreOptions, progress: Progress): Prom
       sharedCacheTimeoutMs: STORE_TIMEOUT_MS,
       failureBackoffMs: 0,
     });
-    cimd.configure(configuration as Configuration);
+    cimd.configure({ ...(configuration as Configuration), adapter: NO_MODELS });
   } catch (error) {
     await keyv.disconnect().catch(() => {});
     throw error;
