@@ -11,8 +11,10 @@ describe('example environment', () => {
       dcrEnabled: true,
       allowLoopback: false,
       extraCaPath: undefined,
+      admission: 'open',
       allow: [],
       deny: [],
+      transportFallbackS: 0,
       metrics: false,
     });
     expect(resolveIssuer(env, 3000)).toBe('http://localhost:3000');
@@ -39,8 +41,10 @@ describe('example environment', () => {
       dcrEnabled: false,
       allowLoopback: true,
       extraCaPath: '/tmp/ca.pem',
+      admission: 'allowlist',
       allow: ['*.claude.ai', 'vscode.dev'],
       deny: ['https://evil.com/c.json'],
+      transportFallbackS: 0,
       metrics: true,
     });
     expect(resolveIssuer(env, 1234)).toBe('https://auth.example.com');

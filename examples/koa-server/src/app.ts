@@ -64,6 +64,9 @@ export async function createApp(options: AppOptions): Promise<ExampleApp> {
       : undefined;
   const allow = options.allow ?? [];
   const deny = options.deny ?? [];
+  // Trust policy (spec §7), as the environment gives it: CIMD_ADMISSION unset means allowlist when CIMD_ALLOW is set.
+  const admission = options.admission ?? (allow.length > 0 ? 'allowlist' : 'open');
+  const policy = admission !== 'open' || deny.length > 0 ? { ...options.cimd?.policy, admission, allow, deny } : undefined;
 
   let shared: SharedCache | undefined;
   let cimd: Cimd;
@@ -82,7 +85,8 @@ export async function createApp(options: AppOptions): Promise<ExampleApp> {
       ...(shared ? { cache: shared.keyv } : {}),
       ...(cas.length ? { ca: cas } : {}),
       ...(onEvent ? { onEvent } : {}),
-      ...(allow.length || deny.length ? { policy: { ...options.cimd?.policy, allow, deny } } : {}),
+      ...(policy ? { policy } : {}),
+      ...(options.transportFallbackS ? { transportFallbackMs: options.transportFallbackS * 1000 } : {}),
     });
   } catch (error) {
     await shared?.close();
@@ -101,6 +105,11 @@ export async function createApp(options: AppOptions): Promise<ExampleApp> {
     cookieKeys,
   });
   provider.on('server_error', (_ctx, error: Error) => log({ event: 'server_error', message: error.message }));
+  // Would CIMD clients see what they need in discovery (the flag, and `none`)? Otherwise Claude, Codex and
+  // opencode silently register with DCR instead; say so at startup.
+  await cimd.selfCheck(provider, {
+    onWarning: (message) => log({ level: 'warn', event: 'discovery_check', message }),
+  });
 
   const app = new Koa();
   // Mounted with koa-mount, the provider sets its cookies through this app's context, while it reads them

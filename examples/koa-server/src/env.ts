@@ -11,10 +11,17 @@
  * | `DCR_ENABLED`         | `true`                   | Dynamic Client Registration (`registration_endpoint`).       |
  * | `CIMD_ALLOW_LOOPBACK` | `false`                  | Development exception: documents on `localhost`.            |
  * | `CIMD_EXTRA_CA`       | unset                    | PEM file of a CA trusted for document hosts.                 |
- * | `CIMD_ALLOW`          | unset: any public id     | Comma-separated allow-list: ids, `host`, `*.host`.          |
+ * | `CIMD_ADMISSION`      | see below                | `open`, `allowlist` or `report` (see the README).            |
+ * | `CIMD_ALLOW`          | unset: any public id     | Comma-separated allow-list: ids, URL patterns, `host`, `*.host`, `known`. |
  * | `CIMD_DENY`           | unset                    | Comma-separated deny-list, same patterns; wins over allow.   |
+ * | `CIMD_TRANSPORT_FALLBACK_S` | `0` (off)          | Serve the last valid copy this long past its lifetime on transport failures (≤ 604800). |
  * | `METRICS`             | `false`                  | Serve Prometheus metrics of plugin events at `/metrics`.     |
+ *
+ * `CIMD_ADMISSION` unset means `allowlist` when `CIMD_ALLOW` is set, `open` otherwise. In `CIMD_ALLOW` and
+ * `CIMD_DENY`, the word `known` stands for the plugin's known-clients catalog.
  */
+import { type AdmissionMode, compilePatterns } from 'oidc-provider-cimd';
+
 
 export interface ExampleEnv {
   port: number;
@@ -25,9 +32,12 @@ export interface ExampleEnv {
   dcrEnabled: boolean;
   allowLoopback: boolean;
   extraCaPath: string | undefined;
-  /** Trust policy patterns (spec §7). */
+  /** Trust policy (spec §7): the admission mode and the patterns. */
+  admission: AdmissionMode;
   allow: string[];
   deny: string[];
+  /** Transport fallback, seconds past a document's lifetime; 0: off. */
+  transportFallbackS: number;
   metrics: boolean;
 }
 
@@ -83,7 +93,58 @@ function readList(source: NodeJS.ProcessEnv, name: string): string[] {
     .filter(Boolean);
 }
 
+/** A pattern list the plugin would refuse stops startup here, with the variable's name. */
+function readPatterns(source: NodeJS.ProcessEnv, name: string): string[] {
+  const patterns = readList(source, name);
+  try {
+    compilePatterns(patterns);
+  } catch (error) {
+    throw new EnvError(`${name}: ${(error as Error).message.replace(/^oidc-provider-cimd: /, '')}`);
+  }
+  return patterns;
+}
+
+const ADMISSION_MODES: readonly AdmissionMode[] = ['open', 'allowlist', 'report'];
+
+function readAdmission(source: NodeJS.ProcessEnv, allow: string[]): AdmissionMode {
+  const raw = readOptional(source, 'CIMD_ADMISSION');
+  if (raw === undefined) return allow.length > 0 ? 'allowlist' : 'open';
+  const mode = raw.toLowerCase() as AdmissionMode;
+  if (!ADMISSION_MODES.includes(mode)) {
+    throw new EnvError(`CIMD_ADMISSION must be open, allowlist or report, got ${JSON.stringify(raw)}`);
+  }
+  if (mode === 'open' && allow.length > 0) {
+    throw new EnvError(
+      'CIMD_ADMISSION=open admits every client, so CIMD_ALLOW would have no effect: use allowlist to enforce it or report to try it out',
+    );
+  }
+  if (mode !== 'open' && allow.length === 0) {
+    throw new EnvError(`CIMD_ADMISSION=${mode} needs CIMD_ALLOW (patterns, or the word known for the catalog)`);
+  }
+  return mode;
+}
+
+/** Seconds, at most 7 days (the plugin's bound on the transport fallback). */
+const MAX_TRANSPORT_FALLBACK_S = 7 * 24 * 60 * 60;
+
+function readTransportFallback(source: NodeJS.ProcessEnv): number {
+  const raw = readOptional(source, 'CIMD_TRANSPORT_FALLBACK_S');
+  if (raw === undefined) return 0;
+  const seconds = Number(raw);
+  if (!/^\d+$/.test(raw) || seconds > MAX_TRANSPORT_FALLBACK_S) {
+    throw new EnvError(
+      `CIMD_TRANSPORT_FALLBACK_S must be a whole number of seconds from 0 (off) to ${MAX_TRANSPORT_FALLBACK_S} (7 days), got ${JSON.stringify(raw)}`,
+    );
+  }
+  return seconds;
+}
+
+function mapOptional<T>(value: string | undefined, check: (value: string) => T): T | undefined {
+  return value === undefined ? undefined : check(value);
+}
+
 export function parseEnv(source: NodeJS.ProcessEnv = process.env): ExampleEnv {
+  const allow = readPatterns(source, 'CIMD_ALLOW');
   return {
     port: readPort(source),
     issuer: readIssuer(source),
@@ -92,8 +153,10 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): ExampleEnv {
     dcrEnabled: readBoolean(source, 'DCR_ENABLED', true),
     allowLoopback: readBoolean(source, 'CIMD_ALLOW_LOOPBACK', false),
     extraCaPath: readOptional(source, 'CIMD_EXTRA_CA'),
-    allow: readList(source, 'CIMD_ALLOW'),
-    deny: readList(source, 'CIMD_DENY'),
+    admission: readAdmission(source, allow),
+    allow,
+    deny: readPatterns(source, 'CIMD_DENY'),
+    transportFallbackS: readTransportFallback(source),
     metrics: readBoolean(source, 'METRICS', false),
   };
 }

@@ -54,4 +54,11 @@ export type { RuleId } from './rules/catalogue.js';
 export type { ClientMetadata } from './rules/document.js';
 export type { LifetimeBounds } from './rules/http-cache.js';
 export { KNOWN_CLIENTS_TOKEN, type KnownClient, knownClientPatterns, knownClients } from './rules/known-clients.js';
-export type { AdmissionMode, ClientPattern, PolicyDecision, PolicyVerdict, TrustPolicyOptions } from './rules/trust.js';
+export {
+  type AdmissionMode,
+  type ClientPattern,
+  compilePatterns,
+  type PolicyDecision,
+  type PolicyVerdict,
+  type TrustPolicyOptions,
+} from './rules/trust.js';

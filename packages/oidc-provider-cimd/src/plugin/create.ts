@@ -77,9 +77,10 @@ export interface Cimd {
   /**
    * Reads both discovery documents (from the provider, or from a URL such as the public issuer behind a proxy)
    * and reports what would make CIMD clients fall back to DCR. With `discoveryCheck: 'warn'` (default) a failure
-   * is also a process warning (code `CIMD_DISCOVERY`); with `'error'` it rejects. Call it after `new Provider`.
+   * is also a process warning (code `CIMD_DISCOVERY`), or goes to `onWarning` when given; with `'error'` it
+   * rejects. Call it after `new Provider`.
    */
-  selfCheck(target: Provider | string | URL): Promise<DiscoveryReport>;
+  selfCheck(target: Provider | string | URL, options?: { onWarning?: (message: string) => void }): Promise<DiscoveryReport>;
   /**
    * Adds the plugin's consent checks to the `consent` prompt of an interaction policy (default: a new
    * `interactionPolicy.base()`), in place and idempotently, and returns it. `configure()` does this by itself
@@ -367,7 +368,12 @@ export function createCimd(options: CimdOptions = {}): Cimd {
       if (!registry) throw new Error('oidc-provider-cimd: the client registry is off (registry: false)');
       return registry.list();
     },
-    selfCheck: (target) => runDiscoveryCheck(target, { cimdEnabled: enabled, mode: options.discoveryCheck ?? 'warn' }),
+    selfCheck: (target, checkOptions) =>
+      runDiscoveryCheck(target, {
+        cimdEnabled: enabled,
+        mode: options.discoveryCheck ?? 'warn',
+        ...(checkOptions?.onWarning ? { warn: checkOptions.onWarning } : {}),
+      }),
     async close() {
       await registry?.close();
       invalidation?.close();
