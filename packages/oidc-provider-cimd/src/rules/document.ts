@@ -66,7 +66,9 @@ export interface GrantWithoutUserRule {
 }
 
 /** Compiles the rules into `DocumentRuleOptions.allowGrantWithoutUser`. Throws TypeError on a bad pattern. */
-export function grantsWithoutUserPolicy(rules: readonly GrantWithoutUserRule[]): (cid: string, grant: string) => boolean {
+export function grantsWithoutUserPolicy(
+  rules: readonly GrantWithoutUserRule[],
+): (cid: string, grant: string) => boolean {
   const compiled = rules.map((rule) => {
     if (!Array.isArray(rule?.clients) || !Array.isArray(rule?.grants)) {
       throw new TypeError('oidc-provider-cimd: grantsWithoutUser entries must be { clients: [...], grants: [...] }');
@@ -267,7 +269,10 @@ function selectAuthMethod(
   if (plural !== undefined) {
     const sharedSecret = plural.find((method) => SHARED_SECRET_AUTH_METHODS.has(method));
     if (sharedSecret !== undefined) {
-      throw secret('token_endpoint_auth_methods_supported', `token_endpoint_auth_methods_supported lists ${sharedSecret}, which needs a shared secret`);
+      throw secret(
+        'token_endpoint_auth_methods_supported',
+        `token_endpoint_auth_methods_supported lists ${sharedSecret}, which needs a shared secret`,
+      );
     }
     if (singular !== undefined && !plural.includes(singular)) {
       throw invalid(
