@@ -5,13 +5,14 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import Router from '@koa/router';
+import type Keyv from 'keyv';
 import Koa from 'koa';
 import mount from 'koa-mount';
 import type { Provider } from 'oidc-provider';
-import { type Cimd, type CimdEvent, type CimdOptions, createCimd } from 'oidc-provider-cimd';
-import { createRedisCache, type SharedCache } from './cache.js';
-import type { ExampleEnv } from './env.js';
+import { type Cimd, type CimdEvent, type CimdOptions, createCimd, createRedisCache } from 'oidc-provider-cimd';
+import { checkRedisUrl, EnvError, type ExampleEnv } from './env.js';
 import { createInteractionRoutes } from './interactions.js';
+import { jsonLines, type Log } from './log.js';
 import { createMcpRoutes } from './mcp.js';
 import { addMetricsRoute, createCimdMetrics } from './metrics.js';
 import { createProvider, generateSigningKeys, type SigningKeys } from './provider.js';
@@ -23,8 +24,8 @@ export interface AppOptions extends Partial<Omit<ExampleEnv, 'issuer' | 'port'>>
   extraCa?: string;
   /** Receives every plugin event (one per client resolution). */
   onEvent?: (event: CimdEvent) => void;
-  /** Operational log lines (Redis trouble, provider server errors). Default: JSON on stderr. */
-  log?: (entry: Record<string, unknown>) => void;
+  /** Operational log lines (Redis trouble, provider server errors). Default: JSON lines on stderr. */
+  log?: Log;
   /** Signing keys; generated when omitted. */
   keys?: SigningKeys;
   /** Cookie signing keys (newest first); random per process when omitted, so sessions end with a restart. */
@@ -44,7 +45,36 @@ export interface ExampleApp {
   close(): Promise<void>;
 }
 
-const stderrLog = (entry: Record<string, unknown>) => process.stderr.write(`${JSON.stringify(entry)}\n`);
+const stderrLog = jsonLines((line) => process.stderr.write(line));
+
+/**
+ * The shared document cache for `REDIS_URL`: the plugin's own `createRedisCache`, so the example writes
+ * exactly the keys that `cimd inspect` and every other instance read. It never waits for Redis forever and
+ * never throws for an unreachable Redis (reads are misses meanwhile); a malformed URL is an error naming the
+ * variable.
+ */
+async function openRedisCache(url: string, log: Log): Promise<Keyv> {
+  checkRedisUrl(url);
+  let lastReported = 0;
+  try {
+    return await createRedisCache(url, {
+      onError: (error) => {
+        // A down Redis reports an error per reconnection attempt; one line every 10 s is plenty.
+        const now = Date.now();
+        if (now - lastReported < 10_000) return;
+        lastReported = now;
+        log({
+          level: 'warn',
+          event: 'redis_error',
+          message: error.message,
+          note: 'CIMD documents are cached in process meanwhile',
+        });
+      },
+    });
+  } catch (error) {
+    throw new EnvError(`REDIS_URL: ${(error as Error).message}`, { cause: error });
+  }
+}
 
 export async function createApp(options: AppOptions): Promise<ExampleApp> {
   const issuer = options.issuer;
@@ -66,30 +96,26 @@ export async function createApp(options: AppOptions): Promise<ExampleApp> {
   const deny = options.deny ?? [];
   // Trust policy (spec §7), as the environment gives it: CIMD_ADMISSION unset means allowlist when CIMD_ALLOW is set.
   const admission = options.admission ?? (allow.length > 0 ? 'allowlist' : 'open');
-  const policy = admission !== 'open' || deny.length > 0 ? { ...options.cimd?.policy, admission, allow, deny } : undefined;
+  const policy =
+    admission !== 'open' || deny.length > 0 ? { ...options.cimd?.policy, admission, allow, deny } : undefined;
 
-  let shared: SharedCache | undefined;
+  const shared = options.redisUrl ? await openRedisCache(options.redisUrl, log) : undefined;
   let cimd: Cimd;
   try {
-    if (options.redisUrl) {
-      shared = createRedisCache(options.redisUrl, (error) =>
-        log({ event: 'redis_error', message: error.message, note: 'CIMD documents are cached in process meanwhile' }),
-      );
-    }
     // Throws at once when the development exception is combined with a non-loopback issuer.
     cimd = createCimd({
       ...options.cimd,
       issuer,
       enabled: options.cimdEnabled ?? true,
       allowLoopback: options.allowLoopback ?? false,
-      ...(shared ? { cache: shared.keyv } : {}),
+      ...(shared ? { cache: shared } : {}),
       ...(cas.length ? { ca: cas } : {}),
       ...(onEvent ? { onEvent } : {}),
       ...(policy ? { policy } : {}),
       ...(options.transportFallbackS ? { transportFallbackMs: options.transportFallbackS * 1000 } : {}),
     });
   } catch (error) {
-    await shared?.close();
+    await shared?.disconnect();
     throw error;
   }
 
@@ -104,7 +130,9 @@ export async function createApp(options: AppOptions): Promise<ExampleApp> {
     keys,
     cookieKeys,
   });
-  provider.on('server_error', (_ctx, error: Error) => log({ event: 'server_error', message: error.message }));
+  provider.on('server_error', (_ctx, error: Error) =>
+    log({ level: 'error', event: 'server_error', message: error.message }),
+  );
   // Would CIMD clients see what they need in discovery (the flag, and `none`)? Otherwise Claude, Codex and
   // opencode silently register with DCR instead; say so at startup.
   await cimd.selfCheck(provider, {
@@ -127,6 +155,12 @@ export async function createApp(options: AppOptions): Promise<ExampleApp> {
     ctx.set(logo.headers);
     ctx.body = logo.body ?? '';
   });
+  // Browsers ask every page's origin for /favicon.ico; answer it instead of logging a 404 per page view.
+  app.use(async (ctx, next) => {
+    if (ctx.path !== '/favicon.ico' || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
+    ctx.status = 204;
+    ctx.set('cache-control', 'public, max-age=86400');
+  });
   app.use(interactions.routes());
   app.use(mcp.routes());
   if (metrics) {
@@ -144,7 +178,7 @@ export async function createApp(options: AppOptions): Promise<ExampleApp> {
     mcpResource,
     async close() {
       await cimd.close();
-      await shared?.close();
+      await shared?.disconnect();
     },
   };
 }

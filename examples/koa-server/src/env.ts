@@ -6,7 +6,7 @@
  * | --------------------- | ------------------------ | ------------------------------------------------------------ |
  * | `PORT`                | `3000`                   | TCP port (`0`: any free port, the issuer follows it).        |
  * | `ISSUER`              | `http://localhost:$PORT` | The issuer identifier; origin only (the provider is at `/`). |
- * | `REDIS_URL`           | unset: in-memory cache   | Shared cache for client metadata documents.                  |
+ * | `REDIS_URL`           | unset: in-memory cache   | Shared cache for client metadata documents (`redis[s]://`).  |
  * | `CIMD_ENABLED`        | `true`                   | Accept Client ID Metadata Document clients.                  |
  * | `DCR_ENABLED`         | `true`                   | Dynamic Client Registration (`registration_endpoint`).       |
  * | `CIMD_ALLOW_LOOPBACK` | `false`                  | Development exception: documents on `localhost`.            |
@@ -21,7 +21,6 @@
  * `CIMD_DENY`, the word `known` stands for the plugin's known-clients catalog.
  */
 import { type AdmissionMode, compilePatterns } from 'oidc-provider-cimd';
-
 
 export interface ExampleEnv {
   port: number;
@@ -79,6 +78,19 @@ function readIssuer(source: NodeJS.ProcessEnv): string | undefined {
     );
   }
   return url.origin;
+}
+
+/**
+ * `REDIS_URL` must be a `redis://` or `rediss://` URL. The message never repeats the value: it may hold a
+ * password.
+ */
+export function checkRedisUrl(value: string): string {
+  const url = URL.parse(value);
+  if (!url) throw new EnvError('REDIS_URL must be a redis:// or rediss:// URL; the value given is not a URL');
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new EnvError(`REDIS_URL must be a redis:// or rediss:// URL; the value given starts with ${url.protocol}//`);
+  }
+  return value;
 }
 
 function readOptional(source: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -148,7 +160,7 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): ExampleEnv {
   return {
     port: readPort(source),
     issuer: readIssuer(source),
-    redisUrl: readOptional(source, 'REDIS_URL'),
+    redisUrl: mapOptional(readOptional(source, 'REDIS_URL'), checkRedisUrl),
     cimdEnabled: readBoolean(source, 'CIMD_ENABLED', true),
     dcrEnabled: readBoolean(source, 'DCR_ENABLED', true),
     allowLoopback: readBoolean(source, 'CIMD_ALLOW_LOOPBACK', false),

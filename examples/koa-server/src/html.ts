@@ -30,20 +30,32 @@ export function html(strings: TemplateStringsArray, ...values: Interpolation[]):
   return new SafeHtml(out);
 }
 
+/**
+ * The look of the plugin's consent page (oidc-provider-cimd's `renderConsentPage`), so that the login page,
+ * the consent page and the error pages read as one sign-in flow: a white card on grey, monospace hostnames,
+ * the same buttons. The form controls are the login page's own.
+ */
 const STYLE = `
-  body { font: 16px/1.5 system-ui, sans-serif; max-width: 34rem; margin: 3rem auto; padding: 0 1rem; color: #1b1b1b; }
-  h1 { font-size: 1.4rem; }
-  .host { font: 600 1.25rem/1.3 ui-monospace, monospace; overflow-wrap: anywhere; }
-  .label { color: #555; font-size: .9rem; margin-bottom: 0; }
-  .supplied { overflow-wrap: anywhere; }
-  .fine { color: #555; font-size: .85rem; overflow-wrap: anywhere; }
-  .warning { border: 2px solid #b00020; background: #fff1f1; padding: .75rem 1rem; border-radius: 6px; }
-  .error { color: #b00020; }
-  label { display: block; margin-top: .75rem; }
-  input { font: inherit; padding: .4rem; width: 100%; box-sizing: border-box; }
-  .actions { display: flex; gap: .75rem; margin-top: 1.25rem; }
-  button { font: inherit; padding: .5rem 1.25rem; }
-  button.primary { background: #1a56db; color: #fff; border: 0; border-radius: 4px; }
+:root { color-scheme: light; }
+* { box-sizing: border-box; }
+body { margin: 0; background: #f3f4f6; color: #1b1b1f; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+main { max-width: 36rem; margin: 2rem auto; padding: 1.75rem 2rem; background: #fff; border-radius: 12px; box-shadow: 0 1px 4px rgba(0,0,0,.14); }
+h1 { font-size: 1.5rem; margin: 0 0 1rem; }
+.party { padding: .8rem 1rem; border: 1px solid #c9ccd3; border-radius: 8px; margin: 0 0 1rem; }
+.label { color: #4a4d55; font-size: .85rem; margin: 0; }
+.host { font: 700 1.4rem/1.25 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; margin: .1rem 0 0; overflow-wrap: anywhere; }
+.supplied { margin: .1rem 0 .75rem; overflow-wrap: anywhere; }
+.fine { color: #4a4d55; font-size: .85rem; overflow-wrap: anywhere; }
+.warning { border: 2px solid #b00020; border-left-width: 8px; background: #fdecee; color: #4d0010; padding: .8rem 1rem; border-radius: 6px; }
+.error { color: #b00020; font-weight: 600; }
+label { display: block; margin-top: .75rem; font-weight: 600; }
+input { font: inherit; font-weight: 400; padding: .5rem .6rem; width: 100%; border: 1px solid #6b6f78; border-radius: 6px; margin-top: .2rem; }
+input:focus-visible { outline: 3px solid #f59e0b; outline-offset: 1px; }
+.actions { display: flex; gap: .75rem; margin-top: 1.25rem; }
+.actions form { margin: 0; }
+button { font: inherit; font-weight: 600; padding: .6rem 1.4rem; border-radius: 6px; border: 1px solid #6b6f78; background: #fff; color: #1b1b1f; cursor: pointer; }
+button.primary { background: #1a56db; border-color: #1a56db; color: #fff; }
+button:focus-visible { outline: 3px solid #f59e0b; outline-offset: 2px; }
 `;
 
 export interface Page {
@@ -83,7 +95,9 @@ export function page({ title, body, formTargets = [] }: Page): RenderedPage {
 <style nonce="${nonce}">${new SafeHtml(STYLE)}</style>
 </head>
 <body>
+<main>
 ${body}
+</main>
 </body>
 </html>
 `;

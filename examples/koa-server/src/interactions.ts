@@ -20,6 +20,7 @@ import { errors, type Provider } from 'oidc-provider';
 import { type Cimd, renderConsentPage } from 'oidc-provider-cimd';
 import { formTargetFor, html, page, type SafeHtml } from './html.js';
 import { hostOf } from './loopback.js';
+import { MCP_SCOPE } from './provider.js';
 
 export const DEMO_PASSWORD = 'demo';
 
@@ -30,14 +31,32 @@ interface ClientView {
   clientId: string;
   /** Host of a URL client_id (a CIMD client), `undefined` for a registered client. */
   clientHost: string | undefined;
+  /** `client_name` as the client supplied it (its document or its registration), display-safe; unverified. */
+  clientName: string | undefined;
   redirectUri: string | undefined;
 }
 
-const SCOPE_TEXT: Record<string, string> = {
+/** What the consent page says for each scope, instead of its raw name. */
+export const SCOPE_TEXT: Record<string, string> = {
   openid: 'Confirm who you are',
-  profile: 'Your name',
+  profile: 'See your name',
   offline_access: 'Stay connected while you are away (refresh tokens)',
+  [MCP_SCOPE]: 'Use the tools of this MCP server as you',
 };
+
+/**
+ * A client-supplied name made safe to show: control and bidirectional-override characters removed (they can
+ * make a name read as something else), whitespace collapsed, at most 80 characters. It is escaped on output.
+ */
+export function displayName(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const cleaned = value
+    .replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+  if (!cleaned) return undefined;
+  return cleaned.length > 80 ? `${cleaned.slice(0, 79)}…` : cleaned;
+}
 
 class RequestRejected extends Error {
   constructor(
@@ -100,6 +119,7 @@ export function createInteractionRoutes({
     return {
       clientId,
       clientHost: hostOf(clientId.startsWith('https://') ? clientId : undefined),
+      clientName: displayName(client.clientName),
       redirectUri: typeof requested === 'string' ? requested : client.redirectUris?.[0],
     };
   }
@@ -208,25 +228,34 @@ export function createInteractionRoutes({
     ctx.redirect(redirectTo);
   });
 
+  /**
+   * Who the user signs in for, in the consent page's words: the client_id's host (the one name this server
+   * verified) for a CIMD client, and the name it supplied, labelled as unverified — for a registered (DCR)
+   * client that name is all there is to recognise it by.
+   */
   function clientHeading(view: ClientView): SafeHtml {
-    return view.clientHost
-      ? html`<p class="host" id="client-host">${view.clientHost}</p>`
-      : html`<p class="host" id="client-host">A registered application</p>`;
+    const host = view.clientHost
+      ? html`<p class="label">Application (from its client ID)</p><p class="host" id="client-host">${view.clientHost}</p>`
+      : html`<p class="label">Application</p><p class="host" id="client-host">A registered application</p>`;
+    return html`<div class="party">${host}</div>
+<p class="label">Name supplied by the application (not verified by this server)</p>
+<p class="supplied" id="client-name">${view.clientName ? `“${view.clientName}”` : '(no name given)'}</p>`;
   }
 
   function loginPage(uid: string, view: ClientView, state: { login?: string; error?: string } = {}) {
     const body = html`
 <h1>Sign in</h1>
-<p class="label">to continue to</p>
 ${clientHeading(view)}
 ${state.error ? html`<p class="error" role="alert">${state.error}</p>` : ''}
-<form method="post" action="/interaction/${uid}/login" autocomplete="off">
+<form method="post" action="/interaction/${uid}/login" autocomplete="off" id="login-form">
   <label>Login <input name="login" required autofocus maxlength="64" value="${state.login ?? ''}"></label>
   <label>Password <input name="password" type="password" required></label>
   <p class="fine">Demo server: any login name works with the password <b>${DEMO_PASSWORD}</b>.</p>
-  <div class="actions"><button class="primary" type="submit">Sign in</button></div>
 </form>
-<form method="post" action="/interaction/${uid}/abort"><button type="submit">Cancel</button></form>
+<div class="actions">
+  <button class="primary" type="submit" form="login-form">Sign in</button>
+  <form method="post" action="/interaction/${uid}/abort"><button type="submit">Cancel</button></form>
+</div>
 `;
     return page({ title: 'Sign in', body, formTargets: formTargets(view) });
   }

@@ -1,15 +1,16 @@
 /**
  * Entry point (`pnpm start`): reads the environment, listens, and logs one JSON object per line on stdout —
- * a `startup` line, then one `cimd` line per plugin event (each with its `reason`).
+ * a `startup` line, then one `cimd` line per plugin event (each with its `reason`). Every line starts with
+ * `time` (ISO 8601), `level` and `event` (log.ts).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { CimdEvent } from 'oidc-provider-cimd';
 import { createApp, type ExampleApp } from './app.js';
 import { type ExampleEnv, parseEnv, resolveIssuer } from './env.js';
+import { cimdLogEntry, jsonLines } from './log.js';
 import { protectedResourceMetadataUrl } from './mcp.js';
 
-const line = (entry: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(entry)}\n`);
+const line = jsonLines((text) => process.stdout.write(text));
 
 function fail(message: string): never {
   process.stderr.write(`koa-server: cannot start: ${message}\n`);
@@ -40,8 +41,8 @@ try {
   example = await createApp({
     ...env,
     issuer,
-    onEvent: (event: CimdEvent) => line({ event: 'cimd', ...event, durationMs: Math.round(event.durationMs) }),
-    log: (entry) => line(entry),
+    onEvent: (event) => line(cimdLogEntry(event)),
+    log: line,
   });
 } catch (error) {
   server.close();
