@@ -7,7 +7,13 @@
  */
 
 import type { SharedGuard } from '../cache/shared-guard.js';
-import { type BudgetRefusal, type BudgetScope, budgetScope, type SharedBudgetCheck, type TakeOptions } from '../fetch/budget.js';
+import {
+  type BudgetRefusal,
+  type BudgetScope,
+  budgetScope,
+  type SharedBudgetCheck,
+  type TakeOptions,
+} from '../fetch/budget.js';
 import type { RedisHandle } from './redis.js';
 
 // One round trip per counter; the expiry can never be lost between the INCR and the PEXPIRE, and a refused
@@ -81,7 +87,11 @@ export class SharedFetchBudget implements SharedBudgetCheck {
       this.#scope('domain', scope.domain, this.#o.domain, known),
     ]);
     if (host === false) {
-      return { granted: false, code: 'cluster_host_rate', reason: `cluster-wide fetch budget for ${scope.host} exhausted` };
+      return {
+        granted: false,
+        code: 'cluster_host_rate',
+        reason: `cluster-wide fetch budget for ${scope.host} exhausted`,
+      };
     }
     if (domain === false) {
       return {
