@@ -245,6 +245,30 @@ describe('document lifecycle', () => {
     expect(await other.cimd.inspect(cid)).toBeUndefined();
   });
 
+  test('an entry stored by the previous format is read without grants in which no user takes part', async () => {
+    const p = path('format-1');
+    const cid = docs.cid(p);
+    docs.route(p, { status: 500, body: '' });
+    const shared = new Keyv();
+    const now = clock.now();
+    // What version 0.1 stored: a pinned client whose document still named client_credentials.
+    await shared.set(`cimd:doc:${cid}`, {
+      v: 1,
+      cid,
+      metadata: { ...clientDoc(cid), grant_types: ['authorization_code', 'client_credentials'] },
+      loopbackOnly: false,
+      fetchedAt: now,
+      freshUntil: now,
+      staleIfErrorUntil: now,
+      pinned: true,
+    });
+    const { cimd } = await plugin({ cache: shared });
+    const entry = await cimd.resolve(cid);
+    expect(entry?.pinned).toBe(true);
+    expect(entry?.metadata.grant_types).toEqual(['authorization_code']);
+    expect(docs.hits(p)).toBe(0);
+  });
+
   test('operator commands emit audit events; refresh has a cooldown per client', async () => {
     const p = path('audit');
     const cid = docs.cid(p);

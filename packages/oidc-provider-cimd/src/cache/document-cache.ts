@@ -6,11 +6,16 @@
 import type Keyv from 'keyv';
 import { LRUCache } from 'lru-cache';
 import type { ClientMetadata } from '../rules/document.js';
+import { isGrantWithoutUser } from '../rules/document.js';
 import type { SharedGuard } from './shared-guard.js';
 
 export interface CacheEntry {
-  /** Format version of the stored value. */
-  v: 1;
+  /**
+   * Format version of the stored value. 2: grants in which no user takes part are dropped at validation unless
+   * the trust policy grants them (draft-03 era rules). Version-1 entries predate that rule, and are read with
+   * those grants removed (see `upgrade`).
+   */
+  v: 2;
   cid: string;
   metadata: ClientMetadata;
   loopbackOnly: boolean;
@@ -48,11 +53,27 @@ export interface DocumentCacheOptions {
 /** Key of a document in the shared store (the store may add its own namespace). */
 export const DOCUMENT_KEY_PREFIX = 'cimd:doc:';
 
+/**
+ * A stored entry written by an earlier version (format 1) may name grants in which no user takes part
+ * (`client_credentials`, CIBA …), which a self-asserted document must never get unless the trust policy grants
+ * them (contract §4). It is read with those grants removed; the next refetch applies the current rules in full.
+ */
+function upgrade(value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || (value as { v?: unknown }).v !== 1) return value;
+  const entry = value as { metadata?: { grant_types?: unknown } };
+  const grants = entry.metadata?.grant_types;
+  const metadata =
+    entry.metadata && Array.isArray(grants)
+      ? { ...entry.metadata, grant_types: grants.filter((g) => typeof g === 'string' && !isGrantWithoutUser(g)) }
+      : entry.metadata;
+  return { ...entry, metadata, v: 2 };
+}
+
 function isEntry(value: unknown): value is CacheEntry {
   if (value === null || typeof value !== 'object') return false;
   const entry = value as Partial<CacheEntry>;
   return (
-    entry.v === 1 &&
+    entry.v === 2 &&
     typeof entry.cid === 'string' &&
     typeof entry.fetchedAt === 'number' &&
     typeof entry.freshUntil === 'number' &&
@@ -111,7 +132,7 @@ export class DocumentCache {
   /** The shared store's entry only (one store read); a well-formed one is copied into the in-process tier. */
   async getShared(cid: string): Promise<CacheEntry | undefined> {
     const answer = await this.#guard.run(() => this.#shared.get(DOCUMENT_KEY_PREFIX + cid));
-    const remote = answer?.value;
+    const remote = upgrade(answer?.value);
     // The shared store may hold anything (another version, a tampered value): only a well-formed entry for
     // this very CID counts.
     if (!isEntry(remote) || remote.cid !== cid) return undefined;
@@ -156,7 +177,7 @@ export class DocumentCache {
     const local = this.#memory.get(entry.cid);
     if (local?.pinned) return local;
     const answer = await this.#guard.run(() => this.#shared.get(DOCUMENT_KEY_PREFIX + entry.cid));
-    const remote = answer?.value;
+    const remote = upgrade(answer?.value);
     if (isEntry(remote) && remote.cid === entry.cid && remote.pinned) {
       this.#remember(remote);
       return remote;

@@ -90,7 +90,7 @@ function entryFrom(
   flags: { pinned: boolean; used: boolean },
 ): CacheEntry {
   return {
-    v: 1,
+    v: 2,
     cid,
     metadata: validated.metadata,
     loopbackOnly: validated.loopbackOnly,
