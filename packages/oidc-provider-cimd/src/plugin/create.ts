@@ -24,7 +24,6 @@ import {
 import { FetchBudget } from '../fetch/budget.js';
 import type { Fetcher } from '../fetch/fetcher.js';
 import { createEmitter } from '../observe/events.js';
-import { providerFetch } from './provider-fetch.js';
 import { ClientRegistry, type RegisteredClient } from '../observe/registry.js';
 import { type CacheInspection, Resolver } from '../resolve/resolver.js';
 import { isLoopbackAddress } from '../rules/address-policy.js';
@@ -36,6 +35,7 @@ import { type DiscoveryReport, runDiscoveryCheck } from './discovery-check.js';
 import { developmentAdapter } from './memory-adapter.js';
 import { CimdOptionError, type CimdOptions, resolveCimdOptions } from './options.js';
 import { buildPipeline } from './pipeline.js';
+import { providerFetch } from './provider-fetch.js';
 
 // The options are ONE table, CIMD_OPTIONS in ./options.ts: each option's documentation, type check and default.
 // CimdOptions is derived from it; to add an option, add its row there.
@@ -80,7 +80,10 @@ export interface Cimd {
    * is also a process warning (code `CIMD_DISCOVERY`), or goes to `onWarning` when given; with `'error'` it
    * rejects. Call it after `new Provider`.
    */
-  selfCheck(target: Provider | string | URL, options?: { onWarning?: (message: string) => void }): Promise<DiscoveryReport>;
+  selfCheck(
+    target: Provider | string | URL,
+    options?: { onWarning?: (message: string) => void },
+  ): Promise<DiscoveryReport>;
   /**
    * Adds the plugin's consent checks to the `consent` prompt of an interaction policy (default: a new
    * `interactionPolicy.base()`), in place and idempotently, and returns it. `configure()` does this by itself
@@ -140,10 +143,13 @@ export function createCimd(options: CimdOptions = {}): Cimd {
       ? new FetchLock({ handle: redis, guard, ttlMs: options.fetchLockTtlMs ?? (options.timeoutMs ?? 5000) + 1000 })
       : undefined;
   let invalidation: InvalidationBus | undefined;
+  // The registry writes from a timer, off every request's path: it can afford a longer deadline than lookups,
+  // and has its own circuit, so a slow request-path operation never makes it drop a batch.
+  const registryGuard = new SharedGuard({ timeoutMs: Math.max(2000, options.sharedCacheTimeoutMs ?? 150) });
   const registry =
     options.registry === false
       ? undefined
-      : new ClientRegistry({ store: shared, run: (op) => guard.run(op), now }, options.registry ?? {});
+      : new ClientRegistry({ store: shared, run: (op) => registryGuard.run(op), now }, options.registry ?? {});
   const emit = createEmitter(
     registry
       ? (event) => {
