@@ -23,6 +23,9 @@ describeTopology(
       async exists(key) {
         return (await (await cluster.masterOf(key)).command('EXISTS', key)) === 1;
       },
+      async sameMaster(x, y) {
+        return (await cluster.masterOf(x)) === (await cluster.masterOf(y));
+      },
     };
   },
   async () => {

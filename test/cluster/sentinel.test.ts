@@ -22,6 +22,7 @@ describeTopology(
       async exists(key) {
         return (await (await setup.primary()).command('EXISTS', key)) === 1;
       },
+      sameMaster: async () => true,
     };
   },
   async () => {

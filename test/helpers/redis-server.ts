@@ -365,21 +365,33 @@ export async function startRedisCluster(
       await Promise.all(nodes.filter((node) => node.running).map((node) => node.resetStats()));
     },
     async waitHealthy(timeoutMs = 20_000) {
+      const view = async () => {
+        const node = nodes.find((n) => n.running);
+        return node ? String(await node.command('CLUSTER', 'NODES').catch((e: Error) => e.message)) : 'no node runs';
+      };
       await waitUntil(
         async () => {
           for (const node of nodes) {
             if (!node.running) continue;
             const info = await node.command('CLUSTER', 'INFO').catch(() => null);
             if (infoField(info, 'cluster_state') !== 'ok') return false;
-            if (infoField(info, 'cluster_slots_fail') !== '0' || infoField(info, 'cluster_slots_pfail') !== '0') {
-              return false;
+            // Every slot served by a running master, as each running node sees it.
+            const slots = await node.command('CLUSTER', 'SLOTS').catch(() => null);
+            if (!Array.isArray(slots)) return false;
+            let covered = 0;
+            for (const range of slots as [number, number, RespValue[]][]) {
+              if (!byPort(Number(range[2][1]))?.running) return false;
+              covered += range[1] - range[0] + 1;
             }
+            if (covered !== 16_384) return false;
           }
           return (await cluster.masters()).length >= masterCount;
         },
         timeoutMs,
         'the cluster is healthy',
-      );
+      ).catch(async (error: Error) => {
+        throw new Error(`${error.message}; CLUSTER NODES:\n${await view()}`);
+      });
     },
     close,
   };

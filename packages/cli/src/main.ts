@@ -30,6 +30,8 @@ import {
   formatInspection,
   inspectionJson,
   openStore,
+  type RedisConnection,
+  redisConnectionFrom,
   type StoreOptions,
   StoreUnavailableError,
 } from './store.js';
@@ -77,7 +79,10 @@ const COMMON_HELP = `  --issuer URL           the authorization server's issuer 
   --json                 print JSON
   -h, --help             show this help`;
 
-const STORE_HELP = `  --redis URL            the deployment's Redis (default: $REDIS_URL)
+const STORE_HELP = `  --redis URL            the deployment's Redis, or any node of its Redis Cluster (default: $REDIS_URL)
+  --cluster              the URL is a Redis Cluster node (default: asked from the server; $REDIS_CLUSTER)
+  --sentinels LIST       host:port,... of the sentinels of a Sentinel-managed primary (default: $REDIS_SENTINELS)
+  --sentinel-name NAME   the primary's name at the sentinels (default: $REDIS_SENTINEL_NAME)
   --namespace NAME       the key namespace the deployment uses (createRedisCache's namespace option)
 ${COMMON_HELP}`;
 
@@ -153,6 +158,9 @@ const COMMON_OPTIONS: Record<string, OptionSpec> = {
 const STORE_OPTIONS: Record<string, OptionSpec> = {
   ...COMMON_OPTIONS,
   redis: { type: 'string' },
+  cluster: { type: 'boolean' },
+  sentinels: { type: 'string' },
+  'sentinel-name': { type: 'string' },
   namespace: { type: 'string' },
 };
 const OPTIONS: Record<string, Record<string, OptionSpec>> = {
@@ -339,16 +347,28 @@ async function runCheck(ctx: Context, target: string): Promise<number> {
 // store commands
 
 async function runStoreCommand(ctx: Context, command: string, cid: string): Promise<number> {
-  const redisUrl = str(ctx.values, 'redis') ?? ctx.io.env.REDIS_URL;
-  if (!redisUrl) throw new UsageError(`cimd ${command} needs the deployment's store: --redis URL or REDIS_URL`);
-  if (!/^rediss?:\/\//.test(redisUrl)) throw new UsageError(`--redis ${redisUrl} is not a redis:// or rediss:// URL`);
+  let connection: RedisConnection;
+  try {
+    connection = redisConnectionFrom(
+      {
+        redis: str(ctx.values, 'redis'),
+        cluster: ctx.values.cluster === true,
+        sentinels: str(ctx.values, 'sentinels'),
+        sentinelName: str(ctx.values, 'sentinel-name'),
+      },
+      ctx.io.env,
+    );
+  } catch (error) {
+    const message = messageOf(error);
+    throw new UsageError(`cimd ${command}${message.startsWith('needs ') ? ' ' : ': '}${message}`);
+  }
   const fromFile = str(ctx.values, 'from-file');
   const document = fromFile !== undefined ? await readInput(ctx.io, fromFile, 'document file') : undefined;
   const ca = await readCa(ctx);
   const metadata = await readServerMetadata(ctx, ca);
   const namespace = str(ctx.values, 'namespace');
   const options: StoreOptions = {
-    redisUrl,
+    ...connection,
     issuer: issuerFrom(ctx, metadata),
     allowLoopback: ctx.values['allow-loopback'] === true,
     ...(namespace !== undefined ? { namespace } : {}),

@@ -11,7 +11,10 @@ import {
   type Cimd,
   createCimd,
   createRedisCache,
+  describeRedisCache,
   isCimdError,
+  type RedisTopology,
+  redisOptionsFromEnv,
 } from 'oidc-provider-cimd';
 import { serverMetadataCapabilities } from 'oidc-provider-cimd/check';
 import type { Io, Progress, Style } from './io.js';
@@ -20,8 +23,20 @@ export class StoreUnavailableError extends Error {
   override readonly name = 'StoreUnavailableError';
 }
 
-export interface StoreOptions {
-  redisUrl: string;
+/**
+ * How to reach the deployment's Redis, exactly as the servers do (`createRedisCache`): a single Redis or any node
+ * of a Redis Cluster (`redisUrl`; the cluster is detected from the server, or forced with `cluster`), or a
+ * Sentinel-managed primary (`sentinels` and `sentinelName`).
+ */
+export interface RedisConnection {
+  redisUrl?: string;
+  cluster?: boolean;
+  /** `host:port,host:port` */
+  sentinels?: string;
+  sentinelName?: string;
+}
+
+export interface StoreOptions extends RedisConnection {
   namespace?: string;
   issuer: string;
   allowLoopback: boolean;
@@ -32,6 +47,10 @@ export interface StoreOptions {
 
 export interface OpenStore {
   cimd: Cimd;
+  /** The store itself, as the servers see it (same client, same namespace): e.g. to list registry records. */
+  keyv: Keyv;
+  /** What the connection found: a single Redis, a cluster or a Sentinel-managed primary. */
+  topology: RedisTopology;
   close(): Promise<void>;
 }
 
@@ -78,12 +97,61 @@ const NO_MODELS: Configuration['adapter'] = () => ({
 });
 
 /**
+ * The connection from the command line's flags, falling back to the environment the servers read (REDIS_URL,
+ * REDIS_CLUSTER, REDIS_SENTINELS, REDIS_SENTINEL_NAME). Flags win as a whole: `--redis` ignores
+ * REDIS_SENTINELS and the reverse. Throws a TypeError with a one-line reason for a bad or missing setting.
+ */
+export function redisConnectionFrom(
+  flags: { redis?: string | undefined; cluster?: boolean | undefined; sentinels?: string | undefined; sentinelName?: string | undefined },
+  env: Record<string, string | undefined>,
+): RedisConnection {
+  const fromFlags =
+    flags.redis !== undefined || flags.sentinels !== undefined || flags.sentinelName !== undefined
+      ? {
+          ...(flags.redis !== undefined ? { REDIS_URL: flags.redis } : {}),
+          ...(flags.sentinels !== undefined ? { REDIS_SENTINELS: flags.sentinels } : {}),
+          ...(flags.sentinelName !== undefined ? { REDIS_SENTINEL_NAME: flags.sentinelName } : {}),
+          ...(env.REDIS_CLUSTER !== undefined && flags.redis !== undefined ? { REDIS_CLUSTER: env.REDIS_CLUSTER } : {}),
+        }
+      : env;
+  const source = flags.cluster ? { ...fromFlags, REDIS_CLUSTER: 'true' } : fromFlags;
+  const rename = (message: string) =>
+    message
+      .replace(/\bREDIS_URL\b/g, flags.redis !== undefined ? '--redis' : 'REDIS_URL')
+      .replace(/\bREDIS_SENTINELS\b/g, flags.sentinels !== undefined ? '--sentinels' : 'REDIS_SENTINELS')
+      .replace(/\bREDIS_SENTINEL_NAME\b/g, flags.sentinelName !== undefined ? '--sentinel-name' : 'REDIS_SENTINEL_NAME')
+      .replace(/\bREDIS_CLUSTER(=true)?/g, flags.cluster ? '--cluster' : 'REDIS_CLUSTER$1');
+  let found: ReturnType<typeof redisOptionsFromEnv>;
+  try {
+    found = redisOptionsFromEnv(source);
+  } catch (error) {
+    throw new TypeError(rename(messageOf(error)));
+  }
+  if (!found) {
+    throw new TypeError(
+      "needs the deployment's store: --redis URL or REDIS_URL (a single Redis or any node of a cluster), or --sentinels HOST:PORT,... with --sentinel-name NAME (or REDIS_SENTINELS and REDIS_SENTINEL_NAME)",
+    );
+  }
+  return {
+    ...(found.url !== undefined ? { redisUrl: found.url } : {}),
+    ...(found.cluster !== undefined ? { cluster: found.cluster } : {}),
+    ...(found.sentinels !== undefined ? { sentinels: String(found.sentinels) } : {}),
+    ...(found.sentinelName !== undefined ? { sentinelName: found.sentinelName } : {}),
+  };
+}
+
+function describeConnection(options: RedisConnection): string {
+  if (options.sentinels !== undefined) return `Redis primary ${options.sentinelName} via sentinels ${options.sentinels}`;
+  return `Redis at ${redactUrl(options.redisUrl ?? '')}`;
+}
+
+/**
  * Connects to the deployment's Redis and builds the plugin on it. Unlike a server, which treats an unreachable
  * store as a miss, the command line refuses to run against a store it cannot reach: a purge or a pin that
  * silently went nowhere would be worse than an error.
  */
 export async function openStore(options: StoreOptions, progress: Progress): Promise<OpenStore> {
-  const where = redactUrl(options.redisUrl);
+  const where = describeConnection(options);
   progress.update(`connecting to ${where}`);
   // The first connection error that says the store is not there (refused, unknown host, bad password) ends the
   // wait at once; anything else is retried until the deadline.
@@ -98,7 +166,12 @@ export async function openStore(options: StoreOptions, progress: Progress): Prom
   };
   let keyv: Keyv;
   try {
-    keyv = await createRedisCache(options.redisUrl, {
+    // The same helper, defaults and key layout as the servers: the command line acts on exactly their entries.
+    keyv = await createRedisCache({
+      ...(options.sentinels !== undefined
+        ? { sentinels: options.sentinels, sentinelName: options.sentinelName ?? '' }
+        : { url: options.redisUrl ?? '' }),
+      ...(options.cluster !== undefined && options.sentinels === undefined ? { cluster: options.cluster } : {}),
       ...(options.namespace !== undefined ? { namespace: options.namespace } : {}),
       connectTimeoutMs: STORE_TIMEOUT_MS,
       commandTimeoutMs: STORE_TIMEOUT_MS,
@@ -107,17 +180,17 @@ export async function openStore(options: StoreOptions, progress: Progress): Prom
     });
   } catch (cause) {
     progress.done();
-    throw new StoreUnavailableError(`cannot use the store at ${where}: ${messageOf(cause)}`);
+    throw new StoreUnavailableError(`cannot use ${where}: ${messageOf(cause)}`);
   }
   try {
     const deadline = Date.now() + STORE_TIMEOUT_MS;
     for (;;) {
       try {
-        await withTimeout(keyv.get('cimd:cli:probe'), STORE_TIMEOUT_MS, `Redis at ${where} did not answer`);
+        await withTimeout(keyv.get('cimd:cli:probe'), STORE_TIMEOUT_MS, `${where} did not answer`);
         break;
       } catch (cause) {
         const reason = fatal ?? (Date.now() >= deadline ? (lastError ?? cause) : undefined);
-        if (reason) throw new StoreUnavailableError(`cannot reach Redis at ${where}: ${messageOf(reason)}`);
+        if (reason) throw new StoreUnavailableError(`cannot reach ${where}: ${messageOf(reason)}`);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     }
@@ -151,6 +224,8 @@ export async function openStore(options: StoreOptions, progress: Progress): Prom
   }
   return {
     cimd,
+    keyv,
+    topology: describeRedisCache(keyv)?.topology ?? 'standalone',
     async close() {
       await cimd.close();
       await keyv.disconnect().catch(() => {});

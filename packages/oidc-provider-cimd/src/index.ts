@@ -1,5 +1,13 @@
 export type { CacheEntry } from './cache/document-cache.js';
-export { createRedisCache, type RedisCacheOptions } from './cluster/redis.js';
+export { STORE_LIMIT_WARNING } from './cluster/limits.js';
+export {
+  createRedisCache,
+  describeRedisCache,
+  type RedisCacheOptions,
+  type RedisTopology,
+  redisOptionsFromEnv,
+  type StoreLimit,
+} from './cluster/redis.js';
 export {
   CHANGED_CHECK,
   type ClientChange,

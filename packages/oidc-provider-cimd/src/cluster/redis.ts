@@ -525,19 +525,24 @@ async function createStandaloneCache(
  */
 function alwaysOpen<T extends object>(target: T, connection: { closed: boolean }): T {
   const bound = new Map<PropertyKey, unknown>();
-  const stop = (name: 'close' | 'destroy' | 'disconnect' | 'quit') => () => {
+  // Every way of closing destroys: a graceful close waits for each node to answer QUIT, and a dead node never
+  // does (node-redis says as much about its own cluster code), so `keyv.disconnect()` would hang after a crash.
+  const stop = () => () => {
     connection.closed = true;
-    const method = (target as Record<string, unknown>)[name];
-    return typeof method === 'function' && (target as { isOpen?: boolean }).isOpen
-      ? (method as () => unknown).call(target)
-      : Promise.resolve();
+    const destroy = (target as { destroy?: () => unknown }).destroy;
+    if (typeof destroy !== 'function' || !(target as { isOpen?: boolean }).isOpen) return Promise.resolve();
+    try {
+      return Promise.resolve(destroy.call(target)).catch(() => {});
+    } catch {
+      return Promise.resolve();
+    }
   };
   return new Proxy(target, {
     get(object, property) {
       if (property === 'isOpen') return !connection.closed;
       if (property === 'connect') return () => Promise.resolve(object);
       if (property === 'close' || property === 'destroy' || property === 'disconnect' || property === 'quit') {
-        return stop(property);
+        return stop();
       }
       const value = Reflect.get(object, property, object);
       if (typeof value !== 'function') return value;
@@ -634,14 +639,17 @@ async function createSentinelCache(redis: RedisModule, options: RedisCacheOption
     commandOptions: { timeout: settings.commandTimeout },
     // A command that meets a failover asks the sentinels again a few times, not for ever (each costs a second).
     maxCommandRediscovers: 3,
-    // Watch the topology (the sentinels also push changes) so that a promoted replica is found without waiting
-    // for a command to fail.
-    scanInterval: 2000,
+    // One connection to the primary reserved for this client: without it, concurrent commands each wait for a
+    // lease from the pool (one connection by default) and run one round trip after another, so a burst of
+    // lookups overruns the shared-store deadline.
+    reserveClient: true,
   } as unknown as Parameters<RedisModule['createSentinel']>[0]);
   sentinel.on('error', settings.report);
   const connection = { closed: false };
   const connected = connectUntilUp(
-    () => sentinel.connect(),
+    async () => {
+      await sentinel.connect();
+    },
     () => sentinel.destroy(),
     connection,
     settings,
@@ -944,6 +952,15 @@ function looksLikeRedisClient(value: unknown): value is NodeRedisClient {
     typeof candidate.isReady === 'boolean' &&
     typeof candidate.isOpen === 'boolean'
   );
+}
+
+/**
+ * Which Redis deployment a cache from `createRedisCache` (or a hand-made `KeyvRedis`) talks to, and the
+ * guarantees that do not hold on it. `undefined` for a store that is not Redis.
+ */
+export function describeRedisCache(keyv: Keyv): { topology: RedisTopology; limits: StoreLimit[] } | undefined {
+  const handle = redisHandleOf(keyv);
+  return handle ? { topology: handle.topology, limits: [...handle.limits] } : undefined;
 }
 
 /**
