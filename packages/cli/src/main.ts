@@ -21,6 +21,7 @@ import {
   DEFAULT_CHECK_ISSUER,
   DEFAULT_LOOPBACK_CHECK_ISSUER,
 } from 'oidc-provider-cimd/check';
+import { clientsJson, formatClients } from './clients.js';
 import { formatCheckReport } from './format-check.js';
 import { colourFor, createProgress, createStyle, type Io, processIo } from './io.js';
 import {
@@ -65,6 +66,7 @@ Commands
   purge <client_id>      remove a client from the store
   pin <client_id>        pre-register a client: store its validated document, pinned (no fetches until unpinned)
   unpin <client_id>      remove a pin
+  clients                list the CIMD clients the deployment has seen (first/last seen, last outcome, users)
 
 Run "cimd <command> --help" for the options of a command.
 Exit status: 0 accepted / done, 1 rejected / failed, 2 usage error.
@@ -135,6 +137,16 @@ Options
   --from-file FILE       take the document from this file instead of fetching it
 ${STORE_HELP}
 `,
+  clients: `Usage: cimd clients [options]
+
+Lists the CIMD clients the deployment's servers have seen, from the client registry in the shared store: first
+and last seen, the reason code of the last resolution (fetched, cache_hit, would_deny, rejected:status, ...), and
+the number of distinct users who authorized the client (counted by hash; account ids are never stored). Most
+recently seen first. Servers write the registry every few seconds.
+
+Options
+${STORE_HELP}
+`,
   unpin: `Usage: cimd unpin <client_id> [options]
 
 Removes a pin (and the pinned entry): the next authorization request fetches the document again.
@@ -175,6 +187,7 @@ const OPTIONS: Record<string, Record<string, OptionSpec>> = {
   purge: STORE_OPTIONS,
   pin: { ...STORE_OPTIONS, 'from-file': { type: 'string' } },
   unpin: STORE_OPTIONS,
+  clients: STORE_OPTIONS,
 };
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -457,6 +470,12 @@ async function runStoreCommand(ctx: Context, command: string, cid: string): Prom
           return EXIT_REJECTED;
         }
       }
+      case 'clients': {
+        const clients = await cimd.clients();
+        if (ctx.json) printJson(ctx, clientsJson(clients));
+        else out(formatClients(clients, style, now()));
+        return EXIT_OK;
+      }
       case 'unpin': {
         const unpinned = await cimd.unpin(cid);
         if (ctx.json) printJson(ctx, { clientId: cid, unpinned });
@@ -525,6 +544,12 @@ export async function main(argv: readonly string[], ioOverrides: Partial<Io> = {
       return EXIT_OK;
     }
     const ctx: Context = { io, values, json: values.json === true, style };
+    if (command === 'clients') {
+      if (parsed.positionals.length !== 0) {
+        throw new UsageError(`cimd clients takes no arguments, got ${parsed.positionals.length}`);
+      }
+      return await runStoreCommand(ctx, command, '');
+    }
     if (parsed.positionals.length !== 1) {
       const what = command === 'check' ? 'one URL or file' : 'one client_id';
       throw new UsageError(`cimd ${command} takes ${what}, got ${parsed.positionals.length}`);

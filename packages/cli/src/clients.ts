@@ -1,0 +1,46 @@
+/**
+ * `cimd clients`: the CIMD clients a deployment has seen, from the plugin's client registry in the shared store
+ * (the one the servers write). Formatting only; the listing is `cimd.clients()`.
+ */
+import type { RegisteredClient } from 'oidc-provider-cimd';
+import type { Style } from './io.js';
+import { formatDuration } from './store.js';
+
+const isRejection = (reason: string | undefined) =>
+  reason !== undefined && (reason.startsWith('rejected:') || reason === 'rate_limited' || reason === 'revoked');
+
+function outcome(client: RegisteredClient, style: Style): string {
+  const reason = client.lastOutcome;
+  if (reason === undefined) return style('dim', 'no resolution recorded');
+  if (isRejection(reason)) return style('red', reason);
+  if (reason === 'would_deny' || reason.startsWith('stale_')) return style('yellow', reason);
+  return style('green', reason);
+}
+
+const ago = (ms: number) => (ms < 1000 ? 'just now' : `${formatDuration(ms)} ago`);
+
+export function formatClients(clients: readonly RegisteredClient[], style: Style, now: number): string {
+  if (clients.length === 0) {
+    return 'no CIMD client seen yet (the registry fills as clients arrive; servers write it every few seconds)\n';
+  }
+  const lines = [`${clients.length} CIMD client${clients.length === 1 ? '' : 's'} seen, most recent first`];
+  for (const client of clients) {
+    const users = `${client.users}${client.usersCapped ? '+' : ''} user${client.users === 1 && !client.usersCapped ? '' : 's'}`;
+    lines.push(
+      `  ${style('bold', client.clientId)}`,
+      `    last ${outcome(client, style)} · last seen ${ago(now - client.lastSeen)} · first seen ${ago(now - client.firstSeen)} · ${users}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** JSON for `--json`: times as ISO strings next to the epoch milliseconds. */
+export function clientsJson(clients: readonly RegisteredClient[]): Record<string, unknown> {
+  return {
+    clients: clients.map((client) => ({
+      ...client,
+      firstSeenAt: new Date(client.firstSeen).toISOString(),
+      lastSeenAt: new Date(client.lastSeen).toISOString(),
+    })),
+  };
+}
