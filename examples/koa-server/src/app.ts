@@ -9,7 +9,14 @@ import type Keyv from 'keyv';
 import Koa from 'koa';
 import mount from 'koa-mount';
 import type { Provider } from 'oidc-provider';
-import { type Cimd, type CimdEvent, type CimdOptions, createCimd, createRedisCache } from 'oidc-provider-cimd';
+import {
+  type Cimd,
+  type CimdEvent,
+  type CimdOptions,
+  createCimd,
+  createRedisCache,
+  type RedisCacheOptions,
+} from 'oidc-provider-cimd';
 import { checkRedisUrl, EnvError, type ExampleEnv } from './env.js';
 import { createInteractionRoutes } from './interactions.js';
 import { jsonLines, type Log } from './log.js';
@@ -53,11 +60,16 @@ const stderrLog = jsonLines((line) => process.stderr.write(line));
  * never throws for an unreachable Redis (reads are misses meanwhile); a malformed URL is an error naming the
  * variable.
  */
-async function openRedisCache(url: string, log: Log): Promise<Keyv> {
-  checkRedisUrl(url);
+async function openRedisCache(
+  connection: Pick<RedisCacheOptions, 'url' | 'cluster' | 'sentinels' | 'sentinelName'>,
+  log: Log,
+): Promise<Keyv> {
+  if (connection.url !== undefined) checkRedisUrl(connection.url);
   let lastReported = 0;
   try {
-    return await createRedisCache(url, {
+    // A single Redis, any node of a Redis Cluster (detected, or REDIS_CLUSTER), or a primary behind sentinels.
+    return await createRedisCache({
+      ...connection, namespace: 'oidc-provider-cimd',
       onError: (error) => {
         // A down Redis reports an error per reconnection attempt; one line every 10 s is plenty.
         const now = Date.now();
@@ -72,7 +84,8 @@ async function openRedisCache(url: string, log: Log): Promise<Keyv> {
       },
     });
   } catch (error) {
-    throw new EnvError(`REDIS_URL: ${(error as Error).message}`, { cause: error });
+    const variable = connection.sentinels !== undefined ? 'REDIS_SENTINELS' : 'REDIS_URL';
+    throw new EnvError(`${variable}: ${(error as Error).message}`, { cause: error });
   }
 }
 
@@ -99,7 +112,17 @@ export async function createApp(options: AppOptions): Promise<ExampleApp> {
   const policy =
     admission !== 'open' || deny.length > 0 ? { ...options.cimd?.policy, admission, allow, deny } : undefined;
 
-  const shared = options.redisUrl ? await openRedisCache(options.redisUrl, log) : undefined;
+  const shared = options.redisSentinels
+    ? await openRedisCache({ sentinels: options.redisSentinels, sentinelName: options.redisSentinelName ?? '' }, log)
+    : options.redisUrl
+      ? await openRedisCache(
+          {
+            url: options.redisUrl,
+            ...(options.redisCluster !== undefined ? { cluster: options.redisCluster } : {}),
+          },
+          log,
+        )
+      : undefined;
   let cimd: Cimd;
   try {
     // Throws at once when the development exception is combined with a non-loopback issuer.

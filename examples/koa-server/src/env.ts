@@ -7,6 +7,9 @@
  * | `PORT`                | `3000`                   | TCP port (`0`: any free port, the issuer follows it).        |
  * | `ISSUER`              | `http://localhost:$PORT` | The issuer identifier; origin only (the provider is at `/`). |
  * | `REDIS_URL`           | unset: in-memory cache   | Shared cache for client metadata documents (`redis[s]://`).  |
+ * | `REDIS_CLUSTER`       | asked from the server    | `true`: `REDIS_URL` is a Redis Cluster node (any node).      |
+ * | `REDIS_SENTINELS`     | unset                    | `host:port,...` of Redis Sentinels, instead of `REDIS_URL`.  |
+ * | `REDIS_SENTINEL_NAME` | unset                    | The primary's name at the sentinels (with `REDIS_SENTINELS`). |
  * | `CIMD_ENABLED`        | `true`                   | Accept Client ID Metadata Document clients.                  |
  * | `DCR_ENABLED`         | `true`                   | Dynamic Client Registration (`registration_endpoint`).       |
  * | `CIMD_ALLOW_LOOPBACK` | `false`                  | Development exception: documents on `localhost`.            |
@@ -20,13 +23,18 @@
  * `CIMD_ADMISSION` unset means `allowlist` when `CIMD_ALLOW` is set, `open` otherwise. In `CIMD_ALLOW` and
  * `CIMD_DENY`, the word `known` stands for the plugin's known-clients catalog.
  */
-import { type AdmissionMode, compilePatterns } from 'oidc-provider-cimd';
+import { type AdmissionMode, compilePatterns, redisOptionsFromEnv } from 'oidc-provider-cimd';
 
 export interface ExampleEnv {
   port: number;
   /** `undefined`: `http://localhost:<port actually bound>`. */
   issuer: string | undefined;
   redisUrl: string | undefined;
+  /** `REDIS_CLUSTER`; `undefined`: the plugin asks the server whether it is a cluster node. */
+  redisCluster: boolean | undefined;
+  /** `REDIS_SENTINELS` and `REDIS_SENTINEL_NAME`: a Sentinel-managed primary (instead of `REDIS_URL`). */
+  redisSentinels: string | undefined;
+  redisSentinelName: string | undefined;
   cimdEnabled: boolean;
   dcrEnabled: boolean;
   allowLoopback: boolean;
@@ -155,12 +163,26 @@ function mapOptional<T>(value: string | undefined, check: (value: string) => T):
   return value === undefined ? undefined : check(value);
 }
 
+/** The Redis connection variables, checked together by the plugin's own reader (the one the CLI uses too). */
+function readRedis(source: NodeJS.ProcessEnv) {
+  mapOptional(readOptional(source, 'REDIS_URL'), checkRedisUrl);
+  try {
+    return redisOptionsFromEnv(source);
+  } catch (error) {
+    throw new EnvError((error as Error).message);
+  }
+}
+
 export function parseEnv(source: NodeJS.ProcessEnv = process.env): ExampleEnv {
   const allow = readPatterns(source, 'CIMD_ALLOW');
+  const redis = readRedis(source);
   return {
     port: readPort(source),
     issuer: readIssuer(source),
     redisUrl: mapOptional(readOptional(source, 'REDIS_URL'), checkRedisUrl),
+    redisCluster: redis?.cluster,
+    redisSentinels: redis?.sentinels === undefined ? undefined : String(redis.sentinels),
+    redisSentinelName: redis?.sentinelName,
     cimdEnabled: readBoolean(source, 'CIMD_ENABLED', true),
     dcrEnabled: readBoolean(source, 'DCR_ENABLED', true),
     allowLoopback: readBoolean(source, 'CIMD_ALLOW_LOOPBACK', false),
