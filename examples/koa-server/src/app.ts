@@ -69,7 +69,7 @@ async function openRedisCache(
   try {
     // A single Redis, any node of a Redis Cluster (detected, or REDIS_CLUSTER), or a primary behind sentinels.
     return await createRedisCache({
-      ...connection, namespace: 'oidc-provider-cimd',
+      ...connection,
       onError: (error) => {
         // A down Redis reports an error per reconnection attempt; one line every 10 s is plenty.
         const now = Date.now();
