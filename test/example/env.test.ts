@@ -59,6 +59,12 @@ describe('example environment', () => {
     [{ PORT: '70000' }, /PORT/],
     [{ ISSUER: 'auth.example.com' }, /ISSUER/],
     [{ ISSUER: 'https://auth.example.com/oidc' }, /ISSUER .*no path/],
+    [
+      { REDIS_URL: 'localhost:6379' },
+      /^REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL; the value given starts with localhost:/,
+    ],
+    [{ REDIS_URL: 'not a url' }, /^REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL; the value given is not a URL$/],
+    [{ REDIS_URL: 'http://user:secret@cache:6379' }, /^REDIS_URL must be .*starts with http:\/\/$/],
   ])('rejects %j', (source, message) => {
     expect(() => parseEnv(source)).toThrow(EnvError);
     expect(() => parseEnv(source)).toThrow(message);

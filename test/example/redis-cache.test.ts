@@ -2,6 +2,8 @@
  * REDIS_URL: documents are shared between instances through Redis, and an unreachable Redis only costs
  * extra fetches (no hang, no crash).
  */
+import { createCimd, createRedisCache } from 'oidc-provider-cimd';
+import { createApp } from '../../examples/koa-server/src/app.js';
 import { unusedPort } from '../helpers/https-server.js';
 import { startRedisServer, type TestRedisServer } from '../helpers/redis-server.js';
 import {
@@ -66,5 +68,36 @@ describe('REDIS_URL with redis-server', () => {
       await first.close();
       await second.close();
     }
+  });
+
+  it("stores documents under the plugin's createRedisCache key layout (what cimd inspect reads)", async () => {
+    const cid = host.publish('/redis-layout.json', loopbackClientDocument('http://127.0.0.1:9/callback'));
+    const example = await startExample({ allowLoopback: true, redisUrl: redis.url });
+    // A second plugin instance, built the way the CLI and any deployment build it: createRedisCache(REDIS_URL).
+    const cache = await createRedisCache(redis.url);
+    const reader = createCimd({ issuer: 'http://127.0.0.1:1', allowLoopback: true, cache });
+    reader.configure({});
+    try {
+      expect(await startAuthorization(example.issuer, cid)).toBe(303);
+      const inspection = await reader.inspect(cid);
+      expect(inspection).toMatchObject({ tier: 'shared', entry: { cid } });
+      // One key per document, with the plugin's prefix once (the example used to double its namespace).
+      const keys = (await redis.command('KEYS', '*redis-layout.json*')) as string[];
+      expect(keys).toContain(`cimd:doc:${cid}`);
+      expect(keys.every((key) => key.startsWith('cimd:'))).toBe(true);
+      expect(host.hitsFor('/redis-layout.json')).toBe(1);
+    } finally {
+      await reader.close();
+      await cache.disconnect();
+      await example.close();
+    }
+  });
+});
+
+describe('REDIS_URL errors', () => {
+  it('a malformed REDIS_URL is refused naming the variable, without echoing the value', async () => {
+    const failure = createApp({ issuer: 'http://127.0.0.1:1', redisUrl: 'http://user:secret@cache:6379' });
+    await expect(failure).rejects.toThrow(/^REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/);
+    await expect(failure).rejects.not.toThrow(/secret/);
   });
 });
