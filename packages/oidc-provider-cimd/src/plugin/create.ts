@@ -126,26 +126,26 @@ export function createCimd(options: CimdOptions = {}): Cimd {
   const shared = options.cache ?? new Keyv({ store: createBoundedMemoryStore() });
   // Keyv re-emits store errors; without a listener an EventEmitter 'error' would crash the process.
   shared.on('error', () => {});
-  const guard = new SharedGuard({ timeoutMs: options.sharedCacheTimeoutMs ?? 150 });
+  const guard = new SharedGuard({ timeoutMs: resolved.sharedCacheTimeoutMs });
   const cache = new DocumentCache({
     shared,
-    maxEntries: options.memoryCacheSize ?? 1000,
+    maxEntries: resolved.memoryCacheSize,
     guard,
     revalidationGraceMs: 24 * 60 * 60 * 1000,
-    transportFallbackMs: options.transportFallbackMs ?? 0,
+    transportFallbackMs: resolved.transportFallbackMs,
     now,
   });
   const redis = redisHandleOf(shared);
   // Contract §9: a guarantee that cannot hold on this store is announced at startup, never lost silently.
   announceStoreLimits(storeLimits(options.cache, redis));
   const fetchLock =
-    redis && options.fetchLock !== false
-      ? new FetchLock({ handle: redis, guard, ttlMs: options.fetchLockTtlMs ?? (options.timeoutMs ?? 5000) + 1000 })
+    redis && resolved.fetchLock
+      ? new FetchLock({ handle: redis, guard, ttlMs: resolved.fetchLockTtlMs ?? resolved.timeoutMs + 1000 })
       : undefined;
   let invalidation: InvalidationBus | undefined;
   // The registry writes from a timer, off every request's path: it can afford a longer deadline than lookups,
   // and has its own circuit, so a slow request-path operation never makes it drop a batch.
-  const registryGuard = new SharedGuard({ timeoutMs: Math.max(2000, options.sharedCacheTimeoutMs ?? 150) });
+  const registryGuard = new SharedGuard({ timeoutMs: Math.max(2000, resolved.sharedCacheTimeoutMs) });
   const registry =
     options.registry === false
       ? undefined
@@ -319,7 +319,7 @@ export function createCimd(options: CimdOptions = {}): Cimd {
       // draft-03 §6 explicit typing of client-authentication JWTs, checked in oidc-provider's own hook.
       const staticIds = new Set((configuration.clients ?? []).map((client) => client.client_id));
       const assertJwtClientAuthClaimsAndHeader = createClientAssertionCheck({
-        mode: options.clientAssertionTyp ?? 'accept',
+        mode: resolved.clientAssertionTyp,
         isCimdClient: (id) => id.startsWith('https://') && !staticIds.has(id),
         emit,
         next: configuration.assertJwtClientAuthClaimsAndHeader,
@@ -334,9 +334,7 @@ export function createCimd(options: CimdOptions = {}): Cimd {
           if (accountId !== undefined) registry?.noteUser(clientId, accountId);
         }),
         discovery: { ...configuration.discovery, client_id_metadata_document_supported: true },
-        ...(options.guardProviderFetch !== false
-          ? { fetch: providerFetch(fetcher, emit) as Configuration['fetch'] }
-          : {}),
+        ...(resolved.guardProviderFetch ? { fetch: providerFetch(fetcher, emit) as Configuration['fetch'] } : {}),
         interactions: consent.composeInteractions(configuration.interactions),
         assertJwtClientAuthClaimsAndHeader,
       };
@@ -377,7 +375,7 @@ export function createCimd(options: CimdOptions = {}): Cimd {
     selfCheck: (target, checkOptions) =>
       runDiscoveryCheck(target, {
         cimdEnabled: enabled,
-        mode: options.discoveryCheck ?? 'warn',
+        mode: resolved.discoveryCheck,
         ...(checkOptions?.onWarning ? { warn: checkOptions.onWarning } : {}),
       }),
     async close() {

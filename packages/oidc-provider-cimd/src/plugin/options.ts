@@ -108,6 +108,8 @@ const strings = () =>
   row<readonly string[]>('an array of strings', (v) => Array.isArray(v) && v.every((s) => typeof s === 'string'));
 const oneOf = <V extends string>(...values: V[]) =>
   row<V>(values.map((v) => JSON.stringify(v)).join(' or '), (v) => values.includes(v as V));
+const withDefault = <T>(option: OptionRow<T, false>, defaultValue: T): OptionRow<T, true> =>
+  Object.freeze({ ...option, default: defaultValue }) as OptionRow<T, true>;
 const object = <T>(table: TableOf<T>, expected = 'an object'): OptionRow<T, false> =>
   Object.freeze({ expected, test: isObject, nested: table as OptionTable });
 const falseOr = <T>(inner: OptionRow<T>): OptionRow<false | T, false> =>
@@ -320,9 +322,9 @@ export const CIMD_OPTIONS = {
    * `typ: client-authentication+jwt` of draft-03 §6: `'accept'` (default) serves them and emits
    * `client_assertion_untyped`; `'require'` refuses them. Another explicit type is refused either way.
    */
-  clientAssertionTyp: oneOf<ClientAssertionTypMode>('accept', 'require'),
+  clientAssertionTyp: withDefault(oneOf<ClientAssertionTypMode>('accept', 'require'), 'accept'),
   /** What `selfCheck()` does when discovery would make CIMD clients fall back to DCR. Default `'warn'`. */
-  discoveryCheck: oneOf<DiscoveryCheckMode>('warn', 'error', 'off'),
+  discoveryCheck: withDefault(oneOf<DiscoveryCheckMode>('warn', 'error', 'off'), 'warn'),
   /**
    * The client registry (`clients()`, `cimd clients`): CIMD clients seen, first and last, last outcome, users
    * (hashed). Kept in the shared store. `false` turns it off. See "Client registry" in the README.
