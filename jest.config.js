@@ -1,3 +1,14 @@
+import { resolve } from 'node:path';
+
+// OIDC_PROVIDER_DIR=<folder that holds oidc-provider> runs the suite against that copy instead of the workspace's:
+// CI installs the lowest version the peer range names there and runs the provider tests on it (.ci/lowest-peer).
+const providerUnderTest = process.env.OIDC_PROVIDER_DIR
+  ? {
+      '^oidc-provider$': resolve(process.env.OIDC_PROVIDER_DIR, 'lib/index.js'),
+      '^oidc-provider/(.*)$': `${resolve(process.env.OIDC_PROVIDER_DIR)}/$1`,
+    }
+  : {};
+
 /** @type {import('jest').Config} */
 export default {
   testEnvironment: 'node',
@@ -5,6 +16,7 @@ export default {
   testMatch: ['**/*.test.ts'],
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: {
+    ...providerUnderTest,
     '^oidc-provider-cimd$': '<rootDir>/packages/oidc-provider-cimd/src/index.ts',
     '^oidc-provider-cimd/check$': '<rootDir>/packages/oidc-provider-cimd/src/check/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
