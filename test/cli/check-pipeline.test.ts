@@ -8,11 +8,14 @@ import { CimdError, Reason } from 'oidc-provider-cimd';
 import {
   type CheckItem,
   type CheckReport,
+  capabilitiesFromServerMetadata,
   checkClientId,
   DOCUMENT_RULES,
   FETCH_STEPS,
   URL_RULES,
 } from 'oidc-provider-cimd/check';
+import { createUrlRules } from '../../packages/oidc-provider-cimd/src/rules/client-id-url.js';
+import { validateDocument } from '../../packages/oidc-provider-cimd/src/rules/document.js';
 import { cimd, clientDoc, type DocServer, startDocServer, tempDir } from './support.js';
 
 let docs: DocServer;
@@ -134,6 +137,63 @@ describe('one catalogue of rule ids', () => {
       status: 'pass',
       message: expect.stringMatching(/contacts/),
     });
+  });
+
+  test.each([
+    ['HTTPS://app.example.com/c#x', ['scheme', 'fragment']],
+    ['https://user@app.example.com/./c#f', ['userinfo', 'fragment', 'dot_segment']],
+    ['https://app.example.com/#f', ['fragment', 'root_path']],
+    ['https://app.example.com/a/../b?q=1', ['dot_segment', 'query']],
+    ['https://localhost./c?q', ['query', 'trailing_dot']],
+    ['https://10.0.0.1:0/c', ['ip_literal', 'port']],
+    ['https://intranet:8443/C', ['single_label', 'port']],
+  ])('the URL rules fail in catalogue order: %s reports the first of %j', (cid, violated) => {
+    const verdict = createUrlRules({ issuer: 'https://as.example.com', allowedPorts: [443] })(cid);
+    const order = Object.keys(URL_RULES);
+    const first = [...violated].sort((a, b) => order.indexOf(a) - order.indexOf(b))[0];
+    expect(verdict).toMatchObject({ ok: false, rule: first });
+  });
+
+  test('the document rules fail in catalogue order: with many broken members, each run reports the next one', () => {
+    const cid = 'https://app.example.com/many.json';
+    // One violation per rule, each repaired (removed) once it has been reported.
+    const broken: Record<string, unknown> = {
+      client_id: cid,
+      client_secret: 's',
+      token_endpoint_auth_method: 'client_secret_post',
+      jwks: { keys: 'none' },
+      client_uri: 'http://app.example.com',
+      logo_uri: 'http://app.example.com/logo.png',
+      tos_uri: 'ftp://app.example.com/tos',
+      policy_uri: 'http://app.example.com/policy',
+      application_type: 'desktop',
+      token_endpoint_auth_methods_supported: 'none',
+      grant_types: 'authorization_code',
+      response_types: 'code',
+      response_modes: 'query',
+      scope: ['openid'],
+      redirect_uris: ['http://app.example.com/callback'],
+      contacts: 'ops@app.example.com',
+      default_max_age: -1,
+      require_auth_time: 'yes',
+    };
+    const reported: string[] = [];
+    const capabilities = capabilitiesFromServerMetadata({});
+    for (let round = 0; round < 30; round += 1) {
+      try {
+        validateDocument(JSON.stringify(broken), cid, capabilities, { requireClientName: false });
+        break;
+      } catch (error) {
+        const rule = (error as CimdError).rule as string;
+        reported.push(rule);
+        if (rule === 'token_endpoint_auth_method') delete broken.token_endpoint_auth_method;
+        else if (rule === 'client_secret') delete broken.client_secret;
+        else delete broken[rule];
+      }
+    }
+    const order = Object.keys(DOCUMENT_RULES);
+    expect(reported.length).toBeGreaterThan(10);
+    expect(reported).toEqual([...reported].sort((a, b) => order.indexOf(a) - order.indexOf(b)));
   });
 
   test('contacts that is not an array of strings fails with its own rule and fix', async () => {

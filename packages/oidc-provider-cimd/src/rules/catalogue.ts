@@ -113,6 +113,10 @@ export const DOCUMENT_RULES = {
   policy_uri: HTTPS_MEMBER('policy_uri'),
   jwks_uri: HTTPS_MEMBER('jwks_uri'),
   application_type: { requires: 'application_type web or native', fix: 'use "web" or "native", or omit it' },
+  token_endpoint_auth_methods_supported: {
+    requires: 'at least one auth method the server supports',
+    fix: 'include "none" (or "private_key_jwt" with keys)',
+  },
   grant_types: {
     requires: 'a grant type the server supports',
     fix: 'include "authorization_code" in "grant_types" (or omit the member)',
@@ -126,10 +130,6 @@ export const DOCUMENT_RULES = {
     fix: 'include "query" in "response_modes", or omit the member',
   },
   scope: { requires: 'scope is a string', fix: 'make "scope" a space-separated string' },
-  token_endpoint_auth_methods_supported: {
-    requires: 'at least one auth method the server supports',
-    fix: 'include "none" (or "private_key_jwt" with keys)',
-  },
   redirect_uris: {
     requires: 'exact redirect URIs: https, or http for loopback only, no fragments',
     fix: 'list absolute redirect URIs: https, or http only for localhost / 127.0.0.1 / [::1], without "#"',
