@@ -27,7 +27,9 @@ describe('cimd clients', () => {
   test('lists what the servers saw: outcome, users (hashed), first and last seen', async () => {
     const good = docs.route('/good.json', { body: clientDoc(docs.cid('/good.json')) });
     const missing = docs.cid('/missing.json');
-    const cache: Keyv = await createRedisCache(redis.url, { maxReconnectDelayMs: 100 });
+    // A namespace of its own: a redis-server may start from a dump other tests left.
+    const namespace = `cli-clients-${process.pid}-${Date.now()}`;
+    const cache: Keyv = await createRedisCache(redis.url, { maxReconnectDelayMs: 100, namespace });
     const { cert } = await getTestCertificate();
     const op = await startProvider({ cimd: { cache, allowLoopback: true, ca: cert } });
     try {
@@ -48,7 +50,7 @@ describe('cimd clients', () => {
       await cache.disconnect();
     }
 
-    const listed = await cimd(['clients', '--redis', redis.url, '--json']);
+    const listed = await cimd(['clients', '--redis', redis.url, '--namespace', namespace, '--json']);
     expect(listed.code).toBe(0);
     const clients = listed.json<{ clients: Array<Record<string, unknown>> }>().clients;
     const byId = new Map(clients.map((client) => [client.clientId, client]));
@@ -57,12 +59,13 @@ describe('cimd clients', () => {
     expect(byId.get(good)?.lastSeenAt).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(byId.get(missing)).toMatchObject({ users: 0, lastOutcome: 'rejected:status' });
 
-    const text = await cimd(['clients'], { env: { REDIS_URL: redis.url } });
+    const text = await cimd(['clients', '--namespace', namespace], { env: { REDIS_URL: redis.url } });
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/^2 CIMD clients seen, most recent first$/m);
     expect(text.stdout).toContain(good);
     expect(text.stdout).toMatch(/rejected:status · last seen .* · 0 users/);
     expect(text.stdout).toMatch(/· 1 user$/m);
+    expect(text.stdout).not.toContain("would_deny");
   });
 
   test('usage errors and an unreachable store', async () => {

@@ -62,6 +62,19 @@ describe('client registry', () => {
     await registry.close();
   });
 
+  test('report mode: would_deny is kept apart from the outcome of the lookup that follows it', async () => {
+    const { registry, tick } = setup();
+    const cid = 'https://tools.acme.dev/client.json';
+    registry.noteEvent(event(cid, 'would_deny'));
+    registry.noteEvent(event(cid, 'fetched'));
+    const reported = 1_000_000;
+    tick(1000);
+    registry.noteEvent(event(cid, 'cache_hit'));
+    const [client] = await registry.list();
+    expect(client).toMatchObject({ lastOutcome: 'cache_hit', lastWouldDenyAt: reported, lastSeen: reported + 1000 });
+    await registry.close();
+  });
+
   test('users are counted once each, by hash: no account id ever reaches the store', async () => {
     const { registry, store } = setup();
     const cid = 'https://claude.ai/oauth/claude-code-client-metadata';

@@ -26,9 +26,14 @@ export function formatClients(clients: readonly RegisteredClient[], style: Style
   const lines = [`${clients.length} CIMD client${clients.length === 1 ? '' : 's'} seen, most recent first`];
   for (const client of clients) {
     const users = `${client.users}${client.usersCapped ? '+' : ''} user${client.users === 1 && !client.usersCapped ? '' : 's'}`;
+    // In report mode a lookup says would_deny, then its own outcome: show both.
+    const wouldDeny =
+      client.lastWouldDenyAt !== undefined
+        ? ` · ${style('yellow', 'would_deny')} ${ago(now - client.lastWouldDenyAt)}`
+        : '';
     lines.push(
       `  ${style('bold', client.clientId)}`,
-      `    last ${outcome(client, style)} · last seen ${ago(now - client.lastSeen)} · first seen ${ago(now - client.firstSeen)} · ${users}`,
+      `    last ${outcome(client, style)}${wouldDeny} · last seen ${ago(now - client.lastSeen)} · first seen ${ago(now - client.firstSeen)} · ${users}`,
     );
   }
   return `${lines.join('\n')}\n`;

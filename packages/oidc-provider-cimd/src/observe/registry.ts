@@ -44,6 +44,11 @@ export interface RegisteredClient {
   /** The reason code of the client's last resolution (e.g. `fetched`, `cache_hit`, `rejected:status`). */
   lastOutcome: ReasonCode | undefined;
   lastOutcomeAt: number | undefined;
+  /**
+   * When a lookup of the client last emitted `would_deny` (admission mode `report`: `allowlist` would refuse it).
+   * The lookup's own outcome follows in `lastOutcome`, so this is kept apart.
+   */
+  lastWouldDenyAt: number | undefined;
   /** Distinct users who authorized the client (counted by hash). */
   users: number;
   /** True when `users` reached `maxUsersPerClient` and later users are no longer counted. */
@@ -57,6 +62,7 @@ interface StoredClient {
   lastSeen: number;
   lastOutcome?: ReasonCode;
   lastOutcomeAt?: number;
+  lastWouldDenyAt?: number;
   /** Truncated SHA-256 of (client id, account id). */
   users: string[];
   usersCapped: boolean;
@@ -172,6 +178,10 @@ export class ClientRegistry {
     const record = this.#local(event.cid);
     const now = this.#deps.now();
     record.lastSeen = Math.max(record.lastSeen, now);
+    if (event.reason === 'would_deny') {
+      record.lastWouldDenyAt = now;
+      return;
+    }
     record.lastOutcome = event.reason;
     record.lastOutcomeAt = now;
   }
@@ -205,6 +215,9 @@ export class ClientRegistry {
       lastSeen: Math.max(stored.lastSeen, local.lastSeen),
       ...(outcome.lastOutcome !== undefined ? { lastOutcome: outcome.lastOutcome } : {}),
       ...(outcome.lastOutcomeAt !== undefined ? { lastOutcomeAt: outcome.lastOutcomeAt } : {}),
+      ...(stored.lastWouldDenyAt !== undefined || local.lastWouldDenyAt !== undefined
+        ? { lastWouldDenyAt: Math.max(stored.lastWouldDenyAt ?? 0, local.lastWouldDenyAt ?? 0) }
+        : {}),
       users,
       usersCapped,
     };
@@ -315,6 +328,7 @@ export class ClientRegistry {
         lastSeen: value.lastSeen,
         lastOutcome: value.lastOutcome,
         lastOutcomeAt: value.lastOutcomeAt,
+        lastWouldDenyAt: typeof value.lastWouldDenyAt === 'number' ? value.lastWouldDenyAt : undefined,
         users: value.users.length,
         usersCapped: value.usersCapped === true,
       });
