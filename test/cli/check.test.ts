@@ -376,9 +376,7 @@ describe('a local file (document rules only, no network)', () => {
     const cid = 'https://app.example.com/cc.json';
     const file = tmp.write(
       'cc.json',
-      JSON.stringify(
-        clientDoc(cid, { grant_types: ['authorization_code', DEVICE_CODE], scope: 'openid mcp' }),
-      ),
+      JSON.stringify(clientDoc(cid, { grant_types: ['authorization_code', DEVICE_CODE], scope: 'openid mcp' })),
     );
     const defaults = (await cimd(['check', file, '--client-id', cid, '--json'])).json<CheckReport>();
     expect(defaults.client?.grantTypes.dropped).toEqual([DEVICE_CODE]);
