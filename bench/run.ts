@@ -32,6 +32,7 @@ const BENCHMARKS: Benchmark[] = [
   { file: 'memory.ts', flags: ['--expose-gc'] },
   { file: 'events-overhead.ts' },
   { file: 'client-find.ts' },
+  { file: 'under-attack.ts' },
 ];
 
 function runOne(benchmark: Benchmark): Promise<{ results: Result[]; code: number | null }> {
