@@ -237,6 +237,8 @@ interface Resolved {
   ownsFetcher: boolean;
   /** Fetch jwks_uri. */
   jwks: boolean;
+  /** The fetcher's limits, for the fixes. */
+  limits: { timeoutMs: number; connectTimeoutMs: number };
 }
 
 /** Validates the options as `createCimd` would; throws CimdOptionError (a TypeError) for options the server refuses. */
@@ -258,6 +260,7 @@ function resolveOptions(options: CheckOptions, table: OptionTable): Resolved {
     allowLoopback,
     ownsFetcher: options.fetcher === undefined,
     jwks: options.jwks !== false,
+    limits: { timeoutMs: resolved.timeoutMs, connectTimeoutMs: resolved.connectTimeoutMs },
   };
 }
 
@@ -304,11 +307,12 @@ function runUrlRules(cid: string, resolved: Resolved): { items: CheckItem[]; err
   return { items, error: new CimdError(Reason.RejectedUrl, verdict.message, { rule: verdict.rule }) };
 }
 
-function fetchFix(error: CimdError, step: FetchStepId, resolved: Resolved): string {
+function fetchFix(error: CimdError, step: FetchStepId, resolved: Resolved, stage: 'fetch' | 'jwks'): string {
+  const { timeoutMs, connectTimeoutMs } = resolved.limits;
   switch (step) {
     case 'connect':
       if (error.code === Reason.RejectedTimeout) {
-        return 'answer within the time limit (5 s, connecting within 3 s, by default); bot protection that stalls server requests has the same effect';
+        return `answer within the time limit (${timeoutMs / 1000} s, connecting within ${connectTimeoutMs / 1000} s); bot protection that stalls server requests has the same effect`;
       }
       if (error.code === Reason.RejectedAddress) {
         return resolved.allowLoopback
@@ -331,8 +335,13 @@ function fetchFix(error: CimdError, step: FetchStepId, resolved: Resolved): stri
     case 'content_type':
       return 'serve it as Content-Type: application/json (an HTML page here is usually bot protection)';
     case 'size':
-      if (error.code === Reason.RejectedTimeout) return 'send the whole body within the time limit (5 s by default)';
-      return `keep it under the size limit (${error.details.limit ?? 5120} bytes): drop unused members, move keys to jwks_uri`;
+      if (error.code === Reason.RejectedTimeout) {
+        return `send the whole body within the time limit (${timeoutMs / 1000} s)`;
+      }
+      if (error.code !== Reason.RejectedSize) return 'send the whole body: the connection broke while it was read';
+      return stage === 'jwks'
+        ? `keep the JWK Set under the size limit (${error.details.limit} bytes): publish only the keys in use`
+        : `keep it under the size limit (${error.details.limit} bytes): drop unused members, move keys to jwks_uri`;
   }
 }
 
@@ -364,7 +373,7 @@ function failedStepItems(stage: 'fetch' | 'jwks', error: CimdError, resolved: Re
         message: error.message,
         code: error.code,
         ...(error.rule ? { rule: error.rule } : {}),
-        fix: fetchFix(error, step.id, resolved),
+        fix: fetchFix(error, step.id, resolved, stage),
       };
     }
     return { stage, id: `${stage}:${step.id}`, status: index < failedIndex ? 'pass' : 'skip', message: step.requires };
