@@ -3,7 +3,7 @@
  * the example server's protected MCP resource. With CIMD on it uses its metadata URL as client_id and
  * registers nothing; with CIMD off the same client falls back to Dynamic Client Registration.
  */
-import { type OAuthClientProvider, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import { auth, type OAuthClientProvider, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type {
@@ -90,7 +90,7 @@ async function connectAndCallTool(example: RunningExample, authProvider: MemoryO
   await client.connect(new StreamableHTTPClientTransport(serverUrl, { authProvider, fetch: fetchFn }));
   try {
     const result = await client.callTool({ name: 'whoami', arguments: {} });
-    return { requests, outcome, result };
+    return { requests, outcome, result, fetchFn, serverUrl };
   } finally {
     await client.close();
   }
@@ -110,7 +110,7 @@ describe('MCP TypeScript SDK client against the example server', () => {
     const example = await startExample({ allowLoopback: true });
     try {
       const authProvider = new MemoryOAuthProvider(cid);
-      const { requests, outcome, result } = await connectAndCallTool(example, authProvider);
+      const { requests, outcome, result, fetchFn, serverUrl } = await connectAndCallTool(example, authProvider);
 
       // It found the authorization server through the resource's metadata and saw the CIMD flag.
       expect(requests).toContainEqual({
@@ -131,6 +131,23 @@ describe('MCP TypeScript SDK client against the example server', () => {
       expect(result.content).toEqual([
         { type: 'text', text: `You are bob, calling through client ${cid} with scope "mcp:tools".` },
       ]);
+
+      // SDK 1.x asks for neither offline_access nor prompt=consent, yet gets a refresh token (the example's
+      // policy for public clients), and its auth() refreshes with it; the refresh token rotates.
+      const before = authProvider.tokens()!;
+      expect(before.refresh_token).toBeDefined();
+      expect(await auth(authProvider, { serverUrl, fetchFn })).toBe('AUTHORIZED');
+      const after = authProvider.tokens()!;
+      expect(after.access_token).not.toBe(before.access_token);
+      expect(after.refresh_token).toBeDefined();
+      expect(after.refresh_token).not.toBe(before.refresh_token);
+      const client = new Client({ name: 'interop', version: '1.0.0' });
+      await client.connect(new StreamableHTTPClientTransport(serverUrl, { authProvider, fetch: fetchFn }));
+      try {
+        expect((await client.callTool({ name: 'whoami', arguments: {} })).content).toEqual(result.content);
+      } finally {
+        await client.close();
+      }
     } finally {
       await example.close();
     }
