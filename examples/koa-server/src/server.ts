@@ -57,7 +57,13 @@ line({
   cimd: env.cimdEnabled ? 'enabled' : 'disabled',
   dcr: env.dcrEnabled ? 'enabled' : 'disabled',
   allowLoopback: env.allowLoopback,
-  cache: env.redisSentinels ? 'redis-sentinel' : env.redisUrl ? (env.redisCluster ? 'redis-cluster' : 'redis') : 'memory',
+  cache: env.redisSentinels
+    ? 'redis-sentinel'
+    : env.redisUrl
+      ? env.redisCluster
+        ? 'redis-cluster'
+        : 'redis'
+      : 'memory',
   discovery: `${issuer}/.well-known/openid-configuration`,
   mcp: example.mcpResource,
   protectedResourceMetadata: protectedResourceMetadataUrl(example.mcpResource),
