@@ -17,7 +17,6 @@
  */
 import { createHash } from 'node:crypto';
 import type Keyv from 'keyv';
-import { LRUCache } from 'lru-cache';
 import type { ReasonCode } from './errors.js';
 import type { CimdEvent } from './events.js';
 
@@ -129,8 +128,12 @@ export class ClientRegistry {
   readonly #maxUsers: number;
   readonly #flushIntervalMs: number;
   readonly #retentionMs: number;
-  /** Not yet written to the store: client id → what this process learned since the last flush. */
-  #pending: LRUCache<string, StoredClient>;
+  /**
+   * Not yet written to the store: client id → what this process learned since the last flush. A plain Map (on
+   * the warm path of every lookup), bounded by `#maxPending`: when full, the oldest sighting makes room.
+   */
+  readonly #pending = new Map<string, StoredClient>();
+  readonly #maxPending: number;
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
   #closed = false;
@@ -149,7 +152,7 @@ export class ClientRegistry {
     this.#flushIntervalMs = positiveInteger('flushIntervalMs', options.flushIntervalMs, 10_000);
     this.#retentionMs = positiveInteger('retentionMs', options.retentionMs, 90 * DAY);
     // Bounded between flushes too, so a flood of junk ids cannot grow the process.
-    this.#pending = new LRUCache({ max: Math.max(this.#maxClients, 100) });
+    this.#maxPending = Math.max(this.#maxClients, 100);
   }
 
   #local(cid: string): StoredClient {
@@ -157,9 +160,13 @@ export class ClientRegistry {
     if (!record) {
       const now = this.#deps.now();
       record = { v: 1, cid, firstSeen: now, lastSeen: now, users: [], usersCapped: false };
+      if (this.#pending.size >= this.#maxPending) {
+        const oldest = this.#pending.keys().next().value;
+        if (oldest !== undefined) this.#pending.delete(oldest);
+      }
       this.#pending.set(cid, record);
+      this.#schedule();
     }
-    this.#schedule();
     return record;
   }
 
@@ -172,17 +179,25 @@ export class ClientRegistry {
     this.#timer.unref();
   }
 
-  /** Feeds one plugin event. Cheap and synchronous: no store access. */
+  /** Feeds one plugin event. */
   noteEvent(event: CimdEvent): void {
-    if (this.#closed || !countsAsSighting(event.reason) || !event.cid.startsWith('https://')) return;
-    const record = this.#local(event.cid);
+    this.note(event.reason, event.cid);
+  }
+
+  /**
+   * Feeds one resolution (reason code and client id), without an event object: the plugin calls this on every
+   * lookup, the warm ones included, so it is a Map read and two assignments. No store access.
+   */
+  note(reason: ReasonCode, cid: string): void {
+    if (this.#closed || !countsAsSighting(reason) || !cid.startsWith('https://')) return;
+    const record = this.#local(cid);
     const now = this.#deps.now();
-    record.lastSeen = Math.max(record.lastSeen, now);
-    if (event.reason === 'would_deny') {
+    if (now > record.lastSeen) record.lastSeen = now;
+    if (reason === 'would_deny') {
       record.lastWouldDenyAt = now;
       return;
     }
-    record.lastOutcome = event.reason;
+    record.lastOutcome = reason;
     record.lastOutcomeAt = now;
   }
 

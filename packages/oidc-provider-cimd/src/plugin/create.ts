@@ -23,7 +23,7 @@ import {
 } from '../consent/index.js';
 import { FetchBudget } from '../fetch/budget.js';
 import type { Fetcher } from '../fetch/fetcher.js';
-import { createEmitter } from '../observe/events.js';
+import { createEmitter, type Emit } from '../observe/events.js';
 import { ClientRegistry, type RegisteredClient } from '../observe/registry.js';
 import { type CacheInspection, Resolver } from '../resolve/resolver.js';
 import { isLoopbackAddress } from '../rules/address-policy.js';
@@ -150,14 +150,15 @@ export function createCimd(options: CimdOptions = {}): Cimd {
     options.registry === false
       ? undefined
       : new ClientRegistry({ store: shared, run: (op) => registryGuard.run(op), now }, options.registry ?? {});
-  const emit = createEmitter(
-    registry
-      ? (event) => {
-          registry.noteEvent(event);
-          options.onEvent?.(event);
-        }
-      : options.onEvent,
-  );
+  // The registry is fed the reason and the client id directly, so that without an onEvent listener no event
+  // object is built on the warm path.
+  const emitEvent = createEmitter(options.onEvent);
+  const emit: Emit = registry
+    ? (reason, cid, startedAt, tier, extra, host) => {
+        registry.note(reason, cid);
+        emitEvent(reason, cid, startedAt, tier, extra, host);
+      }
+    : emitEvent;
   const policy = createTrustPolicy(options.policy);
   const sharedBudget = redis ? new SharedHostBudget({ handle: redis, guard, ...budget.windows }) : undefined;
   budget.share(sharedBudget?.check);
