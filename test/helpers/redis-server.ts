@@ -293,6 +293,11 @@ export async function startRedisCluster(
             path.join(dir, `nodes-${i}-${process.pid}-${Date.now()}.conf`),
             '--cluster-node-timeout',
             String(options.nodeTimeoutMs ?? 1000),
+            // A replica always may take over, however long its master was idle (no "data too old" refusal).
+            '--cluster-replica-validity-factor',
+            '0',
+            '--repl-ping-replica-period',
+            '1',
             '--dir',
             dir,
           ],
@@ -470,7 +475,7 @@ export async function startRedisSentinel(
       }
       throw new Error('no sentinel names a primary');
     },
-    async waitHealthy(replicas = (options.replicas ?? 1), timeoutMs = 20_000) {
+    async waitHealthy(replicas = options.replicas ?? 1, timeoutMs = 20_000) {
       await waitUntil(
         async () => {
           const primary = await sentinel.primary().catch(() => undefined);

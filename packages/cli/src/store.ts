@@ -102,7 +102,12 @@ const NO_MODELS: Configuration['adapter'] = () => ({
  * REDIS_SENTINELS and the reverse. Throws a TypeError with a one-line reason for a bad or missing setting.
  */
 export function redisConnectionFrom(
-  flags: { redis?: string | undefined; cluster?: boolean | undefined; sentinels?: string | undefined; sentinelName?: string | undefined },
+  flags: {
+    redis?: string | undefined;
+    cluster?: boolean | undefined;
+    sentinels?: string | undefined;
+    sentinelName?: string | undefined;
+  },
   env: Record<string, string | undefined>,
 ): RedisConnection {
   const fromFlags =
@@ -141,7 +146,8 @@ export function redisConnectionFrom(
 }
 
 function describeConnection(options: RedisConnection): string {
-  if (options.sentinels !== undefined) return `Redis primary ${options.sentinelName} via sentinels ${options.sentinels}`;
+  if (options.sentinels !== undefined)
+    return `Redis primary ${options.sentinelName} via sentinels ${options.sentinels}`;
   return `Redis at ${redactUrl(options.redisUrl ?? '')}`;
 }
 

@@ -169,9 +169,7 @@ export class FetchLock {
 
   /** One `MGET lock outcome`. `undefined`: Redis did not answer. */
   async poll(cid: string): Promise<LockPoll | undefined> {
-    const answer = await this.#guard.run(() =>
-      this.#send(cid, ['MGET', this.#lockKey(cid), this.#outcomeKey(cid)]),
-    );
+    const answer = await this.#guard.run(() => this.#send(cid, ['MGET', this.#lockKey(cid), this.#outcomeKey(cid)]));
     if (!answer || !Array.isArray(answer.value)) return undefined;
     const [holder, outcome] = answer.value as unknown[];
     return { holder: typeof holder === 'string' ? holder : null, outcome: parseOutcome(outcome) };

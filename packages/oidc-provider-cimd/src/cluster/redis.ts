@@ -193,7 +193,9 @@ export function redisOptionsFromEnv(
 function parseRedisUrl(url: string, what: string): URL {
   const parsed = URL.parse(url);
   if (!parsed || (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') || !parsed.hostname) {
-    throw new TypeError(`${what} must be a redis:// or rediss:// URL, got ${JSON.stringify(redact(url))}`);
+    // Never the value itself: it may hold a password.
+    const scheme = parsed ? ` (the value given starts with ${parsed.protocol}//)` : ' (the value given is not a URL)';
+    throw new TypeError(`${what} must be a redis:// or rediss:// URL with a host${scheme}`);
   }
   return parsed;
 }
@@ -327,7 +329,8 @@ function validateOptions(target: string | RedisCacheOptions, maybeOptions: Redis
     if (options.url !== undefined) {
       throw new TypeError('oidc-provider-cimd: give either a URL or sentinels, not both');
     }
-    if (options.cluster === true) throw new TypeError('oidc-provider-cimd: cluster: true cannot be used with sentinels');
+    if (options.cluster === true)
+      throw new TypeError('oidc-provider-cimd: cluster: true cannot be used with sentinels');
     parseSentinels(options.sentinels, 'oidc-provider-cimd: sentinels');
   } else {
     if (typeof options.url !== 'string') {
@@ -618,7 +621,10 @@ async function createClusterCache(
   );
   await waitAtMost(connected, settings.wait);
   const keyv = storeFor(redis, alwaysOpen(cluster, connection), options, settings);
-  handles.set(keyv, clusterHandle(cluster as unknown as NodeRedisCluster, keyPrefixFor(options.namespace), limits, connection));
+  handles.set(
+    keyv,
+    clusterHandle(cluster as unknown as NodeRedisCluster, keyPrefixFor(options.namespace), limits, connection),
+  );
   return keyv;
 }
 
