@@ -237,6 +237,17 @@ describe('example token policies', () => {
     expect(withProof.status).toBe(200);
 
     // The refresh token of a DPoP-bound public client is bound too: refreshing needs a proof with the same key.
+    const withoutProof = await token({
+      grant_type: 'refresh_token',
+      client_id: cid,
+      refresh_token: body.refresh_token!,
+    });
+    expect(withoutProof.status).toBe(400);
+    const otherKey = await token(
+      { grant_type: 'refresh_token', client_id: cid, refresh_token: body.refresh_token! },
+      { dpop: await dpopProof(await dpopKey(), 'POST', tokenUrl) },
+    );
+    expect(otherKey.status).toBe(400);
     const refreshed = await token(
       { grant_type: 'refresh_token', client_id: cid, refresh_token: body.refresh_token! },
       { dpop: await dpopProof(key, 'POST', tokenUrl) },
