@@ -1,9 +1,11 @@
 /**
- * The real binary, as a user runs it: the built `packages/cli/dist/bin.js` in a child process (`pnpm build`
- * runs before the tests in CI), and once through the root `pnpm cimd` script.
+ * The real binary, as a user runs it: the built `packages/cli/dist/bin.js` in a child process, and once through
+ * the root `pnpm cimd` script. The suite builds the plugin and the CLI first when their `dist` is missing or older
+ * than their sources, so `pnpm test` in a fresh clone needs no `pnpm build` before it.
  */
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CheckReport } from 'oidc-provider-cimd/check';
 import { startRedisServer, type TestRedisServer } from '../helpers/redis-server.js';
@@ -34,16 +36,53 @@ function run(command: string, args: string[], env: Record<string, string> = {}):
 
 const cli = (args: string[], env?: Record<string, string>) => run(process.execPath, [bin, ...args], env);
 
+/** Newest modification time of the files under `path` (0 when it does not exist). */
+function newest(path: string): number {
+  if (!existsSync(path)) return 0;
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return Math.max(0, ...readdirSync(path).map((name) => newest(join(path, name))));
+}
+
+/** Oldest modification time of the files under `path` (0 when it does not exist or is empty). */
+function oldest(path: string): number {
+  if (!existsSync(path)) return 0;
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  const times = readdirSync(path).map((name) => oldest(join(path, name)));
+  return times.length === 0 || times.includes(0) ? 0 : Math.min(...times);
+}
+
+/** `pnpm build` without pnpm: the plugin first (the CLI compiles against its declarations), then the CLI. */
+function buildWhenStale(): void {
+  const tsc = join(root, 'node_modules/typescript/bin/tsc');
+  for (const name of ['oidc-provider-cimd', 'cli']) {
+    const folder = join(root, 'packages', name);
+    const sources = Math.max(
+      newest(join(folder, 'src')),
+      newest(join(folder, 'tsconfig.json')),
+      newest(join(folder, 'tsconfig.build.json')),
+    );
+    if (oldest(join(folder, 'dist')) > sources) continue;
+    try {
+      execFileSync(process.execPath, [tsc, '-p', join(folder, 'tsconfig.build.json')], { cwd: folder, stdio: 'pipe' });
+    } catch (error) {
+      const { stdout, stderr } = error as { stdout?: Buffer; stderr?: Buffer };
+      throw new Error(`building packages/${name} failed:\n${String(stdout ?? '')}${String(stderr ?? '')}`);
+    }
+  }
+}
+
 let docs: DocServer;
 let redis: TestRedisServer;
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 
 beforeAll(async () => {
-  if (!existsSync(bin)) throw new Error(`${bin} is missing: run "pnpm build" before the tests`);
+  buildWhenStale();
   docs = await startDocServer();
   redis = await startRedisServer();
   tmp = await tempDir();
-});
+}, 300_000); // a build from scratch on a busy machine
 afterAll(async () => {
   await docs?.close();
   await redis?.close();
@@ -85,11 +124,16 @@ test('pin and inspect through REDIS_URL; the process exits on its own', async ()
 });
 
 test('the root script: pnpm cimd', async () => {
+  // The pnpm running this suite (a script file run by node, or pnpm's own executable), or else the pinned one.
   const pnpm = process.env.npm_execpath;
-  const viaPnpm = pnpm && /pnpm/.test(pnpm);
-  const result = viaPnpm
-    ? await run(process.execPath, [pnpm, '-s', 'cimd', '--version'])
-    : await run('npx', ['-y', 'pnpm@10.34.8', '-s', 'cimd', '--version']);
+  const pinned = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { packageManager: string })
+    .packageManager;
+  const result =
+    pnpm && /pnpm/.test(pnpm)
+      ? /\.[cm]?js$/.test(pnpm)
+        ? await run(process.execPath, [pnpm, '-s', 'cimd', '--version'])
+        : await run(pnpm, ['-s', 'cimd', '--version'])
+      : await run('npx', ['-y', pinned, '-s', 'cimd', '--version']);
   expect(result.code).toBe(0);
   expect(result.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
 });
