@@ -14,8 +14,11 @@ import {
   FETCH_STEPS,
   URL_RULES,
 } from 'oidc-provider-cimd/check';
+import { createFetcher } from '../../packages/oidc-provider-cimd/src/fetch/fetcher.js';
+import { createAddressPolicy } from '../../packages/oidc-provider-cimd/src/rules/address-policy.js';
 import { createUrlRules } from '../../packages/oidc-provider-cimd/src/rules/client-id-url.js';
 import { validateDocument } from '../../packages/oidc-provider-cimd/src/rules/document.js';
+import { getTestCertificate } from '../helpers/certs.js';
 import { cimd, clientDoc, type DocServer, startDocServer, tempDir } from './support.js';
 
 let docs: DocServer;
@@ -26,11 +29,17 @@ beforeAll(async () => {
   docs = await startDocServer();
   tmp = await tempDir();
   local = ['--allow-loopback', '--ca', tmp.ca];
+  testCa = (await getTestCertificate()).cert;
 });
 afterAll(async () => {
   await docs.close();
   tmp.cleanup();
 });
+
+/** The guarded fetcher as the plugin builds it (loopback allowed, the test CA trusted). */
+let testCa: string;
+const createFetcherForTest = () =>
+  createFetcher({ addressPolicy: createAddressPolicy({ allowLoopback: true }), ca: testCa });
 
 const item = (report: CheckReport, id: string): CheckItem | undefined => report.checks.find((check) => check.id === id);
 const stage = (report: CheckReport, name: string) => report.checks.filter((check) => check.stage === name);
@@ -108,6 +117,50 @@ describe('failures are placed by structured data, never by message text', () => 
     });
     expect(item(report, 'fetch:connect')?.status).toBe('pass');
     expect(item(report, 'fetch:encoding')?.status).toBe('skip');
+  });
+
+  test('rule failures carry structured details: the member, the value, what was expected', () => {
+    const cid = 'https://app.example.com/details.json';
+    const capabilities = capabilitiesFromServerMetadata({});
+    const failure = (document: Record<string, unknown>): CimdError => {
+      try {
+        validateDocument(JSON.stringify(document), cid, capabilities);
+      } catch (error) {
+        return error as CimdError;
+      }
+      throw new Error('expected a rejection');
+    };
+    expect(failure(clientDoc(cid, { logo_uri: 'http://app.example.com/l.png' }))).toMatchObject({
+      code: 'rejected:document',
+      rule: 'logo_uri',
+      details: { member: 'logo_uri', value: 'http://app.example.com/l.png', expected: 'an https URL' },
+    });
+    expect(failure(clientDoc('https://app.example.com/other.json'))).toMatchObject({
+      code: 'rejected:client_id_mismatch',
+      rule: 'client_id',
+      details: { member: 'client_id', value: 'https://app.example.com/other.json', expected: cid },
+    });
+    expect(
+      failure(clientDoc(cid, { jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'a', y: 'b', d: 'c' }] } })),
+    ).toMatchObject({
+      code: 'rejected:secret',
+      rule: 'jwks',
+      details: { member: 'jwks.keys[0].d', expected: 'absent' },
+    });
+  });
+
+  test('fetch failures carry the step they happened at', async () => {
+    const cid = docs.route('/step-detail.json', { status: 503, body: 'busy' });
+    const fetcher = createFetcherForTest();
+    try {
+      await expect(fetcher.fetchDocument(cid)).rejects.toMatchObject({
+        code: 'rejected:status',
+        details: { step: 'status', value: 503, expected: '200' },
+        response: { status: 503 },
+      });
+    } finally {
+      await fetcher.close();
+    }
   });
 
   test('a document failure is shown as the rule reports it, and carries its member as data', async () => {
