@@ -1,8 +1,8 @@
-import { createCimd } from 'oidc-provider-cimd';
 /**
  * `consent.trusted` takes the trust policy's pattern forms (it compiles them with the same `compilePatterns`): a
  * URL pattern marks exactly the ids of one path segment as trusted, and `known` the catalog.
  */
+import { createCimd } from 'oidc-provider-cimd';
 import { Browser, type DocumentHost, startConsentHarness, startDocumentHost, webDocument } from '../consent/support.js';
 
 const WEB = 'https://app.example.org/cb';
