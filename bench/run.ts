@@ -29,6 +29,7 @@ const BENCHMARKS: Benchmark[] = [
   { file: 'failing-fetches.ts' },
   { file: 'cold-herd.ts' },
   { file: 'redis-commands.ts' },
+  { file: 'redis-cluster.ts' },
   { file: 'memory.ts', flags: ['--expose-gc'] },
   { file: 'events-overhead.ts' },
   { file: 'client-find.ts' },

@@ -43,7 +43,16 @@ export interface TestRedisServer {
   close(): Promise<void>;
 }
 
-const OWN_COMMANDS = new Set(['info', 'config|resetstat']);
+// The helpers' own inspection commands (cluster and sentinel helpers included), never the client under test's.
+const OWN_COMMANDS = new Set([
+  'info',
+  'config|resetstat',
+  'role',
+  'cluster|info',
+  'cluster|slots',
+  'cluster|nodes',
+  'cluster|keyslot',
+]);
 const live = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const child of live) child.kill('SIGKILL');
