@@ -229,6 +229,42 @@ describe('example MCP resource', () => {
       await expectChallenge(await callWith({ authorization: `DPoP ${token}`, dpop }), 'DPoP', 'invalid_dpop_proof');
     });
 
+    it('bounds the replay cache: it remembers at most dpopReplayCacheSize proofs, oldest forgotten first', async () => {
+      const small = await startExample({ keys, dpopReplayCacheSize: 2 });
+      const post = (token: string, dpop: string) =>
+        fetch(small.mcpResource, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            authorization: `DPoP ${token}`,
+            dpop,
+          },
+          body: JSON.stringify(INITIALIZE),
+        });
+      try {
+        const now = Math.floor(Date.now() / 1000);
+        const payload = { ...claims(), iss: small.issuer, aud: small.mcpResource, iat: now, exp: now + 60 };
+        const token = signJwt(keys, { typ: 'at+jwt' }, { ...payload, cnf: { jkt: key.jkt } });
+        const proofs = [];
+        for (let i = 0; i < 3; i++) proofs.push(await proof({ token, htu: small.mcpResource }));
+        for (const dpop of proofs) {
+          const response = await post(token, dpop);
+          expect(response.status).toBe(200);
+          await response.body?.cancel();
+        }
+        // The newest two are remembered; the first was evicted to keep the cache at its bound.
+        const replayNewest = await post(token, proofs[2]!);
+        expect(replayNewest.status).toBe(401);
+        await replayNewest.body?.cancel();
+        const replayOldest = await post(token, proofs[0]!);
+        expect(replayOldest.status).toBe(200);
+        await replayOldest.body?.cancel();
+      } finally {
+        await small.close();
+      }
+    });
+
     it('refuses a valid proof made with another key than the token is bound to (cnf.jkt)', async () => {
       const other = await generateKeyPair('ES256');
       const otherJwk = await exportJWK(other.publicKey);

@@ -37,6 +37,8 @@ export interface AppOptions extends Partial<Omit<ExampleEnv, 'issuer' | 'port'>>
   keys?: SigningKeys;
   /** Cookie signing keys (newest first); random per process when omitted, so sessions end with a restart. */
   cookieKeys?: string[];
+  /** How many DPoP proofs the MCP resource remembers against replay (mcp.ts). */
+  dpopReplayCacheSize?: number;
   /** Further plugin options (timeouts, back-off, trust policy...). */
   cimd?: Omit<CimdOptions, 'issuer' | 'enabled' | 'allowLoopback' | 'cache' | 'ca' | 'onEvent'>;
 }
@@ -167,7 +169,12 @@ export async function createApp(options: AppOptions): Promise<ExampleApp> {
   // through its own: both must sign with the same keys.
   app.keys = cookieKeys;
   const interactions = createInteractionRoutes({ provider, issuer, cimd });
-  const mcp = createMcpRoutes({ issuer, resource: mcpResource, publicJwks: keys.publicJwks });
+  const mcp = createMcpRoutes({
+    issuer,
+    resource: mcpResource,
+    publicJwks: keys.publicJwks,
+    ...(options.dpopReplayCacheSize !== undefined ? { dpopReplayCacheSize: options.dpopReplayCacheSize } : {}),
+  });
   // Client logos, fetched and checked by the plugin, served from this origin (`/cimd/logo/<opaque key>`): the
   // consent page never makes the browser contact a client's host.
   app.use(async (ctx, next) => {

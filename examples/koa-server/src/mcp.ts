@@ -45,6 +45,8 @@ export interface McpOptions {
   resource: string;
   /** The provider's public signing keys. */
   publicJwks: { keys: JWK[] };
+  /** How many DPoP proofs (`jti`) are remembered against replay. Default {@link DPOP_REPLAY_CACHE_SIZE}. */
+  dpopReplayCacheSize?: number;
 }
 
 /** RFC 9728 §3.1: the metadata of `https://host/mcp` is at `https://host/.well-known/oauth-protected-resource/mcp`. */
@@ -114,14 +116,19 @@ function normaliseHtu(value: unknown): string | undefined {
   return url.href;
 }
 
-export function createMcpRoutes({ issuer, resource, publicJwks }: McpOptions): Router {
+export function createMcpRoutes({
+  issuer,
+  resource,
+  publicJwks,
+  dpopReplayCacheSize = DPOP_REPLAY_CACHE_SIZE,
+}: McpOptions): Router {
   const router = new Router();
   const endpointPath = new URL(resource).pathname;
   const endpointHtu = normaliseHtu(resource)!;
   const metadataUrl = protectedResourceMetadataUrl(resource);
   const keys = createLocalJWKSet(publicJwks);
   const seenProofs = new LRUCache<string, true>({
-    max: DPOP_REPLAY_CACHE_SIZE,
+    max: dpopReplayCacheSize,
     ttl: (DPOP_MAX_AGE_S + DPOP_CLOCK_SKEW_S) * 1000,
   });
 
