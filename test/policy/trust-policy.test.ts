@@ -205,7 +205,7 @@ describe('admission modes', () => {
 describe('the word `known`', () => {
   test('adds the whole catalog, alone or among other patterns', async () => {
     const alone = createTrustPolicy({ allow: ['known'] });
-    const among = createTrustPolicy({ allow: ['zed.dev', ' known ', 'https://acme.dev/c.json'] });
+    const among = createTrustPolicy({ allow: ['zed.dev', ' Known ', 'https://acme.dev/c.json'] });
     for (const client of knownClients) {
       for (const pattern of client.patterns) {
         const cid = pattern.replace('*', 'abc123');

@@ -47,12 +47,14 @@ describe('client registry', () => {
     registry.noteEvent(event(cid, 'rejected:status'));
     registry.noteEvent(event('https://junk/', 'rejected:url'));
     registry.noteEvent(event('https://audited.dev/c', 'operator:purge' as ReasonCode));
+    tick(1);
+    registry.noteEvent(event(cid, 'client_assertion_untyped'));
     const clients = await registry.list();
     expect(clients).toEqual([
       {
         clientId: cid,
         firstSeen: first,
-        lastSeen: first + 10_000,
+        lastSeen: first + 10_001,
         lastOutcome: 'rejected:status',
         lastOutcomeAt: first + 10_000,
         users: 0,

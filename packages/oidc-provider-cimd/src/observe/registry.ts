@@ -197,6 +197,8 @@ export class ClientRegistry {
       record.lastWouldDenyAt = now;
       return;
     }
+    // Said at the token endpoint about an accepted request, not a resolution: the client was seen, that is all.
+    if (reason === 'client_assertion_untyped') return;
     record.lastOutcome = reason;
     record.lastOutcomeAt = now;
   }

@@ -121,7 +121,10 @@ function compilePattern(raw: string): Matcher {
 /** The list with the token `known` replaced by the catalog's patterns. */
 export function expandPatterns(patterns: readonly ClientPattern[]): string[] {
   return patterns.flatMap((pattern) =>
-    typeof pattern === 'string' && pattern.trim() === KNOWN_CLIENTS_TOKEN ? knownClientPatterns() : [pattern],
+    // Case does not matter: a host pattern `known` would be a single-label host, which is never a client id's.
+    typeof pattern === 'string' && pattern.trim().toLowerCase() === KNOWN_CLIENTS_TOKEN
+      ? knownClientPatterns()
+      : [pattern],
   );
 }
 
