@@ -124,7 +124,8 @@ describe('example admission modes', () => {
       });
     });
     try {
-      const { issuer } = (await startup) as { issuer: string };
+      const { issuer, admission } = (await startup) as { issuer: string; admission: string };
+      expect(admission).toBe('report');
       expect(await status(authorizationUrl(issuer, cid))).toBe(303);
       const deadline = Date.now() + 5000;
       while (!lines.some((l) => l.reason === 'fetched') && Date.now() < deadline) {

@@ -57,6 +57,8 @@ line({
   cimd: env.cimdEnabled ? 'enabled' : 'disabled',
   dcr: env.dcrEnabled ? 'enabled' : 'disabled',
   allowLoopback: env.allowLoopback,
+  admission: env.admission,
+  transportFallbackS: env.transportFallbackS,
   cache: env.redisSentinels
     ? 'redis-sentinel'
     : env.redisUrl
