@@ -23,6 +23,10 @@ describeTopology(
       async exists(key) {
         return (await (await cluster.masterOf(key)).command('EXISTS', key)) === 1;
       },
+      async subscribers(channel) {
+        const answer = await (await cluster.masterOf(channel)).command('PUBSUB', 'SHARDNUMSUB', channel);
+        return Array.isArray(answer) ? Number(answer[1]) : 0;
+      },
       async sameMaster(x, y) {
         return (await cluster.masterOf(x)) === (await cluster.masterOf(y));
       },

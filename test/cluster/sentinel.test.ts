@@ -23,6 +23,10 @@ describeTopology(
         return (await (await setup.primary()).command('EXISTS', key)) === 1;
       },
       sameMaster: async () => true,
+      async subscribers(channel) {
+        const answer = await (await setup.primary()).command('PUBSUB', 'NUMSUB', channel);
+        return Array.isArray(answer) ? Number(answer[1]) : 0;
+      },
     };
   },
   async () => {

@@ -23,6 +23,8 @@ export interface Topology {
   exists(key: string): Promise<boolean>;
   /** Whether the same server serves both keys now. */
   sameMaster(a: string, b: string): Promise<boolean>;
+  /** Subscribers of the invalidation channel, as the server that owns it counts them. */
+  subscribers(channel: string): Promise<number>;
 }
 
 export function describeTopology(name: string, setup: () => Promise<Topology>, teardown: () => Promise<void>) {
@@ -134,6 +136,8 @@ export function describeTopology(name: string, setup: () => Promise<Topology>, t
       expect(await auth(a, cid)).toBe(303);
       expect(await auth(b, cid)).toBe(303);
       expect((await b.cimd.inspect(cid))?.tier).toBe('memory');
+      // Every instance listens on the channel (sharded on a cluster: SSUBSCRIBE on the master of its slot).
+      expect(await topo.subscribers(redisHandleOf(caches[0]!)!.keys.invalidationChannel)).toBeGreaterThanOrEqual(2);
       await a.cimd.purge(cid);
       await eventually(async () => (await b.cimd.inspect(cid)) === undefined, 3000, 'B dropped its copy');
       expect(await auth(b, cid)).toBe(303);
