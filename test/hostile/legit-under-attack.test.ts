@@ -48,7 +48,7 @@ beforeAll(async () => {
       res.writeHead(404).end();
     }
   });
-  docs.on('connection', (socket) => {
+  docs.on('connection', (socket: net.Socket) => {
     docSockets.add(socket);
     socket.on('close', () => docSockets.delete(socket));
   });
