@@ -46,7 +46,7 @@ function timed(run: (done: (err: unknown) => void) => void): Promise<{ ms: numbe
       resolve({
         ms: Math.round(performance.now() - started),
         ok: !err,
-        ...(err ? { error: String((err as Error).code ?? (err as Error).message) } : {}),
+        ...(err ? { error: String((err as NodeJS.ErrnoException).code ?? (err as Error).message) } : {}),
       }),
     );
   });
