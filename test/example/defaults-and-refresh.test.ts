@@ -124,6 +124,37 @@ describe('example token policies', () => {
     expect((await callMcp(`Bearer ${body.access_token}`)).status).toBe(200);
   });
 
+  it('applies the default scope to a pushed authorization request (PAR) too', async () => {
+    const cid = host.publish('/defaults/par.json', loopbackClientDocument(REDIRECT_URI, 'PAR client'));
+    const pkce = pkcePair();
+    const pushed = await fetch(`${example.issuer}/request`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        client_id: cid,
+        redirect_uri: REDIRECT_URI,
+        response_type: 'code',
+        code_challenge: pkce.challenge,
+        code_challenge_method: 'S256',
+      }),
+    });
+    expect(pushed.status).toBe(201);
+    const { request_uri: requestUri } = (await pushed.json()) as { request_uri: string };
+    const url = new URL('/auth', example.issuer);
+    url.search = new URLSearchParams({ client_id: cid, request_uri: requestUri }).toString();
+    const outcome = await new Browser().authorize(url, { login: 'dana', password: 'demo' });
+    const code = outcome.redirect?.searchParams.get('code');
+    expect(code).toBeTruthy();
+    const { body } = await token({
+      grant_type: 'authorization_code',
+      client_id: cid,
+      code: code!,
+      redirect_uri: REDIRECT_URI,
+      code_verifier: pkce.verifier,
+    });
+    expect(decodeJwt(body.access_token!)).toMatchObject({ aud: example.mcpResource, scope: 'mcp:tools' });
+  });
+
   it('keeps an explicit scope and resource as asked', async () => {
     const cid = host.publish('/defaults/explicit.json', loopbackClientDocument(REDIRECT_URI));
     const { code, verifier } = await authorize(cid, { scope: 'openid mcp:tools', resource: example.mcpResource });
