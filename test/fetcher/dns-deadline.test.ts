@@ -108,6 +108,12 @@ describe('deadline resolver', () => {
     expect(prod.err).not.toBeNull();
   });
 
+  test('under the development exception, concurrent localhost lookups take turns instead of failing', async () => {
+    const lookup = createDeadlineLookup({ servers, allowLoopback: true });
+    const answers = await Promise.all(Array.from({ length: 20 }, () => lookupAll(lookup, 'localhost')));
+    for (const answer of answers) expect(answer.err).toBeNull();
+  });
+
   test('a deadline that is not a positive number is refused', () => {
     expect(() => createDeadlineLookup({ timeoutMs: 0 })).toThrow(/dnsTimeoutMs/);
     expect(() => createDeadlineLookup({ timeoutMs: Number.NaN })).toThrow(/dnsTimeoutMs/);

@@ -16,7 +16,7 @@
  *
  * The system resolver (and so /etc/hosts) is used only for the development exception (draft §8.6): with
  * `allowLoopback`, `localhost` names, and names DNS does not know (a hosts-file alias of a local test server),
- * go through getaddrinfo, a bounded number at a time, failing fast when that pool is full.
+ * go through getaddrinfo, one at a time, each within the same deadline.
  */
 import dns from 'node:dns';
 import type { LookupFunction } from 'node:net';
@@ -27,7 +27,10 @@ export interface DeadlineLookupOptions {
   timeoutMs?: number;
   /** The development exception: resolve `localhost` names and hosts-file names through the system resolver. */
   allowLoopback?: boolean;
-  /** getaddrinfo calls in flight at most (development exception only). Default 1. */
+  /**
+   * getaddrinfo calls in flight at most (development exception only); more wait for a slot, within their
+   * deadline, 64 at most. Default 1: libuv runs only 2 at once, and the other is left to the deployment.
+   */
   maxSystemLookups?: number;
   /** DNS servers (`ip` or `ip:port`) instead of the system's resolv.conf ones. For tests and special deployments. */
   servers?: readonly string[];
@@ -98,27 +101,45 @@ export function createDeadlineLookup(options: DeadlineLookupOptions = {}): Looku
     });
   }
 
+  // Waiting system lookups: each gets a slot in turn, and fails at its deadline if it has not had an answer by
+  // then, whether it was still waiting or already running.
+  const waiting: (() => void)[] = [];
+  const MAX_WAITING = 64;
+
+  function startNext(): void {
+    while (systemInFlight < maxSystemLookups && waiting.length > 0) waiting.shift()!();
+  }
+
   function resolveWithSystem(hostname: string): Promise<Address[]> {
-    if (systemInFlight >= maxSystemLookups) {
-      // getaddrinfo cannot be cancelled: a full pool means earlier calls are still stuck, so fail fast.
+    if (waiting.length >= MAX_WAITING) {
       return Promise.reject(dnsError('EAI_AGAIN', hostname, 'system resolver busy'));
     }
-    systemInFlight += 1;
     return new Promise<Address[]>((resolve, reject) => {
       let settled = false;
+      const run = () => {
+        if (settled) return;
+        systemInFlight += 1;
+        dns.lookup(hostname, { all: true }, (err, addresses) => {
+          // getaddrinfo cannot be cancelled: the slot is held until it really returns, even after the deadline
+          // has answered the caller.
+          systemInFlight -= 1;
+          startNext();
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          if (err) return reject(err);
+          resolve(addresses.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 })));
+        });
+      };
       const timer = setTimeout(() => {
-        settled = true;
-        reject(dnsError('ETIMEOUT', hostname, `no answer from the system resolver within ${timeoutMs} ms`));
-      }, timeoutMs);
-      dns.lookup(hostname, { all: true }, (err, addresses) => {
-        // The slot is held until getaddrinfo really returns, even after the deadline has answered the caller.
-        systemInFlight -= 1;
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
-        if (err) return reject(err);
-        resolve(addresses.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 })));
-      });
+        const queued = waiting.indexOf(run);
+        if (queued !== -1) waiting.splice(queued, 1);
+        reject(dnsError('ETIMEOUT', hostname, `no answer from the system resolver within ${timeoutMs} ms`));
+      }, timeoutMs);
+      waiting.push(run);
+      startNext();
     });
   }
 
