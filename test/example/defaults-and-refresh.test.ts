@@ -106,7 +106,7 @@ describe('example token policies', () => {
     const { outcome, code, verifier } = await authorize(cid);
     expect(code).toBeTruthy();
     // The consent page asked for the default scope, in words.
-    expect(outcome.consentPage?.body).toContain('Use the tools of this MCP server as you');
+    expect(outcome.consentPage?.body).toContain('on your behalf (call its MCP tools)');
     expect(outcome.consentPage?.body).not.toContain('mcp:tools');
 
     const { status, body } = await token({

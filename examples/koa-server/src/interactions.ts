@@ -41,7 +41,8 @@ export const SCOPE_TEXT: Record<string, string> = {
   openid: 'Confirm who you are',
   profile: 'See your name',
   offline_access: 'Stay connected while you are away (refresh tokens)',
-  [MCP_SCOPE]: 'Use the tools of this MCP server as you',
+  // Shown as "Use <resource host> on your behalf (call its MCP tools)".
+  [MCP_SCOPE]: 'call its MCP tools',
 };
 
 /**
