@@ -65,7 +65,7 @@ describe('cimd clients', () => {
     expect(text.stdout).toContain(good);
     expect(text.stdout).toMatch(/rejected:status · last seen .* · 0 users/);
     expect(text.stdout).toMatch(/· 1 user$/m);
-    expect(text.stdout).not.toContain("would_deny");
+    expect(text.stdout).not.toContain('would_deny');
   });
 
   test('usage errors and an unreachable store', async () => {
