@@ -57,8 +57,9 @@ export function protectedResourceMetadataUrl(resource: string): string {
 
 /**
  * How old a DPoP proof may be (its `iat`), and how far in the future a client's clock may put it. RFC 9449
- * §11.1 leaves the window to the server ("a reasonable window"); 5 minutes matches oidc-provider's own check
- * at the token endpoint, and the replay cache below remembers every `jti` for at least that long.
+ * §11.1 leaves the window to the server. oidc-provider accepts 5 minutes either way at the token endpoint; here
+ * the past is the same 5 minutes, the future only 60 s of clock skew (a proof dated later was made in advance,
+ * which is what the window is meant to stop). The replay cache below remembers every `jti` for that long.
  */
 export const DPOP_MAX_AGE_S = 300;
 export const DPOP_CLOCK_SKEW_S = 60;
