@@ -334,7 +334,8 @@ describe('event catalogue', () => {
       );
       await tight.cimd.resolve(at('/cat/tight')); // fetched
       await attempt(tight.cimd.resolve(at('/cat/missing')));
-      await tight.cimd.resolve(at('/cat/tight')); // stale_over_budget
+      await tight.cimd.resolve(at('/cat/tight')); // fetched, from the reserve only known clients draw on
+      await tight.cimd.resolve(at('/cat/tight')); // stale_over_budget: the reserve is spent too
       await tight.cimd.close();
       events.push(...tight.events);
 

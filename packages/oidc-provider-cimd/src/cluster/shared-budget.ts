@@ -104,24 +104,3 @@ export class SharedFetchBudget implements SharedBudgetCheck {
     return { granted: true };
   }
 }
-
-/**
- * The first edition's per-host interface (`take(host)` → boolean | undefined), kept so that existing callers
- * compile; new callers use `FetchBudget.acquire`, which consults {@link SharedFetchBudget} itself.
- */
-export class SharedHostBudget {
-  readonly #budget: SharedFetchBudget;
-
-  constructor(options: SharedFetchBudgetOptions) {
-    this.#budget = new SharedFetchBudget(options);
-  }
-
-  get check(): SharedFetchBudget {
-    return this.#budget;
-  }
-
-  async take(host: string, options: TakeOptions = {}): Promise<boolean | undefined> {
-    const verdict = await this.#budget.take(budgetScope(host), options);
-    return verdict === undefined ? undefined : verdict.granted;
-  }
-}

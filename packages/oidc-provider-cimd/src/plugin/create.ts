@@ -12,7 +12,7 @@ import { SharedGuard } from '../cache/shared-guard.js';
 import { createInvalidationBus, FetchLock, type InvalidationBus } from '../cluster/fetch-lock.js';
 import { announceStoreLimits, storeLimits } from '../cluster/limits.js';
 import { redisHandleOf } from '../cluster/redis.js';
-import { SharedHostBudget } from '../cluster/shared-budget.js';
+import { SharedFetchBudget } from '../cluster/shared-budget.js';
 import {
   type ConsentViewModel,
   type ConsentViewModelInput,
@@ -160,8 +160,8 @@ export function createCimd(options: CimdOptions = {}): Cimd {
       }
     : emitEvent;
   const policy = createTrustPolicy(options.policy);
-  const sharedBudget = redis ? new SharedHostBudget({ handle: redis, guard, ...budget.windows }) : undefined;
-  budget.share(sharedBudget?.check);
+  // With Redis, the budgets are cluster-wide too: N instances must not each grant a flood the full budget.
+  budget.share(redis ? new SharedFetchBudget({ handle: redis, guard, ...budget.windows }) : undefined);
   const lifetime = pipeline.lifetime;
 
   // URL rules depend on the issuer; compiled once per issuer seen.
@@ -263,7 +263,6 @@ export function createCimd(options: CimdOptions = {}): Cimd {
         urlRules,
         policy,
         budget,
-        sharedBudget,
         fetcher,
         capabilities,
         documentRules: pipeline.documentRules,

@@ -5,7 +5,6 @@
  */
 import type { CacheEntry, DocumentCache } from '../cache/document-cache.js';
 import type { InvalidationBus, LockOutcome } from '../cluster/fetch-lock.js';
-import type { SharedHostBudget } from '../cluster/shared-budget.js';
 import type { FetchBudget } from '../fetch/budget.js';
 import type { Fetcher, FetchResult } from '../fetch/fetcher.js';
 import { CimdError, isCimdError, Reason, type ReasonCode } from '../observe/errors.js';
@@ -38,8 +37,8 @@ export interface LoaderOptions {
   documentRules: DocumentRuleOptions;
   cache: DocumentCache;
   lifetime: LifetimeBounds;
+  /** Per host, per registrable domain and global; cluster-wide too when a shared counter is attached. */
   budget: FetchBudget;
-  sharedBudget?: SharedHostBudget | undefined;
   backoff: Backoff;
   generations: Generations;
   invalidation: () => InvalidationBus | undefined;
@@ -204,16 +203,12 @@ export class Loader {
       return stale ? { ok: true, answer: stale } : failed(error, 'none');
     }
 
-    const host = new URL(cid).host;
-    const ticket = o.budget.take(host);
-    let refusal = ticket.granted ? undefined : ticket.reason;
-    if (ticket.granted && (await o.sharedBudget?.take(host)) === false) {
-      ticket.release();
-      refusal = `cluster-wide fetch budget for ${host} exhausted`;
-    }
-    if (!ticket.granted || refusal !== undefined) {
+    // A client id that validated before (we hold a copy) draws on capacity that first-time ids cannot exhaust
+    // (contract §5: "Rate limits never lock out a known-good client").
+    const ticket = await o.budget.acquire(cid, { known: previous !== undefined });
+    if (!ticket.granted) {
       // Over budget is rate limiting, not a failure of this client: no back-off, and no fetch.
-      const reason = refusal ?? 'over the fetch budget';
+      const reason = ticket.reason;
       const error = new CimdError(Reason.RateLimited, reason);
       report(failedOutcome(error));
       const stale = mode.serveStale ? this.#overBudgetStandIn(previous, reason) : undefined;

@@ -10,7 +10,6 @@
 import type { CacheEntry, DocumentCache } from '../cache/document-cache.js';
 import type { FetchLock, InvalidationBus } from '../cluster/fetch-lock.js';
 import { fetchOnceInCluster } from '../cluster/lock-wait.js';
-import type { SharedHostBudget } from '../cluster/shared-budget.js';
 import type { FetchBudget } from '../fetch/budget.js';
 import type { Fetcher } from '../fetch/fetcher.js';
 import { CimdError, Reason } from '../observe/errors.js';
@@ -33,9 +32,8 @@ export interface ResolverOptions {
   urlRules: (cid: string) => UrlVerdict;
   /** Trust policy, consulted before the cache and before any fetch. */
   policy: (cid: string, url: URL) => PolicyVerdict | Promise<PolicyVerdict>;
+  /** Fetch budgets; cluster-wide too when a shared counter is attached (Redis stores). */
   budget: FetchBudget;
-  /** The per-host budget shared across instances (Redis stores only). */
-  sharedBudget?: SharedHostBudget | undefined;
   fetcher: Fetcher;
   capabilities: ProviderCapabilities;
   documentRules: DocumentRuleOptions;
@@ -82,7 +80,6 @@ export class Resolver {
       cache: options.cache,
       lifetime: options.lifetime,
       budget: options.budget,
-      sharedBudget: options.sharedBudget,
       backoff: this.#backoff,
       generations: this.#generations,
       invalidation: () => this.#o.invalidation,
