@@ -159,6 +159,17 @@ describe('client registry', () => {
     await registry.close();
   });
 
+  test('the timer writes on its own, and a client not seen within retentionMs is dropped', async () => {
+    const { registry, store, tick } = setup({ flushIntervalMs: 30, retentionMs: 60_000 });
+    registry.noteEvent(event('https://old.dev/c', 'fetched'));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(await store.get(REGISTRY_INDEX_KEY)).toMatchObject({ clients: expect.any(Object) });
+    tick(61_000);
+    registry.noteEvent(event('https://new.dev/c', 'fetched'));
+    expect((await registry.list()).map((c) => c.clientId)).toEqual(['https://new.dev/c']);
+    await registry.close();
+  });
+
   test('a store that does not answer: listing fails loudly, and what was seen is written once it is back', async () => {
     const store = new Keyv();
     const { registry } = setup({}, store);
