@@ -52,6 +52,9 @@ describe('example admission modes', () => {
       const reasons = example.events.filter((e) => e.cid === cid).map((e) => e.reason);
       expect(reasons).toEqual(['would_deny', 'fetched']);
       expect(example.events.find((e) => e.reason === 'would_deny')?.detail).toBe('client_id is not on the allow list');
+      // The registry keeps both: the lookup's outcome, and that report mode would have refused the client.
+      const listed = (await example.cimd.clients()).find((client) => client.clientId === cid);
+      expect(listed).toMatchObject({ lastOutcome: 'fetched', lastWouldDenyAt: expect.any(Number) });
     } finally {
       await example.close();
     }
