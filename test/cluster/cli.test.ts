@@ -2,9 +2,13 @@
  * The command line against a Redis Cluster: the example server is connected to one node (as REDIS_URL would
  * say), the CLI is given nothing but another node's URL, and each operator command acts on exactly the
  * entries the server wrote, with the effect seen from the server's side (its in-process copy dropped through
- * the sharded invalidation channel, a pinned client served without fetching).
+ * the sharded invalidation channel, a pinned client served without fetching). Also: a `KeyvRedis` the
+ * deployment built itself on node-redis' `createCluster` gets the same cluster-wide lock and invalidation.
  */
+import KeyvRedis, { createCluster, Keyv } from '@keyv/redis';
 import { parseEnv } from '../../examples/koa-server/src/env.js';
+import { redisHandleOf } from '../../packages/oidc-provider-cimd/src/cluster/redis.js';
+import { clientDoc, configuredCimd, startDocServer } from '../cache/support.js';
 import { cimd, tempDir } from '../cli/support.js';
 import {
   authorizationUrl,
@@ -100,4 +104,47 @@ test('a cluster node that cannot be reached: exit 1, nothing pretends to succeed
   const run = await cimd(['purge', 'https://localhost:1/x.json', '--redis', 'redis://127.0.0.1:1', '--cluster']);
   expect(run.code).toBe(1);
   expect(run.stderr).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
+});
+
+test('a KeyvRedis built by hand on createCluster: one fetch across instances, purges reach the other', async () => {
+  const docs = await startDocServer();
+  const stores = [0, 1].map(
+    (i) =>
+      new KeyvRedis(
+        createCluster({
+          rootNodes: [{ url: cluster.nodes[i]!.url }],
+          defaults: { disableOfflineQueue: true },
+        }) as never,
+        { throwOnErrors: true },
+      ),
+  );
+  const caches = stores.map((store) => {
+    const keyv = new Keyv({ store, useKeyPrefix: false });
+    keyv.on('error', () => {});
+    return keyv;
+  });
+  try {
+    // A hand-made KeyvRedis connects on its first command.
+    await Promise.all(caches.map((cache) => cache.set('warm-up', 1)));
+    expect(redisHandleOf(caches[0]!)?.topology).toBe('cluster');
+    const plugins = await Promise.all(caches.map((cache) => configuredCimd({ cache, sharedCacheTimeoutMs: 1000 })));
+    try {
+      const cid = docs.route('/hand-made', { body: clientDoc(docs.cid('/hand-made')), delayMs: 100 });
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => plugins[i % 2]!.cimd.resolve(cid)));
+      expect(results.every((entry) => entry?.cid === cid)).toBe(true);
+      expect(docs.hits('/hand-made')).toBe(1);
+      await plugins[1]!.cimd.resolve(cid);
+      await eventually(
+        async () => (await plugins[1]!.cimd.inspect(cid))?.tier === 'memory',
+        'the second instance holds a copy',
+      );
+      await plugins[0]!.cimd.purge(cid);
+      await eventually(async () => (await plugins[1]!.cimd.inspect(cid)) === undefined, 'the purge reached it');
+    } finally {
+      await Promise.all(plugins.map(({ cimd }) => cimd.close()));
+    }
+  } finally {
+    await Promise.allSettled(stores.map((store) => store.disconnect()));
+    await docs.close();
+  }
 });

@@ -59,7 +59,12 @@ export function describeTopology(name: string, setup: () => Promise<Topology>, t
       });
     };
 
+    // Whatever Redis does, the plugin never leaves a promise rejection unhandled.
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+
     beforeAll(async () => {
+      process.on('unhandledRejection', onUnhandled);
       topo = await setup();
       docs = await startDocServer();
       a = await instance();
@@ -75,6 +80,11 @@ export function describeTopology(name: string, setup: () => Promise<Topology>, t
       await Promise.allSettled(caches.map((keyv) => keyv.disconnect()));
       await docs?.close();
       await teardown();
+      process.off('unhandledRejection', onUnhandled);
+    });
+
+    afterEach(() => {
+      expect(unhandled).toEqual([]);
     });
 
     const auth = async (op: TestProvider, cid: string) =>
