@@ -56,9 +56,10 @@ describe('black-holed DNS', () => {
         localhost: Timed;
         attackSettled: boolean;
         attackFailed: number;
+        attackMaxMs: number;
       }>('test/hostile/scenarios/cimd-blackhole.mts', {
         resolvConf: RESOLV_CONF,
-        env: { STRATEGY: 'deadline', CAP_MS: '8000' },
+        env: { STRATEGY: 'deadline', CAP_MS: '8000', DNS_TIMEOUT_MS: '700' },
       });
       expect(result.baseline).toMatchObject({ ok: true });
       expect(result.legit).toMatchObject({ ok: true });
@@ -68,6 +69,9 @@ describe('black-holed DNS', () => {
       // The attacker's ids failed (at the DNS deadline), they did not hang.
       expect(result.attackSettled).toBe(true);
       expect(result.attackFailed).toBe(20);
+      // At the `dnsTimeoutMs` given to createCimd (700 ms), not the default 1.5 s.
+      expect(result.attackMaxMs).toBeGreaterThanOrEqual(690);
+      expect(result.attackMaxMs).toBeLessThan(1400);
     },
     60_000,
   );

@@ -35,6 +35,7 @@ const cimd = createCimd({
   issuer: 'https://op.provider.net',
   ca: cert,
   ...(strategy === 'os' ? { lookup: dns.lookup } : {}),
+  ...(process.env.DNS_TIMEOUT_MS ? { dnsTimeoutMs: Number(process.env.DNS_TIMEOUT_MS) } : {}),
 });
 cimd.configure({});
 
