@@ -1,4 +1,3 @@
-/// <reference path="./oidc-provider-internals.d.ts" />
 /**
  * Explicit typing of client-authentication JWTs (private_key_jwt) of CIMD clients.
  *
@@ -11,11 +10,11 @@
  *
  * The hook is oidc-provider's own `assertJwtClientAuthClaimsAndHeader` (present since 9.0.0), which the provider
  * calls with the verified header after the signature check of every JWT client authentication, at every endpoint
- * that authenticates clients. The deployment's own hook (or oidc-provider's default one) still runs after ours.
+ * that authenticates clients. The deployment's own hook (or the equivalent of oidc-provider's default one) still
+ * runs after ours.
  */
 import type { Configuration } from 'oidc-provider';
 import { errors } from 'oidc-provider';
-import { defaults } from 'oidc-provider/lib/helpers/defaults.js';
 import { Reason } from '../observe/errors.js';
 import type { Emit } from '../observe/events.js';
 
@@ -25,6 +24,18 @@ export type ClientAssertionTypMode = 'accept' | 'require';
 export const CLIENT_AUTHENTICATION_TYP = 'client-authentication+jwt';
 
 type AssertHook = NonNullable<Configuration['assertJwtClientAuthClaimsAndHeader']>;
+
+/**
+ * What oidc-provider 9 does when a deployment configures no hook (its `defaults.assertJwtClientAuthClaimsAndHeader`,
+ * unchanged from 9.0.0 to 9.13): under FAPI 2.0 the audience must be the issuer. Reproduced here through the public
+ * API rather than imported from the package's internal files, which carry no compatibility promise.
+ */
+const providerDefault: AssertHook = async (ctx, claims) => {
+  const oidc = ctx.oidc as unknown as { isFapi(...profiles: string[]): boolean; issuer: string };
+  if (oidc.isFapi('2.0') && claims.aud !== oidc.issuer) {
+    throw new errors.InvalidClientAuth('audience (aud) must equal the issuer identifier url');
+  }
+};
 
 /** What a `typ` header says: the explicit client-authentication type, no type at all, or another type. */
 export function classifyTyp(typ: unknown): 'explicit' | 'untyped' | 'other' {
@@ -42,13 +53,13 @@ export interface ClientAssertionTypOptions {
   /** True for the ids of CIMD clients (not static or stored clients). */
   isCimdClient: (clientId: string) => boolean;
   emit: Emit;
-  /** The deployment's own hook; default: oidc-provider's. */
+  /** The deployment's own hook; default: the equivalent of oidc-provider's. */
   next: AssertHook | undefined;
 }
 
 export function createClientAssertionCheck(options: ClientAssertionTypOptions): AssertHook {
   const { mode, isCimdClient, emit } = options;
-  const next: AssertHook = options.next ?? defaults.assertJwtClientAuthClaimsAndHeader;
+  const next: AssertHook = options.next ?? providerDefault;
   if (mode !== 'accept' && mode !== 'require') {
     throw new TypeError(
       `oidc-provider-cimd: clientAssertionTyp must be 'accept' or 'require', got ${JSON.stringify(mode)}`,
