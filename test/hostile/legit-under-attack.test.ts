@@ -164,11 +164,10 @@ describe('slow subdomains', () => {
       );
       await new Promise((resolve) => setTimeout(resolve, 100));
       const legit = `https://${OTHER}:${docsPort}/client`;
-      const started = performance.now();
       await expect(cimd.resolve(legit)).resolves.toMatchObject({ cid: legit });
       expect(events.find((e) => e.cid === legit)).toMatchObject({ reason: 'fetched' });
-      // The legitimate client did not wait for the slow ones to time out.
-      expect(performance.now() - started).toBeLessThan(1500);
+      // The legitimate client did not wait for the slow ones to time out: they are still holding their sockets.
+      expect(slowSockets.size).toBeGreaterThan(0);
       const outcomes = await Promise.all(attack);
       // The per-domain cap: at most 4 of the 50 ever reached the slow server; the rest were refused at once.
       expect(slowConnections - before).toBeLessThanOrEqual(4);
