@@ -4,7 +4,7 @@
  * than their sources, so `pnpm test` in a fresh clone needs no `pnpm build` before it.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CheckReport } from 'oidc-provider-cimd/check';
@@ -124,16 +124,15 @@ test('pin and inspect through REDIS_URL; the process exits on its own', async ()
 });
 
 test('the root script: pnpm cimd', async () => {
-  // The pnpm running this suite (a script file run by node, or pnpm's own executable), or else the pinned one.
+  // The pnpm running this suite (a script file run by node, or pnpm's own executable); run by jest directly, the
+  // same root script through npm (a pnpm started here could reinstall the workspace under other tests' feet).
   const pnpm = process.env.npm_execpath;
-  const pinned = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { packageManager: string })
-    .packageManager;
   const result =
     pnpm && /pnpm/.test(pnpm)
       ? /\.[cm]?js$/.test(pnpm)
         ? await run(process.execPath, [pnpm, '-s', 'cimd', '--version'])
         : await run(pnpm, ['-s', 'cimd', '--version'])
-      : await run('npx', ['-y', pinned, '-s', 'cimd', '--version']);
+      : await run('npm', ['run', '-s', 'cimd', '--', '--version']);
   expect(result.code).toBe(0);
   expect(result.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
 });
