@@ -10,6 +10,7 @@ import path from 'node:path';
 import { jest } from '@jest/globals';
 import { Keyv } from '@keyv/redis';
 import { createCimd, createRedisCache, describeRedisCache, redisOptionsFromEnv } from 'oidc-provider-cimd';
+import { redisConnectionFrom } from '../../packages/cli/src/store.js';
 import { keyLayout } from '../../packages/oidc-provider-cimd/src/cluster/keys.js';
 import { slotOf } from '../../packages/oidc-provider-cimd/src/cluster/redis.js';
 import { unusedPort } from '../helpers/https-server.js';
@@ -184,5 +185,28 @@ describe('nothing degrades silently', () => {
     } finally {
       await keyv.disconnect();
     }
+  });
+});
+
+describe('the command line reads the connection like the servers', () => {
+  test.each([
+    [{ redis: 'redis://node-3:6379' }, {}, { redisUrl: 'redis://node-3:6379' }],
+    [{ redis: 'redis://node-3:6379', cluster: true }, {}, { redisUrl: 'redis://node-3:6379', cluster: true }],
+    [{}, { REDIS_URL: 'redis://n:1', REDIS_CLUSTER: 'true' }, { redisUrl: 'redis://n:1', cluster: true }],
+    [{ redis: 'redis://a:1' }, { REDIS_URL: 'redis://b:1', REDIS_SENTINELS: 'x' }, { redisUrl: 'redis://a:1' }],
+    [{ sentinels: 's1:26379', sentinelName: 'main' }, {}, { sentinels: 's1:26379', sentinelName: 'main' }],
+    [{}, { REDIS_SENTINELS: 's1:1,s2:2', REDIS_SENTINEL_NAME: 'm' }, { sentinels: 's1:1,s2:2', sentinelName: 'm' }],
+  ])('flags %j, environment %j', (flags, env, expected) => {
+    expect(redisConnectionFrom(flags, env)).toEqual(expected);
+  });
+
+  test.each([
+    [{ redis: 'localhost:6379' }, {}, /^--redis must be a redis:\/\/ or rediss:\/\/ URL/],
+    [{ sentinels: 's1:1' }, {}, /--sentinels is set but --sentinel-name is not/],
+    [{}, { REDIS_SENTINELS: 's1:1' }, /REDIS_SENTINELS is set but REDIS_SENTINEL_NAME is not/],
+    [{ cluster: true }, {}, /--cluster is set but REDIS_URL is not|needs the deployment's store/],
+    [{}, {}, /^needs the deployment's store: --redis URL or REDIS_URL/],
+  ])('flags %j, environment %j: refused', (flags, env, message) => {
+    expect(() => redisConnectionFrom(flags, env)).toThrow(message);
   });
 });

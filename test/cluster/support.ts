@@ -40,9 +40,10 @@ export function describeTopology(name: string, setup: () => Promise<Topology>, t
       caches.push(keyv);
       return keyv;
     };
+    const extras: TestProvider[] = [];
     const instance = async (extra: Partial<CimdOptions> = {}) => {
       const { cert } = await getTestCertificate();
-      return startProvider({
+      const started = await startProvider({
         cimd: {
           allowLoopback: true,
           ca: cert,
@@ -50,13 +51,15 @@ export function describeTopology(name: string, setup: () => Promise<Topology>, t
           failureBackoffMs: 0,
           timeoutMs: 2000,
           // The machine running the tests may be busy: a Redis answer that is merely slow must not count as an
-          // outage here (the outage behaviour has its own tests, with the default deadline).
+          // outage here (the failover test below uses the default deadline).
           sharedCacheTimeoutMs: 1000,
           // This suite fetches hundreds of documents from one test host; the budget has its own test below.
           budget: { perHostBurst: 100_000, perDomainBurst: 100_000 },
           ...extra,
         },
       });
+      extras.push(started);
+      return started;
     };
 
     // Whatever Redis does, the plugin never leaves a promise rejection unhandled.
@@ -76,7 +79,7 @@ export function describeTopology(name: string, setup: () => Promise<Topology>, t
       await a.cimd.purge(warm);
     });
     afterAll(async () => {
-      await Promise.allSettled([a?.close(), b?.close()]);
+      await Promise.allSettled(extras.map((provider) => provider.close()));
       await Promise.allSettled(caches.map((keyv) => keyv.disconnect()));
       await docs?.close();
       await teardown();
@@ -155,6 +158,10 @@ export function describeTopology(name: string, setup: () => Promise<Topology>, t
     });
 
     test('a master killed under load: no 5xx, no hang, and recovery without a restart', async () => {
+      // Two more instances with the default shared-store deadline (150 ms): during a failover a command may
+      // wait for the new primary instead of failing, and it is this deadline that keeps requests short.
+      const a = await instance({ sharedCacheTimeoutMs: 150 });
+      const b = await instance({ sharedCacheTimeoutMs: 150 });
       const warm = docs.route('/topology/warm', { body: clientDoc(docs.cid('/topology/warm')) });
       expect(await auth(a, warm)).toBe(303);
       expect(await auth(b, warm)).toBe(303);

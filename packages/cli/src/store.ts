@@ -120,11 +120,14 @@ export function redisConnectionFrom(
         }
       : env;
   const source = flags.cluster ? { ...fromFlags, REDIS_CLUSTER: 'true' } : fromFlags;
+  // Name what the operator used: the flags when any connection flag was given (the environment is then not read,
+  // except REDIS_CLUSTER next to --redis), the variables otherwise.
+  const byFlags = fromFlags !== env;
   const rename = (message: string) =>
     message
-      .replace(/\bREDIS_URL\b/g, flags.redis !== undefined ? '--redis' : 'REDIS_URL')
-      .replace(/\bREDIS_SENTINELS\b/g, flags.sentinels !== undefined ? '--sentinels' : 'REDIS_SENTINELS')
-      .replace(/\bREDIS_SENTINEL_NAME\b/g, flags.sentinelName !== undefined ? '--sentinel-name' : 'REDIS_SENTINEL_NAME')
+      .replace(/\bREDIS_URL\b/g, byFlags ? '--redis' : 'REDIS_URL')
+      .replace(/\bREDIS_SENTINELS\b/g, byFlags ? '--sentinels' : 'REDIS_SENTINELS')
+      .replace(/\bREDIS_SENTINEL_NAME\b/g, byFlags ? '--sentinel-name' : 'REDIS_SENTINEL_NAME')
       .replace(/\bREDIS_CLUSTER(=true)?/g, flags.cluster ? '--cluster' : 'REDIS_CLUSTER$1');
   let found: ReturnType<typeof redisOptionsFromEnv>;
   try {
