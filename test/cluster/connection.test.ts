@@ -210,3 +210,34 @@ describe('the command line reads the connection like the servers', () => {
     expect(() => redisConnectionFrom(flags, env)).toThrow(message);
   });
 });
+
+describe('a cluster or sentinels down at startup', () => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  beforeAll(() => process.on('unhandledRejection', onUnhandled));
+  afterAll(() => process.off('unhandledRejection', onUnhandled));
+
+  test.each([
+    ['cluster: true', async (port: number) => ({ url: `redis://127.0.0.1:${port}`, cluster: true })],
+    ['sentinels', async (port: number) => ({ sentinels: `127.0.0.1:${port}`, sentinelName: 'main' })],
+  ])('%s: createRedisCache returns, reads are quick misses, disconnect is quick', async (_, options) => {
+    const port = await unusedPort();
+    const errors: Error[] = [];
+    let started = performance.now();
+    const keyv = await createRedisCache({
+      ...(await options(port)),
+      initialConnectWaitMs: 200,
+      maxReconnectDelayMs: 100,
+      onError: (error) => errors.push(error),
+    });
+    expect(performance.now() - started).toBeLessThan(1500);
+    started = performance.now();
+    await expect(keyv.get('cimd:doc:x')).rejects.toThrow();
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(errors.length).toBeGreaterThan(0);
+    started = performance.now();
+    await keyv.disconnect();
+    expect(performance.now() - started).toBeLessThan(1500);
+    expect(unhandled).toEqual([]);
+  });
+});

@@ -526,8 +526,14 @@ async function createStandaloneCache(
  * background (the cluster and sentinel clients, unlike the single-node one, give up on a failed first connect).
  * Commands made meanwhile fail at once: a miss for the plugin. Closing it also stops the retries.
  */
-function alwaysOpen<T extends object>(target: T, connection: { closed: boolean }): T {
+// What KeyvRedis may call on a client that has not connected yet without it being a command.
+const LISTENER_METHODS = new Set<PropertyKey>(['on', 'once', 'off', 'removeListener', 'addListener', 'emit']);
+
+function alwaysOpen<T extends object>(target: T, connection: { closed: boolean; up?: boolean }): T {
   const bound = new Map<PropertyKey, unknown>();
+  // Before the first connection, a command fails at once: the clients would otherwise hold it until their own
+  // connection attempt gives up (seconds, for the sentinel client).
+  const notYet = () => Promise.reject(new Error('redis: not connected yet'));
   // Every way of closing destroys: a graceful close waits for each node to answer QUIT, and a dead node never
   // does (node-redis says as much about its own cluster code), so `keyv.disconnect()` would hang after a crash.
   const stop = () => () => {
@@ -549,6 +555,7 @@ function alwaysOpen<T extends object>(target: T, connection: { closed: boolean }
       }
       const value = Reflect.get(object, property, object);
       if (typeof value !== 'function') return value;
+      if (!connection.up && !LISTENER_METHODS.has(property)) return notYet;
       let fn = bound.get(property);
       if (!fn) {
         fn = (value as (...args: unknown[]) => unknown).bind(object);
@@ -612,9 +619,12 @@ async function createClusterCache(
   } as unknown as Parameters<RedisModule['createCluster']>[0]);
   cluster.on('error', settings.report);
   cluster.on('node-error', settings.report);
-  const connection = { closed: false };
+  const connection = { closed: false, up: false };
   const connected = connectUntilUp(
-    () => cluster.connect(),
+    async () => {
+      await cluster.connect();
+      connection.up = true;
+    },
     async () => {},
     connection,
     settings,
@@ -643,18 +653,22 @@ async function createSentinelCache(redis: RedisModule, options: RedisCacheOption
       },
     },
     commandOptions: { timeout: settings.commandTimeout },
-    // A command that meets a failover asks the sentinels again a few times, not for ever (each costs a second).
-    maxCommandRediscovers: 3,
+    // No retry loop inside node-redis: a first connection that fails is retried here with back-off (its own loop
+    // would wait a second per attempt and print each error on stdout), and a command that meets a failover
+    // (READONLY) fails at once, a miss for the plugin, while the sentinels' switch-master message moves the
+    // client to the new primary.
+    maxCommandRediscovers: 0,
     // One connection to the primary reserved for this client: without it, concurrent commands each wait for a
     // lease from the pool (one connection by default) and run one round trip after another, so a burst of
     // lookups overruns the shared-store deadline.
     reserveClient: true,
   } as unknown as Parameters<RedisModule['createSentinel']>[0]);
   sentinel.on('error', settings.report);
-  const connection = { closed: false };
+  const connection = { closed: false, up: false };
   const connected = connectUntilUp(
     async () => {
       await sentinel.connect();
+      connection.up = true;
     },
     () => sentinel.destroy(),
     connection,
