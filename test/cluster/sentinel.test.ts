@@ -1,5 +1,5 @@
 /**
- * Redis Sentinel (a primary, a replica and one sentinel, started here): the same guarantees as one Redis,
+ * Redis Sentinel (a primary, a replica and three sentinels, started here): the same guarantees as one Redis,
  * connected through the sentinels (REDIS_SENTINELS / REDIS_SENTINEL_NAME), following a failover by itself.
  */
 import { startRedisSentinel, type TestRedisSentinel } from '../helpers/redis-server.js';
@@ -8,9 +8,9 @@ import { describeTopology } from './support.js';
 let setup: TestRedisSentinel;
 
 describeTopology(
-  'Redis Sentinel (1 primary, 1 replica, 1 sentinel)',
+  'Redis Sentinel (1 primary, 1 replica, 3 sentinels)',
   async () => {
-    setup = await startRedisSentinel({ replicas: 1, sentinels: 1 });
+    setup = await startRedisSentinel({ replicas: 1, sentinels: 3 });
     return {
       topology: 'sentinel',
       connection: { sentinels: setup.sentinelList, sentinelName: setup.name },

@@ -427,7 +427,7 @@ export interface TestRedisSentinel {
   close(): Promise<void>;
 }
 
-/** A primary, `replicas` replicas and `sentinels` sentinels watching them (down after 1 s, quorum 1). */
+/** A primary, `replicas` replicas and `sentinels` sentinels watching them (down after 1 s, quorum: a majority). */
 export async function startRedisSentinel(
   options: { replicas?: number; sentinels?: number; name?: string } = {},
 ): Promise<TestRedisSentinel> {
@@ -444,7 +444,9 @@ export async function startRedisSentinel(
     for (let i = 0; i < (options.replicas ?? 1); i++) {
       nodes.push(await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(primary.port)] }));
     }
-    for (let i = 0; i < (options.sentinels ?? 1); i++) {
+    const count = options.sentinels ?? 1;
+    const quorum = Math.floor(count / 2) + 1;
+    for (let i = 0; i < count; i++) {
       sentinels.push(
         await startRedisServer({
           sentinelConfig: (port) => {
@@ -452,7 +454,7 @@ export async function startRedisSentinel(
             writeFileSync(
               file,
               [
-                `sentinel monitor ${name} 127.0.0.1 ${primary.port} 1`,
+                `sentinel monitor ${name} 127.0.0.1 ${primary.port} ${quorum}`,
                 `sentinel down-after-milliseconds ${name} 1000`,
                 `sentinel failover-timeout ${name} 3000`,
                 `sentinel parallel-syncs ${name} 1`,
