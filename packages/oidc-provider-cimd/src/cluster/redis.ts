@@ -39,8 +39,9 @@ export interface RedisCacheOptions {
   url?: string;
   /**
    * `true`: the URL is a Redis Cluster node; `false`: a single Redis. Default: asked from the server
-   * (`INFO cluster`) with one probe connection; when the server cannot be reached at startup, a single Redis is
-   * assumed, and `onError` hears about it if the server turns out to be a cluster node.
+   * (`INFO cluster`) with one probe connection (at most `connectTimeoutMs`, before `createRedisCache` returns);
+   * when the server cannot be reached at startup, a single Redis is assumed (a startup warning says so), and
+   * `onError` hears about it if the server turns out to be a cluster node.
    */
   cluster?: boolean;
   /** Sentinel addresses, `host:port` each: an array, or one comma-separated string. Needs `sentinelName`. */
@@ -424,7 +425,8 @@ async function probeTopology(
   try {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('probe timed out')), settings.connectTimeout * 2);
+      // One connection attempt's worth: a stalled server (accepting, never answering) costs no more than that.
+      timer = setTimeout(() => reject(new Error('probe timed out')), settings.connectTimeout);
       timer.unref();
     });
     try {
