@@ -109,7 +109,7 @@ export async function createApp(options: AppOptions): Promise<ExampleApp> {
       : undefined;
   const allow = options.allow ?? [];
   const deny = options.deny ?? [];
-  // Trust policy (spec §7), as the environment gives it: CIMD_ADMISSION unset means allowlist when CIMD_ALLOW is set.
+  // Trust policy (draft-ietf-oauth-client-id-metadata-document-03 §9.9), as the environment gives it: CIMD_ADMISSION unset means allowlist when CIMD_ALLOW is set.
   const admission = options.admission ?? (allow.length > 0 ? 'allowlist' : 'open');
   const policy =
     admission !== 'open' || deny.length > 0 ? { ...options.cimd?.policy, admission, allow, deny } : undefined;

@@ -39,7 +39,7 @@ export interface ExampleEnv {
   dcrEnabled: boolean;
   allowLoopback: boolean;
   extraCaPath: string | undefined;
-  /** Trust policy (spec §7): the admission mode and the patterns. */
+  /** Trust policy (draft-ietf-oauth-client-id-metadata-document-03 §9.9): the admission mode and the patterns. */
   admission: AdmissionMode;
   allow: string[];
   deny: string[];

@@ -127,7 +127,7 @@ export function createProvider(options: ProviderOptions): Provider {
     },
     enabledJWA: { dPoPSigningAlgValues: [...DPOP_SIGNING_ALGS] },
     // oidc-provider's default interaction policy; `cimd.configure()` below adds the plugin's consent checks to
-    // its consent prompt (spec §6): a client whose redirect URIs are all loopback is asked for consent on every
+    // its consent prompt (draft-ietf-oauth-client-id-metadata-document-03 §9.9, MCP authorization): a client whose redirect URIs are all loopback is asked for consent on every
     // authorization, and a client whose redirect URIs, keys or auth method changed since the user's grant is
     // asked again. A deployment with its own policy passes it here; the checks are added to it, not replacing it.
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },

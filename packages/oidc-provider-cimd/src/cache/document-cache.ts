@@ -56,7 +56,7 @@ export const DOCUMENT_KEY_PREFIX = 'cimd:doc:';
 /**
  * A stored entry written by an earlier version (format 1) may name grants in which no user takes part
  * (`client_credentials`, CIBA …), which a self-asserted document must never get unless the trust policy grants
- * them (contract §4). It is read with those grants removed; the next refetch applies the current rules in full.
+ * them (draft-ietf-oauth-client-id-metadata-document-02 §4, RFC 7591 §2). It is read with those grants removed; the next refetch applies the current rules in full.
  */
 function upgrade(value: unknown): unknown {
   if (value === null || typeof value !== 'object' || (value as { v?: unknown }).v !== 1) return value;
@@ -170,7 +170,7 @@ export class DocumentCache {
 
   /**
    * Stores a fetched (unpinned) entry unless the shared store holds a pin for the CID, which another instance
-   * may have written while this one was fetching: a pin is never overwritten by a lookup (contract §5). Resolves
+   * may have written while this one was fetching: a pin is never overwritten by a lookup (README "Operator API"). Resolves
    * to the pinned entry found instead, or to whether the write was confirmed.
    */
   async setUnlessPinned(entry: CacheEntry): Promise<boolean | CacheEntry> {

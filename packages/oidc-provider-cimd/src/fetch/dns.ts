@@ -1,5 +1,5 @@
 /**
- * Name resolution that cannot starve the process (spec §3, "Name resolution cannot starve the process").
+ * Name resolution that cannot starve the process (draft-ietf-oauth-client-id-metadata-document-03 §9.6, "Name resolution cannot starve the process").
  *
  * Node's `dns.lookup` runs getaddrinfo on libuv's thread pool (4 threads unless UV_THREADPOOL_SIZE says
  * otherwise), and libuv lets slow work such as getaddrinfo occupy only half of it: 2 calls at once by default.

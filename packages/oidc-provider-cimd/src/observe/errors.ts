@@ -126,7 +126,7 @@ export class CimdError extends Error {
     this.details = Object.freeze({ ...options.details });
   }
 
-  /** The uniform, non-revealing description of spec §3: never addresses, never internals. */
+  /** The uniform, non-revealing description of draft-ietf-oauth-client-id-metadata-document-03 §9.6: never addresses, never internals. */
   get publicMessage(): string {
     if (RETRIEVAL_CODES.has(this.code)) return PUBLIC_RETRIEVAL_MESSAGE;
     if (this.code === Reason.RateLimited) return 'client metadata document retrieval is temporarily rate limited';

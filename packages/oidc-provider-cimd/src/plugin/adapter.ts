@@ -1,7 +1,7 @@
 /**
  * Wraps a deployment's oidc-provider adapter so that `Client` lookups go: the deployment's own adapter
  * (DCR and stored clients) → CIMD. oidc-provider itself consults static clients before any adapter, so the
- * full order of spec §1 is static → adapter → CIMD. Every other model passes through untouched.
+ * full lookup order is static → adapter → CIMD. Every other model passes through untouched.
  */
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { errors } from 'oidc-provider';

@@ -1,5 +1,5 @@
 /**
- * What the provider supports, as the document rules need it to normalise a client (spec §4). Derived once
+ * What the provider supports, as the document rules need it to normalise a client (draft-ietf-oauth-client-id-metadata-document-02 §4, RFC 7591 §2). Derived once
  * from the configuration handed to `configure()`, following oidc-provider 9's documented defaults.
  */
 export interface ProviderCapabilities {

@@ -202,7 +202,7 @@ export function createCimd(options: CimdOptions = {}): Cimd {
     return resolver;
   };
 
-  // Consent (spec §6): records in the same shared store, under the same deadlines; logos through the fetcher.
+  // Consent (draft-ietf-oauth-client-id-metadata-document-03 §9.9, MCP authorization): records in the same shared store, under the same deadlines; logos through the fetcher.
   const consent = createConsent({
     options: options.consent ?? {},
     store: shared,
@@ -210,7 +210,7 @@ export function createCimd(options: CimdOptions = {}): Cimd {
     fetcher,
     now,
     inspect: async (cid) => resolver?.inspect(cid),
-    // From the id, never from the cache (contract §6): a `no-store` document is a CIMD client all the same.
+    // From the id, never from the cache (draft-ietf-oauth-client-id-metadata-document-03 §9.9, MCP authorization): a `no-store` document is a CIMD client all the same.
     isMetadataDocumentClient: (cid) => {
       const verdict = urlRules(cid);
       return verdict.ok || verdict.rule === 'issuer_unknown';
@@ -313,7 +313,7 @@ export function createCimd(options: CimdOptions = {}): Cimd {
       const inner = (configuration.adapter ?? developmentAdapter(configuration.clockTolerance)) as
         | AdapterFactory
         | AdapterConstructor;
-      // What users approved is kept with the deployment's own persistence (contract §6): its adapter.
+      // What users approved is kept with the deployment's own persistence (draft-ietf-oauth-client-id-metadata-document-03 §9.9, MCP authorization): its adapter.
       consent.useAdapter(inner);
 
       // draft-03 §6 explicit typing of client-authentication JWTs, checked in oidc-provider's own hook.

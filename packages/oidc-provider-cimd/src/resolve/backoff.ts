@@ -1,7 +1,8 @@
 /**
- * Back-off after a failure (contract §5: "After a failure, the same CID is not refetched for a short back-off
- * … Serving a stale copy (stale-if-error, transport fallback) sets the same back-off"). It is rate limiting, not
- * a cached result: nothing about the failure is stored, only when the next fetch may happen.
+ * Back-off after a failure (README "Errors and events"): a failing origin is not asked again on every request.
+ * Serving a stale copy (stale-if-error, transport fallback) sets the same back-off, or a dead origin would still
+ * be asked on every request that the stale copy answers. It is rate limiting, not a cached result: nothing about
+ * the failure is stored, only when the next fetch may happen.
  */
 export class Backoff {
   readonly #ms: number;

@@ -1,8 +1,7 @@
 /**
  * Operator writes (pin, unpin, refresh, purge) start a new generation of a CID. A lookup remembers the generation
  * it started under and stores its result only while that generation is current, so a lookup that was already in
- * flight can never overwrite what an operator wrote meanwhile (contract §5: "A `pin()` is never overwritten by a
- * lookup that was already in flight"). Only operator commands add entries, so the map stays small.
+ * flight can never overwrite what an operator wrote meanwhile (README "Operator API"). Only operator commands add entries, so the map stays small.
  */
 export class Generations {
   readonly #current = new Map<string, number>();

@@ -1,7 +1,7 @@
 /**
  * The loading step of the resolver: budget → guarded fetch → HTTP caching rules → document rules → store. It
  * never emits events and never throws: it returns what happened, and the caller (one per request, joined or
- * not) reports it. That is what makes "one event per caller" hold by construction (contract §8).
+ * not) reports it. That is what makes "one event per caller" hold by construction (README "Errors and events").
  */
 import type { CacheEntry, DocumentCache } from '../cache/document-cache.js';
 import type { InvalidationBus, LockOutcome } from '../cluster/fetch-lock.js';
@@ -63,7 +63,7 @@ const isJsonType = (type: string | undefined) =>
   type !== undefined && (type === 'application/json' || /^application\/[^/]+\+json$/.test(type));
 
 /**
- * Transport failures (contract §5, "Transport fallback"): network errors and timeouts, 5xx, 429, a redirect, and a
+ * Transport failures (README "Revocation, stale copies and the transport fallback"): network errors and timeouts, 5xx, 429, a redirect, and a
  * challenge page (403/503 with a non-JSON body). A document that fails validation never is, nor is 404/410.
  */
 export function isTransportFailure(error: CimdError): boolean {
@@ -74,7 +74,7 @@ export function isTransportFailure(error: CimdError): boolean {
   return (response.status === 403 || response.status === 503) && !isJsonType(response.mediaType);
 }
 
-/** A 404 or 410 from the origin is authoritative (contract §5, "Revocation"). */
+/** A 404 or 410 from the origin is authoritative (README "Revocation, stale copies and the transport fallback"). */
 const isRevocation = (error: CimdError) => error.response?.status === 404 || error.response?.status === 410;
 
 export function failedOutcome(error: CimdError): LockOutcome {
@@ -115,7 +115,7 @@ export class Loader {
   /**
    * A previously valid copy that may stand in for a refresh that did not happen or failed, with the reason code
    * that says why; undefined when none may. Order: the origin's own stale-if-error first, then the operator's
-   * transport fallback (transport failures only, and only for clients in use: contract §5).
+   * transport fallback (transport failures only, and only for clients in use: README "Revocation, stale copies and the transport fallback").
    */
   #staleStandIn(previous: CacheEntry | undefined, error: CimdError | undefined): Answer | undefined {
     if (!previous || previous.pinned) return undefined;
@@ -138,8 +138,8 @@ export class Loader {
 
   /**
    * Over budget, a client that validated before keeps being served its last valid copy, within the stale bound
-   * (the longest a response may ask to be kept: `lifetime.maxSeconds`), instead of an error (contract §5: "Rate
-   * limits never lock out a known-good client").
+   * (the longest a response may ask to be kept: `lifetime.maxSeconds`), instead of an error: rate limits must never lock out a known-good client
+   * (README "Revocation, stale copies and the transport fallback").
    */
   #overBudgetStandIn(previous: CacheEntry | undefined, reason: string): Answer | undefined {
     if (!previous || previous.pinned) return undefined;
@@ -154,7 +154,7 @@ export class Loader {
 
   /**
    * After a failed fetch (here, or another instance's: `tier`): answers from a stale copy when one may stand in,
-   * and starts the back-off either way, so that serving stale does not refetch on every request (contract §5).
+   * and starts the back-off either way, so that serving stale does not refetch on every request (README "Revocation, stale copies and the transport fallback").
    */
   failOrStale(
     cid: string,
@@ -204,7 +204,7 @@ export class Loader {
     }
 
     // A client id that validated before (we hold a copy) draws on capacity that first-time ids cannot exhaust
-    // (contract §5: "Rate limits never lock out a known-good client").
+    // (README "Fetch budgets").
     const ticket = await o.budget.acquire(cid, { known: previous !== undefined });
     if (!ticket.granted) {
       // Over budget is rate limiting, not a failure of this client: no back-off, and no fetch.
@@ -225,7 +225,7 @@ export class Loader {
     } catch (cause) {
       const error = isCimdError(cause) ? cause : new CimdError(Reason.RejectedNetwork, String(cause), { cause });
       if (previous && !previous.pinned && isRevocation(error)) {
-        // Never answered with a stale copy, and removed everywhere at once (contract §5, "Revocation").
+        // Never answered with a stale copy, and removed everywhere at once (README "Revocation, stale copies and the transport fallback").
         await this.#revoke(cid);
         const revoked = new CimdError(Reason.Revoked, `${error.message}: the client's document is gone`, {
           ...(error.response ? { response: error.response } : {}),

@@ -1,7 +1,8 @@
 /**
  * The operator API: inspect, refresh, pin, unpin, purge. Each command obeys the URL rules and the trust policy
- * (contract §7: "Denied CIDs are never fetched, not by operator commands either"), starts a new generation of the
- * CID so that no lookup already in flight can overwrite what it wrote, and emits an audit event (contract §8).
+ * (draft-ietf-oauth-client-id-metadata-document-03 §9.9, README "Operator API": a denied client id is never
+ * fetched, not by an operator either), starts a new generation of the
+ * CID so that no lookup already in flight can overwrite what it wrote, and emits an audit event (README "Errors and events").
  */
 import type { CacheEntry, DocumentCache } from '../cache/document-cache.js';
 import type { InvalidationBus, LockOutcome } from '../cluster/fetch-lock.js';
@@ -83,7 +84,7 @@ export class OperatorApi {
   }
 
   /**
-   * Fetches now, whatever the cache holds (contract §5: "`refresh()` always fetches"), and replaces the cached
+   * Fetches now, whatever the cache holds (README "Operator API"), and replaces the cached
    * entry only with a valid document. A pinned client stays pinned. Concurrent refreshes share one fetch; a
    * lookup never shares a refresh's slot.
    */

@@ -3,7 +3,7 @@
  * file only orchestrates: loading is `Loader`, the cluster-wide wait is `cluster/lock-wait.ts`, back-off and
  * generations have their own modules, and the operator API is `OperatorApi` (operator.ts).
  *
- * Every caller gets exactly one resolution event (contract §8: "N concurrent lookups of one CID emit N events"),
+ * Every caller gets exactly one resolution event (README "Errors and events"),
  * emitted here from the result the caller received; callers that joined another caller's flight carry
  * `joined: true`.
  */
@@ -174,7 +174,7 @@ export class Resolver {
     let result = await flight.promise;
     let joined = flight.joined;
     // The flight answered without regard to this caller's redirect_uri; a caller whose redirect_uri is missing
-    // from a document older than `redirectRefetchAfterMs` gets the one refetch contract §5 promises, whoever
+    // from a document older than `redirectRefetchAfterMs` gets the one refetch it is owed, whoever
     // started the flight it joined.
     if (result.ok && this.#wantsRedirectRefetch(result.answer.entry, hints) && !this.#backoff.active(cid)) {
       const entry = result.answer.entry;
@@ -269,7 +269,7 @@ export class Resolver {
   /**
    * A client completed an authorization: its document is now kept past its freshness lifetime in the shared
    * store (stale-if-error, the transport fallback, the revalidation grace). Until then it is kept no longer than
-   * its freshness lifetime (contract §5, "Bounded shared-store growth"). Never rejects.
+   * its freshness lifetime (README "Revocation, stale copies and the transport fallback"). Never rejects.
    */
   async markUsed(cid: string): Promise<void> {
     const local = this.#o.cache.peek(cid);

@@ -1,7 +1,7 @@
 /**
- * In-process single flight, keyed by purpose as well as by CID (contract §5: "Concurrent lookups of one CID
- * cause one fetch per process … Joining a flight never changes what a caller gets … `refresh()` always fetches.
- * A `pin()` is never overwritten by a lookup that was already in flight").
+ * In-process single flight, keyed by purpose as well as by CID (README "Operator API"):
+ * concurrent lookups of one CID cause one fetch per process, joining a flight never changes what a caller gets,
+ * `refresh()` always fetches, and a `pin()` is never overwritten by a lookup that was already in flight.
  *
  * Why the purpose is part of the key: a lookup may be answered from the cache, a refresh must fetch, and a
  * redirect refetch must fetch even when a plain lookup of the same CID is answering from a cached copy. Sharing

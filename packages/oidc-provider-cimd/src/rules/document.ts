@@ -1,11 +1,11 @@
 /**
- * Validation and normalisation of a fetched Client ID Metadata Document (spec §4). Pure: no I/O, no clock.
+ * Validation and normalisation of a fetched Client ID Metadata Document (draft-ietf-oauth-client-id-metadata-document-02 §4, RFC 7591 §2). Pure: no I/O, no clock.
  *
  * The output is client metadata that node-oidc-provider 9's own client schema accepts on a provider whose
  * capabilities were described to us, so that real client documents (which are written for many servers at
  * once) work without the provider rejecting them for asking about features it lacks.
  *
- * Decisions beyond the letter of spec §4:
+ * Decisions beyond the letter of draft-ietf-oauth-client-id-metadata-document-02 §4, RFC 7591 §2:
  * - A member whose value is `null` is treated as absent, except `client_id` (must be the CID) and
  *   `client_secret` / `client_secret_expires_at` (rejected whatever their value).
  * - Only members oidc-provider recognises by default are returned, and of those only the ones a CIMD client
@@ -299,7 +299,7 @@ function selectAuthMethod(
 }
 
 /**
- * Validates a client metadata document against spec §4 and normalises it for oidc-provider.
+ * Validates a client metadata document against draft-ietf-oauth-client-id-metadata-document-02 §4, RFC 7591 §2 and normalises it for oidc-provider.
  *
  * @param body the response body, bytes (must be UTF-8) or text
  * @param cid the `client_id` exactly as received; the document's `client_id` must equal it byte for byte
