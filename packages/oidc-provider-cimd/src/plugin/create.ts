@@ -168,7 +168,7 @@ export function createCimd(options: CimdOptions = {}): Cimd {
   const urlRulesFor = pipeline.urlRulesFor;
   const currentIssuer = (): string | undefined => options.issuer ?? Provider.ctx?.oidc?.provider?.issuer;
   // The development exception was checked against the `issuer` option at startup; the provider that actually
-  // serves the request is what counts (draft-ietf-oauth-client-id-metadata-document-03 §8.6). A provider with a
+  // serves the request is what counts (draft-ietf-oauth-client-id-metadata-document-03 §9.6). A provider with a
   // public issuer gets no CIMD client at all while allowLoopback is set: a misconfiguration fails closed, with an
   // event per lookup (rule `development_exception`).
   const developmentExceptionRefused = (): string | undefined => {

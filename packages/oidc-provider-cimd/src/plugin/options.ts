@@ -204,7 +204,7 @@ export const CIMD_OPTIONS = {
    */
   issuer: row<string>('an absolute URL', (v) => typeof v === 'string' && URL.canParse(v)),
   /**
-   * Development exception (draft-ietf-oauth-client-id-metadata-document-03 §8.6): accept `localhost` / loopback
+   * Development exception (draft-ietf-oauth-client-id-metadata-document-03 §9.6): accept `localhost` / loopback
    * client ids and dial loopback addresses. Only honoured with a loopback issuer; any other issuer is a startup
    * error.
    */
@@ -426,7 +426,7 @@ const isLoopbackIssuer = (issuer: string): boolean => {
  */
 const STARTUP_CHECKS: readonly ((options: ResolvedCimdOptions) => void)[] = [
   (o) => {
-    // draft-ietf-oauth-client-id-metadata-document-03 §8.6: loopback client ids are a development exception,
+    // draft-ietf-oauth-client-id-metadata-document-03 §9.6: loopback client ids are a development exception,
     // so they are only honoured when the server itself runs on loopback.
     if (!o.allowLoopback) return;
     if (o.issuer === undefined) {
