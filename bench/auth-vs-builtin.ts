@@ -1,7 +1,7 @@
 /**
  * Benchmark 2 — `/auth` over HTTP for a warm CIMD client: our plugin vs oidc-provider's built-in experimental
  * `clientIdMetadataDocument` feature, on otherwise identical providers (same adapter, static client, features and
- * keys) in one server process (goal: ratio >= 1.0). Requests alternate between the two providers one by one, each
+ * keys) in one server process (goal: ratio >= 1.15). Requests alternate between the two providers one by one, each
  * timed by the server (lib/interleaved.ts).
  *
  * How the built-in feature reaches the local document host: it refuses special-use addresses (loopback
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   const builtin = { provider: 'builtin', client: new LoadClient(server.issuers.builtin!, 1), clientId: warmCid };
   try {
     const result = await compareInterleaved(server, 'plugin vs built-in, warm CIMD client', plugin, builtin);
-    reportRatio('warm_auth_vs_builtin_ratio', result, 'requests/server-s', 1.0);
+    reportRatio('warm_auth_vs_builtin_ratio', result, 'requests/server-s', 1.15);
     if (process.env.BENCH_DETAIL === '1') {
       await compareInterleaved(server, 'built-in warm CIMD vs static, on the built-in provider', builtin, {
         ...builtin,

@@ -1,6 +1,6 @@
 /**
  * Benchmark 1 — `/auth` over HTTP for a warm CIMD client vs a static client on the same provider (goal: ratio
- * >= 0.95), and vs a client stored in the provider's adapter with the same metadata (as a DCR-registered client
+ * >= 0.95), and vs a client stored in the provider's adapter with the same metadata (goal >= 0.98; as a DCR-registered client
  * is), which isolates the plugin's own share: oidc-provider serves every adapter-provided client, ours included,
  * through a slower path than a static one (see BENCHMARKS.md).
  *
@@ -19,6 +19,7 @@ import { reportRatio, runMain } from './lib/report.js';
 import { startServerProcess } from './lib/server-process.js';
 
 const GOAL = 0.95;
+const STORED_GOAL = 0.98;
 
 async function main(): Promise<void> {
   const { cert } = await getTestCertificate();
@@ -39,7 +40,8 @@ async function main(): Promise<void> {
     const vsStored = await compareInterleaved(server, 'warm CIMD vs adapter-stored', side(warmCid), side(storedId), {
       warmupPairs: 500,
     });
-    reportRatio('warm_auth_vs_stored_ratio', vsStored, 'requests/server-s', GOAL);
+    // A CIMD client must cost no more than a client the deployment stored itself, beyond noise.
+    reportRatio('warm_auth_vs_stored_ratio', vsStored, 'requests/server-s', STORED_GOAL);
 
     if (process.env.BENCH_DETAIL === '1') {
       await compareInterleaved(
