@@ -41,7 +41,9 @@ export class SharedGuard {
       const result = await Promise.race([
         op(),
         new Promise<typeof TIMED_OUT>((resolve) => {
-          timer = setTimeout(resolve, this.timeoutMs, TIMED_OUT);
+          // The deadline is declared one event-loop turn late, after the poll phase: on a saturated loop the timer
+          // can come due while the store's answer already sits in the socket, and that answer must win.
+          timer = setTimeout(() => setImmediate(resolve, TIMED_OUT), this.timeoutMs);
           timer.unref();
         }),
       ]);
