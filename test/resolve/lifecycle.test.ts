@@ -1,51 +1,20 @@
 /**
- * What happens to a client's cached document over its life (contract §5, §8): revocation on 404/410, the
+ * What happens to a client's cached document over its life (README "Operator API", "Errors and events"): revocation on 404/410, the
  * transport fallback, the last valid copy served over budget, bounded retention in the shared store for clients
  * that never completed an authorization, `no-store` evicting an earlier entry, and the operator API's audit
  * events and refresh cooldown.
  */
 import { Keyv } from '@keyv/redis';
 import { CimdError } from 'oidc-provider-cimd';
-import {
-  clientDoc,
-  configuredCimd,
-  type DocServer,
-  type FakeClock,
-  fakeClock,
-  HOUR,
-  MINUTE,
-  SECOND,
-  startDocServer,
-} from '../cache/support.js';
+import { clientDoc, HOUR, MINUTE, SECOND } from '../cache/support.js';
 import { authorizationParams, authorize, pkcePair } from '../helpers/auth-flow.js';
 import { getTestCertificate } from '../helpers/certs.js';
 import { startProvider, type TestProvider } from '../helpers/provider.js';
+import { useResolverHarness } from './support.js';
 
 describe('document lifecycle', () => {
-  let docs: DocServer;
-  let clock: FakeClock;
-  let n = 0;
-  const path = (name: string) => `/lifecycle/${++n}/${name}`;
-  const closers: (() => Promise<void>)[] = [];
-
-  beforeAll(async () => {
-    docs = await startDocServer();
-  });
-  afterAll(async () => {
-    await docs.close();
-  });
-  beforeEach(() => {
-    clock = fakeClock();
-  });
-  afterEach(async () => {
-    for (const close of closers.splice(0)) await close();
-  });
-
-  async function plugin(options: Parameters<typeof configuredCimd>[0] = {}) {
-    const made = await configuredCimd({ now: clock.now, ...options });
-    closers.push(() => made.cimd.close());
-    return made;
-  }
+  const h = useResolverHarness('lifecycle');
+  const { path, plugin } = h;
 
   /** A raw view of a Keyv store's entries: the stored value and its expiry (ms since the epoch, or undefined). */
   function recordingStore() {
@@ -68,9 +37,9 @@ describe('document lifecycle', () => {
       '%i on the refresh of a known client: the entry is removed at once, reason revoked',
       async (status) => {
         const p = path(`revoked-${status}`);
-        const cid = docs.cid(p);
+        const cid = h.docs.cid(p);
         let gone = false;
-        docs.route(p, () =>
+        h.docs.route(p, () =>
           gone
             ? { status, body: 'gone' }
             : { body: clientDoc(cid), headers: { 'cache-control': 'max-age=60, stale-if-error=86400' } },
@@ -81,7 +50,7 @@ describe('document lifecycle', () => {
         await a.cimd.resolve(cid);
         await b.cimd.resolve(cid);
         gone = true;
-        clock.advance(61 * SECOND);
+        h.clock.advance(61 * SECOND);
         // Never answered with the stale copy that stale-if-error would otherwise allow.
         await expect(a.cimd.resolve(cid)).rejects.toMatchObject({ code: 'revoked' });
         expect(a.reasons(cid)).toEqual(['fetched', 'revoked']);
@@ -94,8 +63,8 @@ describe('document lifecycle', () => {
 
     test('a 404 on a first fetch stays rejected:status', async () => {
       const p = path('first-404');
-      const cid = docs.cid(p);
-      docs.route(p, { status: 404, body: 'nope' });
+      const cid = h.docs.cid(p);
+      h.docs.route(p, { status: 404, body: 'nope' });
       const { cimd, reasons } = await plugin();
       await expect(cimd.resolve(cid)).rejects.toMatchObject({ code: 'rejected:status' });
       expect(reasons(cid)).toEqual(['rejected:status']);
@@ -103,9 +72,9 @@ describe('document lifecycle', () => {
 
     test('refresh() of a known client answered 404 revokes it', async () => {
       const p = path('refresh-404');
-      const cid = docs.cid(p);
+      const cid = h.docs.cid(p);
       let gone = false;
-      docs.route(p, () => (gone ? { status: 404, body: '' } : { body: clientDoc(cid) }));
+      h.docs.route(p, () => (gone ? { status: 404, body: '' } : { body: clientDoc(cid) }));
       const { cimd } = await plugin();
       await cimd.resolve(cid);
       gone = true;
@@ -124,10 +93,16 @@ describe('document lifecycle', () => {
     beforeAll(async () => {
       const { cert } = await getTestCertificate();
       op = await startProvider({
-        cimd: { ca: cert, allowLoopback: true, now: () => clock.now(), transportFallbackMs: HOUR, failureBackoffMs: 0 },
+        cimd: {
+          ca: cert,
+          allowLoopback: true,
+          now: () => h.clock.now(),
+          transportFallbackMs: HOUR,
+          failureBackoffMs: 0,
+        },
       });
-      cid = docs.cid(p);
-      docs.route(p, () =>
+      cid = h.docs.cid(p);
+      h.docs.route(p, () =>
         down
           ? {
               status: down.status,
@@ -155,7 +130,7 @@ describe('document lifecycle', () => {
       [403, 'text/html'],
     ])('%i %s past freshness: the last valid copy is served, reason stale_fallback', async (status, type) => {
       down = { status, type };
-      clock.advance(2 * MINUTE);
+      h.clock.advance(2 * MINUTE);
       const before = reasonsNow().length;
       const entry = await op.cimd.resolve(cid);
       expect(entry?.cid).toBe(cid);
@@ -164,22 +139,22 @@ describe('document lifecycle', () => {
 
     test('a 403 with a JSON body is not a transport failure', async () => {
       down = { status: 403, type: 'application/json' };
-      clock.advance(2 * MINUTE);
+      h.clock.advance(2 * MINUTE);
       await expect(op.cimd.resolve(cid)).rejects.toMatchObject({ code: 'rejected:status' });
     });
 
     test('beyond the fallback window: the failure stands', async () => {
       down = { status: 503, type: 'text/html' };
-      clock.advance(2 * HOUR);
+      h.clock.advance(2 * HOUR);
       await expect(op.cimd.resolve(cid)).rejects.toMatchObject({ code: 'rejected:status' });
     });
   });
 
   test('a client that never completed an authorization gets no transport fallback', async () => {
     const p = path('unused-fallback');
-    const cid = docs.cid(p);
+    const cid = h.docs.cid(p);
     let down = false;
-    docs.route(p, () =>
+    h.docs.route(p, () =>
       down
         ? { status: 503, body: 'x', headers: { 'content-type': 'text/html' } }
         : { body: clientDoc(cid), headers: { 'cache-control': 'max-age=60' } },
@@ -187,36 +162,36 @@ describe('document lifecycle', () => {
     const { cimd } = await plugin({ transportFallbackMs: HOUR });
     await cimd.resolve(cid);
     down = true;
-    clock.advance(2 * MINUTE);
+    h.clock.advance(2 * MINUTE);
     await expect(cimd.resolve(cid)).rejects.toMatchObject({ code: 'rejected:status' });
   });
 
   test('over the fetch budget, a client that validated before is served its last valid copy (stale_over_budget)', async () => {
     const legit = path('legit');
-    const cid = docs.cid(legit);
-    docs.route(legit, { body: clientDoc(cid), headers: { 'cache-control': 'max-age=60' } });
+    const cid = h.docs.cid(legit);
+    h.docs.route(legit, { body: clientDoc(cid), headers: { 'cache-control': 'max-age=60' } });
     const { cimd, reasons } = await plugin({ budget: { perHostBurst: 3, perHostPerSecond: 0.001 } });
     await cimd.resolve(cid);
     // Junk ids on the same host use up the rest of the host's budget.
     for (let i = 0; i < 4; i++) {
-      await cimd.resolve(docs.cid(path(`junk-${i}`))).catch(() => undefined);
+      await cimd.resolve(h.docs.cid(path(`junk-${i}`))).catch(() => undefined);
     }
     // Its refresh draws on the reserve that first-time ids cannot touch …
-    clock.advance(2 * MINUTE);
+    h.clock.advance(2 * MINUTE);
     await cimd.resolve(cid);
     // … and once even that is spent, it is served its last valid copy instead of an error.
-    clock.advance(2 * MINUTE);
+    h.clock.advance(2 * MINUTE);
     const entry = await cimd.resolve(cid);
     expect(entry?.cid).toBe(cid);
     expect(reasons(cid)).toEqual(['fetched', 'fetched', 'stale_over_budget']);
     // A first-time id over budget is still refused.
-    await expect(cimd.resolve(docs.cid(path('new')))).rejects.toMatchObject({ code: 'rate_limited' });
+    await expect(cimd.resolve(h.docs.cid(path('new')))).rejects.toMatchObject({ code: 'rate_limited' });
   });
 
   test('retention: a client that never completed an authorization leaves the shared store at its freshness lifetime', async () => {
     const p = path('retention');
-    const cid = docs.cid(p);
-    docs.route(p, {
+    const cid = h.docs.cid(p);
+    h.docs.route(p, {
       body: clientDoc(cid),
       headers: { 'cache-control': 'max-age=300, stale-if-error=86400', etag: '"v1"' },
     });
@@ -231,9 +206,9 @@ describe('document lifecycle', () => {
 
   test('no-store: a response that must not be stored evicts an entry stored earlier', async () => {
     const p = path('no-store');
-    const cid = docs.cid(p);
+    const cid = h.docs.cid(p);
     let noStore = false;
-    docs.route(p, () => ({
+    h.docs.route(p, () => ({
       body: clientDoc(cid),
       headers: { 'cache-control': noStore ? 'no-store' : 'max-age=60' },
     }));
@@ -242,7 +217,7 @@ describe('document lifecycle', () => {
     await cimd.resolve(cid);
     expect(await cimd.inspect(cid)).toBeDefined();
     noStore = true;
-    clock.advance(2 * MINUTE);
+    h.clock.advance(2 * MINUTE);
     await cimd.resolve(cid);
     expect(await cimd.inspect(cid)).toBeUndefined();
     const other = await plugin({ cache: shared });
@@ -251,10 +226,10 @@ describe('document lifecycle', () => {
 
   test('an entry stored by the previous format is read without grants in which no user takes part', async () => {
     const p = path('format-1');
-    const cid = docs.cid(p);
-    docs.route(p, { status: 500, body: '' });
+    const cid = h.docs.cid(p);
+    h.docs.route(p, { status: 500, body: '' });
     const shared = new Keyv();
-    const now = clock.now();
+    const now = h.clock.now();
     // What version 0.1 stored: a pinned client whose document still named client_credentials.
     await shared.set(`cimd:doc:${cid}`, {
       v: 1,
@@ -270,13 +245,13 @@ describe('document lifecycle', () => {
     const entry = await cimd.resolve(cid);
     expect(entry?.pinned).toBe(true);
     expect(entry?.metadata.grant_types).toEqual(['authorization_code']);
-    expect(docs.hits(p)).toBe(0);
+    expect(h.docs.hits(p)).toBe(0);
   });
 
   test('operator commands emit audit events; refresh has a cooldown per client', async () => {
     const p = path('audit');
-    const cid = docs.cid(p);
-    docs.route(p, { body: clientDoc(cid) });
+    const cid = h.docs.cid(p);
+    h.docs.route(p, { body: clientDoc(cid) });
     const { cimd, reasons } = await plugin({ refreshCooldownMs: 30 * SECOND });
     await cimd.pin(cid);
     await cimd.unpin(cid);
@@ -284,7 +259,7 @@ describe('document lifecycle', () => {
     const error = await cimd.refresh(cid).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CimdError);
     expect((error as CimdError).code).toBe('rate_limited');
-    clock.advance(31 * SECOND);
+    h.clock.advance(31 * SECOND);
     await cimd.refresh(cid);
     await cimd.purge(cid);
     expect(reasons(cid)).toEqual([
