@@ -6,10 +6,11 @@
  * - auth method negotiation (draft-ietf-oauth-client-id-metadata-document-03 §6): nothing supported is
  *   `unauthorized_client` on the provider's 400 page; real client shapes (ChatGPT, Codex) work.
  */
-import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { type DocumentHost, startDocumentHost } from '../consent/support.js';
 import { startAuthorization } from '../helpers/auth-flow.js';
 import { getTestCertificate } from '../helpers/certs.js';
+import { clientAssertion } from '../helpers/client-assertion.js';
 import { startProvider, type TestProvider } from '../helpers/provider.js';
 
 const REDIRECT = 'https://app.example.com/cb';
@@ -17,14 +18,8 @@ const REDIRECT = 'https://app.example.com/cb';
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const publicJwk = { ...publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'ES256', use: 'sig' };
 
-const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
 /** A private_key_jwt client assertion (RFC 7523 §3) signed with the document's key. */
-function clientAssertion(cid: string, audience: string): string {
-  const now = Math.floor(Date.now() / 1000);
-  const input = `${b64({ alg: 'ES256', kid: 'k1' })}.${b64({ iss: cid, sub: cid, aud: audience, jti: randomUUID(), iat: now, exp: now + 60 })}`;
-  const signature = sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
-  return `${input}.${signature.toString('base64url')}`;
-}
+const assertionFor = (cid: string, audience: string) => clientAssertion(privateKey, cid, audience, { kid: 'k1' });
 
 async function token(issuer: string, form: Record<string, string>) {
   const response = await fetch(new URL('/token', issuer), {
@@ -96,7 +91,7 @@ describe('grants without a user, through oidc-provider with client_credentials e
       grant_type: 'client_credentials',
       client_id: cid,
       client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-      client_assertion: clientAssertion(cid, op.issuer),
+      client_assertion: assertionFor(cid, op.issuer),
     });
     expectGrantRefused(response);
     expect(response.body).not.toHaveProperty('access_token');
@@ -110,7 +105,7 @@ describe('grants without a user, through oidc-provider with client_credentials e
       grant_type: 'client_credentials',
       client_id: granted,
       client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-      client_assertion: clientAssertion(granted, op.issuer),
+      client_assertion: assertionFor(granted, op.issuer),
     });
     expect(response.status).toBe(200);
     expect(response.body.token_type).toBe('Bearer');

@@ -3,10 +3,11 @@
  * client's `jwks_uri` through the `fetch` hook the plugin installs, so a flood of token requests turns into at
  * most the host's budget of GETs, not one GET per request.
  */
-import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, expect, test } from '@jest/globals';
 import { getTestCertificate } from '../helpers/certs.js';
+import { clientAssertion, es256Key } from '../helpers/client-assertion.js';
 import { startHttpsServer, type TestHttpsServer } from '../helpers/https-server.js';
 import { startProvider, type TestProvider } from '../helpers/provider.js';
 
@@ -18,7 +19,7 @@ describe('jwks_uri flood', () => {
   let op: TestProvider;
   let cid: string;
   let jwksHits = 0;
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { privateKey } = es256Key();
 
   beforeAll(async () => {
     docs = await startHttpsServer((req: IncomingMessage, res: ServerResponse) => {
@@ -60,15 +61,6 @@ describe('jwks_uri flood', () => {
     await docs.close();
   });
 
-  function assertion(): string {
-    const now = Math.floor(Date.now() / 1000);
-    const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-    const payload = { iss: cid, sub: cid, aud: op.issuer, jti: randomUUID(), iat: now, exp: now + 60 };
-    const input = `${encode({ alg: 'ES256', kid: 'k1', typ: 'client-authentication+jwt' })}.${encode(payload)}`;
-    const signature = sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
-    return `${input}.${signature.toString('base64url')}`;
-  }
-
   test('100 token requests of a private_key_jwt client cause at most the host budget of jwks_uri GETs', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 100; i += 1) {
@@ -82,7 +74,10 @@ describe('jwks_uri flood', () => {
           code_verifier: 'x'.repeat(43),
           client_id: cid,
           client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-          client_assertion: assertion(),
+          client_assertion: clientAssertion(privateKey, cid, op.issuer, {
+            kid: 'k1',
+            typ: 'client-authentication+jwt',
+          }),
         }),
       });
       statuses.push(response.status);

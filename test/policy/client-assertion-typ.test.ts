@@ -3,12 +3,13 @@
  * assertJwtClientAuthClaimsAndHeader at the real token endpoint: accepted without `typ` by default (with an
  * event), refused with `clientAssertionTyp: 'require'`, and a JWT typed for something else is always refused.
  */
-import { generateKeyPairSync, type KeyObject, randomUUID, sign } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type CimdOptions, createCimd } from 'oidc-provider-cimd';
 import { classifyTyp } from '../../packages/oidc-provider-cimd/src/plugin/client-assertion.js';
 import { authorizationParams, authorize, pkcePair } from '../helpers/auth-flow.js';
 import { getTestCertificate } from '../helpers/certs.js';
+import { clientAssertion } from '../helpers/client-assertion.js';
 import { startHttpsServer, type TestHttpsServer } from '../helpers/https-server.js';
 import { startProvider, type TestProvider } from '../helpers/provider.js';
 
@@ -49,30 +50,12 @@ describe('client-authentication JWT typ of CIMD clients', () => {
     }
   }
 
-  /** An ES256 JWS (RFC 7515 compact form), with exactly the header given. */
-  function signJwt(header: Record<string, unknown>, payload: Record<string, unknown>): string {
-    const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-    const input = `${encode(header)}.${encode(payload)}`;
-    const signature = sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
-    return `${input}.${signature.toString('base64url')}`;
-  }
-
   async function tokenRequest(op: TestProvider, header: Record<string, unknown>) {
     const { verifier, challenge } = pkcePair();
     const flow = await authorize(op.issuer, { ...authorizationParams(cid, REDIRECT), code_challenge: challenge });
     const code = flow.leftTo?.searchParams.get('code');
     expect(code).toBeTruthy();
-    const assertion = signJwt(
-      { alg: 'ES256', kid: 'k1', ...header },
-      {
-        iss: cid,
-        sub: cid,
-        aud: op.issuer,
-        jti: randomUUID(),
-        iat: Math.floor(Date.now() / 1000),
-        exp: Math.floor(Date.now() / 1000) + 60,
-      },
-    );
+    const assertion = clientAssertion(privateKey, cid, op.issuer, { kid: 'k1', ...header });
     const response = await fetch(new URL('/token', op.issuer), {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },

@@ -9,11 +9,12 @@
  *   client then authenticates with a JWT signed by a key from its jwks_uri), and `none` when the provider only
  *   supports that.
  */
-import { generateKeyPairSync, type KeyObject, randomUUID, sign } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authorizationParams, authorize, exchangeCode, pkcePair } from '../helpers/auth-flow.js';
 import { getTestCertificate } from '../helpers/certs.js';
+import { clientAssertion } from '../helpers/client-assertion.js';
 import { startHttpsServer, type TestHttpsServer } from '../helpers/https-server.js';
 import { startProvider, type TestProvider } from '../helpers/provider.js';
 
@@ -61,20 +62,6 @@ describe('real client shapes', () => {
       code_challenge: challenge,
     });
     return { flow, verifier, code: flow.leftTo?.searchParams.get('code') ?? undefined };
-  }
-
-  function assertion(cid: string, audience: string): string {
-    const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-    const now = Math.floor(Date.now() / 1000);
-    const input = `${encode({ alg: 'ES256', kid: 'c1', typ: 'client-authentication+jwt' })}.${encode({
-      iss: cid,
-      sub: cid,
-      aud: audience,
-      jti: randomUUID(),
-      iat: now,
-      exp: now + 60,
-    })}`;
-    return `${input}.${sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
   }
 
   test.each(['http://127.0.0.1:54321/', 'http://127.0.0.1:33418/'])(
@@ -147,7 +134,10 @@ describe('real client shapes', () => {
         code_verifier: second.verifier,
         client_id: cid,
         client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-        client_assertion: assertion(cid, op.issuer),
+        client_assertion: clientAssertion(key, cid, op.issuer, {
+          kid: 'c1',
+          typ: 'client-authentication+jwt',
+        }),
       }),
     });
     expect(response.status).toBe(200);

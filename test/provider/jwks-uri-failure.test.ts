@@ -3,10 +3,10 @@
  * (oidc-provider cannot read the keys), and the plugin says why in an event, `client_fetch_failed`, naming the
  * client and the member whose URL failed. Without it the failure leaves no trace a deployment could act on.
  */
-import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authorizationParams, authorize, pkcePair } from '../helpers/auth-flow.js';
 import { getTestCertificate } from '../helpers/certs.js';
+import { clientAssertion, es256Key } from '../helpers/client-assertion.js';
 import { startHttpsServer, type TestHttpsServer } from '../helpers/https-server.js';
 import { startProvider, type TestProvider } from '../helpers/provider.js';
 
@@ -16,7 +16,7 @@ describe('jwks_uri failures at token time', () => {
   let docs: TestHttpsServer;
   let op: TestProvider;
   let cid: string;
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { privateKey } = es256Key();
 
   beforeAll(async () => {
     docs = await startHttpsServer((req: IncomingMessage, res: ServerResponse) => {
@@ -44,19 +44,11 @@ describe('jwks_uri failures at token time', () => {
     await docs.close();
   });
 
-  function signJwt(payload: Record<string, unknown>): string {
-    const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-    const input = `${encode({ alg: 'ES256', kid: 'k1', typ: 'client-authentication+jwt' })}.${encode(payload)}`;
-    const signature = sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
-    return `${input}.${signature.toString('base64url')}`;
-  }
-
   test('the token request fails with invalid_client, and an event names the client and jwks_uri', async () => {
     const { verifier, challenge } = pkcePair();
     const flow = await authorize(op.issuer, { ...authorizationParams(cid, REDIRECT), code_challenge: challenge });
     const code = flow.leftTo?.searchParams.get('code');
     expect(code).toBeTruthy();
-    const now = Math.floor(Date.now() / 1000);
     const response = await fetch(new URL('/token', op.issuer), {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -67,7 +59,7 @@ describe('jwks_uri failures at token time', () => {
         code_verifier: verifier,
         client_id: cid,
         client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-        client_assertion: signJwt({ iss: cid, sub: cid, aud: op.issuer, jti: randomUUID(), iat: now, exp: now + 60 }),
+        client_assertion: clientAssertion(privateKey, cid, op.issuer, { kid: 'k1', typ: 'client-authentication+jwt' }),
       }),
     });
     expect(response.status).toBe(401);
