@@ -6,6 +6,7 @@ import dns from 'node:dns';
 import net, { type LookupFunction, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import tls from 'node:tls';
+import ipaddr from 'ipaddr.js';
 import { Agent, buildConnector, Response as UndiciResponse, fetch as undiciFetch } from 'undici';
 import { CimdError, isCimdError, Reason } from '../observe/errors.js';
 import { type AddressPolicy, checkAddress, isIpLiteral } from '../rules/address-policy.js';
@@ -127,6 +128,34 @@ export function createCheckedLookup(policy: AddressPolicy, resolver: LookupFunct
   };
 }
 
+/**
+ * TLS server identity (RFC 9110 §4.3.4, RFC 6125): Node's own check, except for IPv6 literals. Node 22.23's
+ * `tls.checkServerIdentity` passes the host through `domainToASCII`, which turns `::1` into an empty string, and
+ * then matches no IP address SAN at all (Node 20 and 24 match it). Only the development exception can name an IPv6
+ * literal (`https://[::1]:port`); for it the certificate must carry that very address as an IP address SAN.
+ */
+export function checkServerIdentity(host: string, cert: tls.PeerCertificate): Error | undefined {
+  const literal = host.startsWith('[') ? host.slice(1, -1) : host;
+  if (!net.isIPv6(literal)) return tls.checkServerIdentity(host, cert);
+  const wanted = ipaddr.parse(literal).toNormalizedString();
+  const sans = (cert.subjectaltname ?? '').split(', ');
+  const matched = sans.some((san) => {
+    if (!san.startsWith('IP Address:')) return false;
+    const address = san.slice('IP Address:'.length);
+    return ipaddr.isValid(address) && ipaddr.parse(address).toNormalizedString() === wanted;
+  });
+  if (matched) return undefined;
+  return Object.assign(
+    new Error(`Hostname/IP does not match certificate's altnames: IP: ${literal} is not in the cert's list`),
+    {
+      code: 'ERR_TLS_CERT_ALTNAME_INVALID',
+      reason: `IP: ${literal} is not in the cert's list`,
+      host,
+      cert,
+    },
+  );
+}
+
 function createGuardedConnector(
   options: Required<Pick<FetcherOptions, 'addressPolicy' | 'connectTimeoutMs'>> & Pick<FetcherOptions, 'lookup' | 'ca'>,
 ): buildConnector.connector {
@@ -136,6 +165,7 @@ function createGuardedConnector(
     maxCachedSessions: 0,
     rejectUnauthorized: true,
     lookup: createCheckedLookup(policy, options.lookup),
+    checkServerIdentity,
     // A bare `ca` would replace the public roots; built once, the context adds to them instead.
     ...(options.ca === undefined
       ? {}
