@@ -7,13 +7,7 @@
  */
 
 import type { SharedGuard } from '../cache/shared-guard.js';
-import {
-  type BudgetRefusal,
-  type BudgetScope,
-  budgetScope,
-  type SharedBudgetCheck,
-  type TakeOptions,
-} from '../fetch/budget.js';
+import type { BudgetRefusal, BudgetScope, SharedBudgetCheck, TakeOptions } from '../fetch/budget.js';
 import type { RedisHandle } from './redis.js';
 
 // One round trip per counter; the expiry can never be lost between the INCR and the PEXPIRE, and a refused
