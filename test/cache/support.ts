@@ -118,8 +118,14 @@ export async function configuredCimd(options: CimdOptions = {}) {
       options.onEvent?.(event);
     },
   });
-  cimd.configure({});
-  return { cimd, events, reasons: (cid: string) => events.filter((e) => e.cid === cid).map((e) => e.reason) };
+  // The configuration is returned too: its adapter is what saves grants (a client in use).
+  const config = cimd.configure({});
+  return {
+    cimd,
+    config,
+    events,
+    reasons: (cid: string) => events.filter((e) => e.cid === cid).map((e) => e.reason),
+  };
 }
 
 export const SECOND = 1000;
