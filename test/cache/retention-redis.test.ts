@@ -41,6 +41,8 @@ describe('shared-store retention with Redis', () => {
     const cache = await createRedisCache(redis.url);
     const { cimd, config } = await configuredCimd({
       cache,
+      // Not a test of the deadline: a loaded machine must not turn slow writes into missing keys.
+      sharedCacheTimeoutMs: 10_000,
       budget: {
         perHostBurst: 100_000,
         perHostPerSecond: 100_000,
