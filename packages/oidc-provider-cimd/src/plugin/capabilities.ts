@@ -1,18 +1,10 @@
 /**
- * What the provider supports, as the document rules need it to normalise a client (draft-ietf-oauth-client-id-metadata-document-02 §4, RFC 7591 §2). Derived once
- * from the configuration handed to `configure()`, following oidc-provider 9's documented defaults.
+ * The provider's capabilities (`ProviderCapabilities`, defined with the document rules that use them), derived
+ * once from the configuration handed to `configure()`, following oidc-provider 9's documented defaults.
  */
-export interface ProviderCapabilities {
-  /** e.g. `authorization_code`, `refresh_token`. */
-  readonly grantTypes: ReadonlySet<string>;
-  /** Normalised response types: space-separated values sorted, e.g. `code`, `code id_token`. */
-  readonly responseTypes: ReadonlySet<string>;
-  /** e.g. `query`, `fragment`, `form_post`. */
-  readonly responseModes: ReadonlySet<string>;
-  readonly scopes: ReadonlySet<string>;
-  /** Token endpoint auth methods the provider accepts. */
-  readonly clientAuthMethods: ReadonlySet<string>;
-}
+import type { ProviderCapabilities } from '../rules/document.js';
+
+export type { ProviderCapabilities };
 
 const DEFAULT_RESPONSE_TYPES = ['code id_token', 'code', 'id_token', 'none'];
 const DEFAULT_SCOPES = ['openid', 'offline_access'];

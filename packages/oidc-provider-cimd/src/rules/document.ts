@@ -22,12 +22,27 @@
  */
 
 import { CimdError, type CimdErrorDetails, Reason } from '../observe/errors.js';
-import type { ProviderCapabilities } from '../plugin/capabilities.js';
 import type { DocumentRuleId } from './catalogue.js';
 import { jwkSetProblem } from './jwks.js';
 import { isLoopbackOnly, isLoopbackRedirectUri, LOOPBACK_HOSTS } from './redirect-uris.js';
 import { parseStrictJson, StrictJsonError } from './strict-json.js';
 import { type ClientPattern, compilePatterns } from './trust.js';
+
+/**
+ * What the provider supports, as the document rules need it to normalise a client (draft-ietf-oauth-client-id-metadata-document-02 §4, RFC 7591 §2). Derived by
+ * the plugin (plugin/capabilities.ts) from the configuration handed to `configure()`.
+ */
+export interface ProviderCapabilities {
+  /** e.g. `authorization_code`, `refresh_token`. */
+  readonly grantTypes: ReadonlySet<string>;
+  /** Normalised response types: space-separated values sorted, e.g. `code`, `code id_token`. */
+  readonly responseTypes: ReadonlySet<string>;
+  /** e.g. `query`, `fragment`, `form_post`. */
+  readonly responseModes: ReadonlySet<string>;
+  readonly scopes: ReadonlySet<string>;
+  /** Token endpoint auth methods the provider accepts. */
+  readonly clientAuthMethods: ReadonlySet<string>;
+}
 
 export interface DocumentRuleOptions {
   /** Require client_name (MCP requires it). Default true. */
