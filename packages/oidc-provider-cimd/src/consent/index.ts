@@ -243,11 +243,16 @@ export function createConsent(deps: ConsentDependencies): Consent {
     const accountId = oidc.session?.accountId;
     const consent = oidc.result?.consent as { grantId?: unknown } | undefined;
     const consented = Boolean(consent);
-    const metadata = client.metadata() as Record<string, unknown>;
+    // client.metadata() builds a fresh object of every member: only worth it when something reads it.
+    let metadata: Record<string, unknown> | undefined;
+    const clientMetadata = () => {
+      metadata ??= client.metadata() as Record<string, unknown>;
+      return metadata;
+    };
     const redirect = requestedRedirect(oidc.params ?? {}, client.redirectUris ?? []);
     const loopbackRedirect = redirect !== undefined && isLoopbackRedirectUri(redirect);
     const needApproval = applies && (changedClient || (loopbackRedirect && loopbackMode === 'once'));
-    const parts = needApproval || consented ? securityParts(metadata) : undefined;
+    const parts = needApproval || consented ? securityParts(clientMetadata()) : undefined;
     const print = parts ? fingerprint(parts) : undefined;
 
     // An existing grant is one oidc-provider loaded for this session and client (loadExistingGrant); a new,
@@ -256,9 +261,13 @@ export function createConsent(deps: ConsentDependencies): Consent {
     const sessionGrantId = oidc.session?.grantIdFor?.(cid) as string | undefined;
     const existingGrantId = grant?.jti !== undefined && grant.jti === sessionGrantId ? grant.jti : undefined;
 
-    const entry = cimd ? await cimdEntry(cid) : undefined;
-    // Fire and forget: the consent page waits for it (briefly) when it renders.
-    startLogo(cid, metadata, entry)?.catch(() => {});
+    // Fire and forget: the consent page waits for it (briefly) when it renders. The cached entry (for the logo's
+    // lifetime) is only looked up when there is a logo to fetch: most /auth requests have none, and this runs on
+    // every one of them.
+    if (logos && typeof client.logoUri === 'string') {
+      const entry = cimd ? await cimdEntry(cid) : undefined;
+      startLogo(cid, clientMetadata(), entry)?.catch(() => {});
+    }
 
     if (consented && accountId) {
       // The user approved in this very interaction: remember what they approved, under the grant that holds it.
@@ -271,7 +280,7 @@ export function createConsent(deps: ConsentDependencies): Consent {
       ]);
       return { applies, loopbackRedirect, consented, granted: true, approval: 'found', changes: [] };
     }
-    if (cimd && newClient) await records.noteSeen(cid);
+    if (cimd && newClient && !records.noted(cid)) await records.noteSeen(cid);
 
     let approval: ApprovalRead | undefined;
     if (needApproval && accountId && existingGrantId) approval = await approvals.read(existingGrantId, accountId, cid);

@@ -82,6 +82,11 @@ export class ConsentRecords {
   }
 
   /** Remembers that the client was seen now, unless a record exists (pass the read, when there was one). */
+  /** True when this process already knows the client has a first-seen record (no store read needed). */
+  noted(cid: string): boolean {
+    return this.#noted.has(cid);
+  }
+
   async noteSeen(cid: string, known?: Read<ClientRecord>): Promise<ClientRecord | undefined> {
     if (!known && this.#noted.has(cid)) return undefined;
     const read = known ?? (await this.client(cid));

@@ -171,10 +171,14 @@ export function createCimd(options: CimdOptions = {}): Cimd {
   // serves the request is what counts (draft-ietf-oauth-client-id-metadata-document-03 §9.6). A provider with a
   // public issuer gets no CIMD client at all while allowLoopback is set: a misconfiguration fails closed, with an
   // event per lookup (rule `development_exception`).
+  // The verdict is remembered for the last issuer seen: parsing it on every lookup cost more than the warm lookup.
+  let checkedIssuer: { issuer: string; loopback: boolean } | undefined;
   const developmentExceptionRefused = (): string | undefined => {
     if (!allowLoopback) return undefined;
     const serving = Provider.ctx?.oidc?.provider?.issuer;
-    return serving !== undefined && !isLoopbackIssuer(serving) ? serving : undefined;
+    if (serving === undefined) return undefined;
+    if (checkedIssuer?.issuer !== serving) checkedIssuer = { issuer: serving, loopback: isLoopbackIssuer(serving) };
+    return checkedIssuer.loopback ? undefined : serving;
   };
   const urlRules = (cid: string): UrlVerdict => {
     const publicIssuer = developmentExceptionRefused();

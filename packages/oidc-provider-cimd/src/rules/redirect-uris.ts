@@ -25,6 +25,8 @@ const parseUrl = (uri: string): URL | undefined => {
  */
 export function isLoopbackRedirectUri(uri: string): boolean {
   if (typeof uri !== 'string') return false;
+  // An https URI is never a loopback redirect: skip the URL parse, which runs on every authorization request.
+  if (/^[\s\0-\x20]*https:/i.test(uri)) return false;
   const url = parseUrl(uri);
   return url !== undefined && url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname);
 }
