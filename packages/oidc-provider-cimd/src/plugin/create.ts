@@ -26,14 +26,13 @@ import type { Fetcher } from '../fetch/fetcher.js';
 import { createEmitter, type Emit } from '../observe/events.js';
 import { ClientRegistry, type RegisteredClient } from '../observe/registry.js';
 import { type CacheInspection, Resolver } from '../resolve/resolver.js';
-import { isLoopbackAddress } from '../rules/address-policy.js';
 import type { UrlVerdict } from '../rules/client-id-url.js';
 import { createTrustPolicy } from '../rules/trust.js';
 import { type AdapterConstructor, type AdapterFactory, wrapAdapter } from './adapter.js';
 import { createClientAssertionCheck } from './client-assertion.js';
 import { type DiscoveryReport, runDiscoveryCheck } from './discovery-check.js';
 import { developmentAdapter } from './memory-adapter.js';
-import { CimdOptionError, type CimdOptions, resolveCimdOptions } from './options.js';
+import { CimdOptionError, type CimdOptions, isLoopbackIssuer, resolveCimdOptions } from './options.js';
 import { buildPipeline } from './pipeline.js';
 import { providerFetch } from './provider-fetch.js';
 
@@ -101,12 +100,6 @@ export interface Cimd {
   serveLogo(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
   /** Releases sockets (and the invalidation subscriber). The shared Keyv store belongs to the caller and is left open. */
   close(): Promise<void>;
-}
-
-function isLoopbackIssuer(issuer: string): boolean {
-  const url = URL.parse(issuer);
-  if (!url) return false;
-  return url.hostname === 'localhost' || isLoopbackAddress(url.hostname);
 }
 
 export function createCimd(options: CimdOptions = {}): Cimd {

@@ -415,7 +415,8 @@ export function validateOptions(input: unknown, table: OptionTable, path = ''): 
   }
 }
 
-const isLoopbackIssuer = (issuer: string): boolean => {
+/** Whether an issuer's host is loopback (`localhost`, 127.0.0.0/8, `[::1]`): the development exception's condition. */
+export const isLoopbackIssuer = (issuer: string): boolean => {
   const host = URL.parse(issuer)?.hostname;
   return host !== undefined && (host === 'localhost' || isLoopbackAddress(host));
 };
