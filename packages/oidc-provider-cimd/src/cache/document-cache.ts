@@ -131,14 +131,19 @@ export class DocumentCache {
 
   /** The shared store's entry only (one store read); a well-formed one is copied into the in-process tier. */
   async getShared(cid: string): Promise<CacheEntry | undefined> {
-    const answer = await this.#guard.run(() => this.#shared.get(DOCUMENT_KEY_PREFIX + cid));
-    const remote = upgrade(answer?.value);
-    // The shared store may hold anything (another version, a tampered value): only a well-formed entry for
-    // this very CID counts.
-    if (!isEntry(remote) || remote.cid !== cid) return undefined;
+    const remote = await this.#readShared(cid);
+    if (!remote) return undefined;
     const local = this.#memory.get(cid);
     if (!local || remote.fetchedAt >= local.fetchedAt) this.#remember(remote);
     return remote;
+  }
+
+  /** One store read. The shared store may hold anything (another version, a tampered value): only a
+   * well-formed entry for this very CID counts. */
+  async #readShared(cid: string): Promise<CacheEntry | undefined> {
+    const answer = await this.#guard.run(() => this.#shared.get(DOCUMENT_KEY_PREFIX + cid));
+    const remote = upgrade(answer?.value);
+    return isEntry(remote) && remote.cid === cid ? remote : undefined;
   }
 
   /**
@@ -147,7 +152,7 @@ export class DocumentCache {
    */
   #retentionMs(entry: CacheEntry): number {
     if (!entry.used) return Math.max(1, entry.freshUntil - this.#now());
-    const base = Math.max(entry.freshUntil, entry.staleIfErrorUntil, entry.freshUntil + this.#fallbackMs) - this.#now();
+    const base = Math.max(entry.staleIfErrorUntil, entry.freshUntil + this.#fallbackMs) - this.#now();
     const grace = entry.etag || entry.lastModified ? this.#graceMs : 0;
     return Math.max(1, base + grace);
   }
@@ -176,9 +181,8 @@ export class DocumentCache {
   async setUnlessPinned(entry: CacheEntry): Promise<boolean | CacheEntry> {
     const local = this.#memory.get(entry.cid);
     if (local?.pinned) return local;
-    const answer = await this.#guard.run(() => this.#shared.get(DOCUMENT_KEY_PREFIX + entry.cid));
-    const remote = upgrade(answer?.value);
-    if (isEntry(remote) && remote.cid === entry.cid && remote.pinned) {
+    const remote = await this.#readShared(entry.cid);
+    if (remote?.pinned) {
       this.#remember(remote);
       return remote;
     }

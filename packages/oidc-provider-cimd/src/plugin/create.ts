@@ -206,7 +206,7 @@ export function createCimd(options: CimdOptions = {}): Cimd {
     guard,
     fetcher,
     now,
-    inspect: async (cid) => resolver?.inspect(cid),
+    inspect: async (cid) => resolver?.operator.inspect(cid),
     // From the id, never from the cache (draft-ietf-oauth-client-id-metadata-document-03 §9.9, MCP authorization): a `no-store` document is a CIMD client all the same.
     isMetadataDocumentClient: (cid) => {
       const verdict = urlRules(cid);
@@ -356,11 +356,11 @@ export function createCimd(options: CimdOptions = {}): Cimd {
       return next;
     },
     resolve: (clientId, hints) => needResolver().resolve(clientId, hints),
-    inspect: (clientId) => needResolver().inspect(clientId),
-    refresh: (clientId) => needResolver().refresh(clientId),
-    purge: (clientId) => needResolver().purge(clientId),
-    pin: (clientId, pinOptions) => needResolver().pin(clientId, pinOptions),
-    unpin: (clientId) => needResolver().unpin(clientId),
+    inspect: (clientId) => needResolver().operator.inspect(clientId),
+    refresh: (clientId) => needResolver().operator.refresh(clientId),
+    purge: (clientId) => needResolver().operator.purge(clientId),
+    pin: (clientId, pinOptions) => needResolver().operator.pin(clientId, pinOptions),
+    unpin: (clientId) => needResolver().operator.unpin(clientId),
     interactionPolicy: (policy) => consent.interactionPolicy(policy),
     consentViewModel: (input) => consent.viewModel(input),
     logoResponse: async (method, path) => consent.logos?.response(method, path),

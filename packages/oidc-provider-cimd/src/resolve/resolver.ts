@@ -22,7 +22,7 @@ import type { PolicyVerdict } from '../rules/trust.js';
 import { Backoff } from './backoff.js';
 import { Generations } from './generations.js';
 import { answered, Loader, type LoadMode, type Result } from './load.js';
-import { type CacheInspection, OperatorApi } from './operator.js';
+import { OperatorApi } from './operator.js';
 import { SingleFlight } from './single-flight.js';
 
 export type { CacheInspection } from './operator.js';
@@ -276,26 +276,5 @@ export class Resolver {
     const found = local ?? (await this.#o.cache.get(cid))?.entry;
     if (!found || found.used || found.pinned) return;
     await this.#o.cache.set({ ...found, used: true });
-  }
-
-  /** Used by consent: whether an entry exists. */
-  inspect(cid: string): Promise<CacheInspection | undefined> {
-    return this.operator.inspect(cid);
-  }
-
-  refresh(cid: string): Promise<CacheEntry> {
-    return this.operator.refresh(cid);
-  }
-
-  pin(cid: string, options: { document?: string | Uint8Array } = {}): Promise<CacheEntry> {
-    return this.operator.pin(cid, options);
-  }
-
-  unpin(cid: string): Promise<boolean> {
-    return this.operator.unpin(cid);
-  }
-
-  purge(cid: string): Promise<void> {
-    return this.operator.purge(cid);
   }
 }
