@@ -10,16 +10,13 @@ import { generateKeyPairSync } from 'node:crypto';
 import { type DocumentHost, startDocumentHost } from '../consent/support.js';
 import { startAuthorization } from '../helpers/auth-flow.js';
 import { getTestCertificate } from '../helpers/certs.js';
-import { clientAssertion } from '../helpers/client-assertion.js';
+import { assertionParams } from '../helpers/client-assertion.js';
 import { startProvider, type TestProvider } from '../helpers/provider.js';
 
 const REDIRECT = 'https://app.example.com/cb';
 
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const publicJwk = { ...publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'ES256', use: 'sig' };
-
-/** A private_key_jwt client assertion (RFC 7523 §3) signed with the document's key. */
-const assertionFor = (cid: string, audience: string) => clientAssertion(privateKey, cid, audience, { kid: 'k1' });
 
 async function token(issuer: string, form: Record<string, string>) {
   const response = await fetch(new URL('/token', issuer), {
@@ -90,8 +87,7 @@ describe('grants without a user, through oidc-provider with client_credentials e
     const response = await token(op.issuer, {
       grant_type: 'client_credentials',
       client_id: cid,
-      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-      client_assertion: assertionFor(cid, op.issuer),
+      ...assertionParams(privateKey, cid, op.issuer, { kid: 'k1' }),
     });
     expectGrantRefused(response);
     expect(response.body).not.toHaveProperty('access_token');
@@ -104,8 +100,7 @@ describe('grants without a user, through oidc-provider with client_credentials e
     const response = await token(op.issuer, {
       grant_type: 'client_credentials',
       client_id: granted,
-      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-      client_assertion: assertionFor(granted, op.issuer),
+      ...assertionParams(privateKey, granted, op.issuer, { kid: 'k1' }),
     });
     expect(response.status).toBe(200);
     expect(response.body.token_type).toBe('Bearer');

@@ -36,3 +36,16 @@ export function clientAssertion(
     exp: now + 60,
   });
 }
+
+/** The token request parameters of a private_key_jwt client authentication (RFC 7523 §2.2). */
+export function assertionParams(
+  key: KeyObject,
+  clientId: string,
+  audience: string,
+  header: Record<string, unknown> = {},
+): { client_assertion_type: string; client_assertion: string } {
+  return {
+    client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+    client_assertion: clientAssertion(key, clientId, audience, header),
+  };
+}

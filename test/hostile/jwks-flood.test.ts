@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, expect, test } from '@jest/globals';
 import { getTestCertificate } from '../helpers/certs.js';
-import { clientAssertion, es256Key } from '../helpers/client-assertion.js';
+import { assertionParams, es256Key } from '../helpers/client-assertion.js';
 import { startHttpsServer, type TestHttpsServer } from '../helpers/https-server.js';
 import { startProvider, type TestProvider } from '../helpers/provider.js';
 
@@ -73,11 +73,7 @@ describe('jwks_uri flood', () => {
           redirect_uri: REDIRECT,
           code_verifier: 'x'.repeat(43),
           client_id: cid,
-          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-          client_assertion: clientAssertion(privateKey, cid, op.issuer, {
-            kid: 'k1',
-            typ: 'client-authentication+jwt',
-          }),
+          ...assertionParams(privateKey, cid, op.issuer, { kid: 'k1', typ: 'client-authentication+jwt' }),
         }),
       });
       statuses.push(response.status);

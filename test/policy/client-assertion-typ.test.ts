@@ -7,9 +7,9 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type CimdOptions, createCimd } from 'oidc-provider-cimd';
 import { classifyTyp } from '../../packages/oidc-provider-cimd/src/plugin/client-assertion.js';
-import { authorizationParams, authorize, pkcePair } from '../helpers/auth-flow.js';
+import { authorizationParams, authorize, exchangeCode, pkcePair } from '../helpers/auth-flow.js';
 import { getTestCertificate } from '../helpers/certs.js';
-import { clientAssertion } from '../helpers/client-assertion.js';
+import { assertionParams } from '../helpers/client-assertion.js';
 import { startHttpsServer, type TestHttpsServer } from '../helpers/https-server.js';
 import { startProvider, type TestProvider } from '../helpers/provider.js';
 
@@ -55,21 +55,13 @@ describe('client-authentication JWT typ of CIMD clients', () => {
     const flow = await authorize(op.issuer, { ...authorizationParams(cid, REDIRECT), code_challenge: challenge });
     const code = flow.leftTo?.searchParams.get('code');
     expect(code).toBeTruthy();
-    const assertion = clientAssertion(privateKey, cid, op.issuer, { kid: 'k1', ...header });
-    const response = await fetch(new URL('/token', op.issuer), {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'authorization_code',
-        code: code!,
-        redirect_uri: REDIRECT,
-        code_verifier: verifier,
-        client_id: cid,
-        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-        client_assertion: assertion,
-      }),
+    return exchangeCode(op.issuer, {
+      code: code!,
+      redirect_uri: REDIRECT,
+      code_verifier: verifier,
+      client_id: cid,
+      ...assertionParams(privateKey, cid, op.issuer, { kid: 'k1', ...header }),
     });
-    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   }
 
   test('default: an assertion without typ is accepted and reported; an explicit one silently', async () => {

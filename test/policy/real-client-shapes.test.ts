@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authorizationParams, authorize, exchangeCode, pkcePair } from '../helpers/auth-flow.js';
 import { getTestCertificate } from '../helpers/certs.js';
-import { clientAssertion } from '../helpers/client-assertion.js';
+import { assertionParams } from '../helpers/client-assertion.js';
 import { startHttpsServer, type TestHttpsServer } from '../helpers/https-server.js';
 import { startProvider, type TestProvider } from '../helpers/provider.js';
 
@@ -124,24 +124,15 @@ describe('real client shapes', () => {
     expect(bare.body.error).toBe('invalid_client');
     // ...and with one, signed by the key its jwks_uri publishes, it gets tokens.
     const second = await codeFor(cid, redirectUri);
-    const response = await fetch(new URL('/token', op.issuer), {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'authorization_code',
-        code: second.code!,
-        redirect_uri: redirectUri,
-        code_verifier: second.verifier,
-        client_id: cid,
-        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-        client_assertion: clientAssertion(key, cid, op.issuer, {
-          kid: 'c1',
-          typ: 'client-authentication+jwt',
-        }),
-      }),
+    const response = await exchangeCode(op.issuer, {
+      code: second.code!,
+      redirect_uri: redirectUri,
+      code_verifier: second.verifier,
+      client_id: cid,
+      ...assertionParams(key, cid, op.issuer, { kid: 'c1', typ: 'client-authentication+jwt' }),
     });
     expect(response.status).toBe(200);
-    expect(typeof ((await response.json()) as Record<string, unknown>).access_token).toBe('string');
+    expect(typeof response.body.access_token).toBe('string');
   });
 
   test('ChatGPT on a provider that supports only `none`: the plural list lets it be a public client', async () => {

@@ -4,9 +4,9 @@
  * client and the member whose URL failed. Without it the failure leaves no trace a deployment could act on.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { authorizationParams, authorize, pkcePair } from '../helpers/auth-flow.js';
+import { authorizationParams, authorize, exchangeCode, pkcePair } from '../helpers/auth-flow.js';
 import { getTestCertificate } from '../helpers/certs.js';
-import { clientAssertion, es256Key } from '../helpers/client-assertion.js';
+import { assertionParams, es256Key } from '../helpers/client-assertion.js';
 import { startHttpsServer, type TestHttpsServer } from '../helpers/https-server.js';
 import { startProvider, type TestProvider } from '../helpers/provider.js';
 
@@ -49,21 +49,15 @@ describe('jwks_uri failures at token time', () => {
     const flow = await authorize(op.issuer, { ...authorizationParams(cid, REDIRECT), code_challenge: challenge });
     const code = flow.leftTo?.searchParams.get('code');
     expect(code).toBeTruthy();
-    const response = await fetch(new URL('/token', op.issuer), {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'authorization_code',
-        code: code!,
-        redirect_uri: REDIRECT,
-        code_verifier: verifier,
-        client_id: cid,
-        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-        client_assertion: clientAssertion(privateKey, cid, op.issuer, { kid: 'k1', typ: 'client-authentication+jwt' }),
-      }),
+    const response = await exchangeCode(op.issuer, {
+      code: code!,
+      redirect_uri: REDIRECT,
+      code_verifier: verifier,
+      client_id: cid,
+      ...assertionParams(privateKey, cid, op.issuer, { kid: 'k1', typ: 'client-authentication+jwt' }),
     });
     expect(response.status).toBe(401);
-    expect(((await response.json()) as { error: string }).error).toBe('invalid_client');
+    expect(response.body.error).toBe('invalid_client');
     const failures = op.events.filter((e) => e.reason === 'client_fetch_failed');
     expect(failures).toHaveLength(1);
     expect(failures[0]).toMatchObject({ cid, rule: 'jwks_uri' });
