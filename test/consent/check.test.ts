@@ -1,5 +1,5 @@
 /**
- * The consent checks the plugin adds to the deployment's interaction policy (spec §6): loopback-only clients
+ * The consent checks the plugin adds to the deployment's interaction policy (draft-ietf-oauth-client-id-metadata-document-03 §9.9, README "Consent"): loopback-only clients
  * are asked on every authorization (or once, by option), prompt=none gets consent_required, other clients keep
  * oidc-provider's behaviour, a changed document makes the user consent again, and the policy is composed with
  * the deployment's own, never replaced.

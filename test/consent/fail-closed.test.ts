@@ -1,5 +1,5 @@
 /**
- * Consent fails closed (contract §6):
+ * Consent fails closed (draft-ietf-oauth-client-id-metadata-document-03 §9.9, README "Consent"):
  * - what a user approved is kept with the provider's adapter, not in the evictable document cache: neither an
  *   eviction flood of the shared store nor a shared-store outage lets a changed client skip the consent page;
  * - a grant whose approval cannot be read (missing, or the adapter fails) means the user is asked again;

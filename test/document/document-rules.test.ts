@@ -725,7 +725,7 @@ describe('normalisation: grant types, response types and modes', () => {
     );
     expect(metadata.grant_types).toEqual(['authorization_code', 'urn:ietf:params:oauth:grant-type:device_code']);
   });
-  describe('grants in which no user takes part (contract §4)', () => {
+  describe('grants in which no user takes part (draft-ietf-oauth-client-id-metadata-document-02 §4)', () => {
     const CIBA = 'urn:openid:params:grant-type:ciba';
     const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
     const machine = caps({ grantTypes: ['authorization_code', 'refresh_token', 'client_credentials', CIBA, EXCHANGE] });

@@ -2,7 +2,7 @@
  * Through a real oidc-provider 9 with `features.clientCredentials` enabled:
  * - grants in which no user takes part are dropped from CIMD clients: a `none` client and a `private_key_jwt`
  *   client (keys from its own document) both fail `client_credentials`; only `grantsWithoutUser` gives the grant
- *   to an authenticated client, and never to a `none` one (contract §4, RFC 6749 §4.4);
+ *   to an authenticated client, and never to a `none` one (draft-ietf-oauth-client-id-metadata-document-02 §4, RFC 6749 §4.4);
  * - auth method negotiation (draft-ietf-oauth-client-id-metadata-document-03 §6): nothing supported is
  *   `unauthorized_client` on the provider's 400 page; real client shapes (ChatGPT, Codex) work.
  */

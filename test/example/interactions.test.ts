@@ -1,5 +1,5 @@
 /**
- * The example's own login and consent pages: what the consent page shows (spec §6), escaping, CSP, CSRF
+ * The example's own login and consent pages: what the consent page shows (draft-ietf-oauth-client-id-metadata-document-03 §9.9, README "Consent"), escaping, CSP, CSRF
  * handling, denial, and the consent prompt on every authorization of a loopback-only client.
  */
 import { Browser, type BrowserResponse, parseForms } from '../helpers/browser.js';

@@ -1,6 +1,6 @@
 /**
  * The fetcher's last line of defence: after connecting, the peer actually reached (`socket.remoteAddress`) must
- * pass the address policy too, whatever the lookup answered (contract §3: the connector "re-checks
+ * pass the address policy too, whatever the lookup answered (draft-ietf-oauth-client-id-metadata-document-03 §9.6: the connector "re-checks
  * `socket.remoteAddress` after connecting"). To make the dialled address differ from the checked one, the TLS
  * connect call is intercepted and sent to another address than the one the checked lookup approved: the
  * situation of a resolver that changes its answer between the check and the dial.

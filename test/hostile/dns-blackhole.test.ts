@@ -1,5 +1,5 @@
 /**
- * Black-holed DNS (spec §3, "Name resolution cannot starve the process"), on the real path: a network namespace
+ * Black-holed DNS (draft-ietf-oauth-client-id-metadata-document-03 §9.6, "Name resolution cannot starve the process"), on the real path: a network namespace
  * whose resolv.conf points at a DNS server of ours that reads and drops every question about the attacker's
  * names. After 20 such client ids, a legitimate new client resolves in its normal time and an unrelated lookup
  * of `localhost` (Node's own dns.lookup, as a database driver would make it) is not delayed.

@@ -1,5 +1,5 @@
 /**
- * The budgets cover every fetch made on a client's behalf (spec §3): oidc-provider fetches a private_key_jwt
+ * The budgets cover every fetch made on a client's behalf (draft-ietf-oauth-client-id-metadata-document-03 §9.6): oidc-provider fetches a private_key_jwt
  * client's `jwks_uri` through the `fetch` hook the plugin installs, so a flood of token requests turns into at
  * most the host's budget of GETs, not one GET per request.
  */

@@ -1,5 +1,5 @@
 /**
- * Legitimate clients under hostile load (spec §5, "Rate limits never lock out a known-good client"):
+ * Legitimate clients under hostile load (README "Revocation, stale copies and the transport fallback", "Rate limits never lock out a known-good client"):
  * - junk ids on a popular client's document host, each a 404, at 5 requests per second: the real client is
  *   still fetched on first use, and still refreshed after its entry expired, even when the junk comes ten
  *   times faster;

@@ -1,6 +1,6 @@
 /**
  * Fetch budgets per registrable domain, the per-domain concurrency cap, and the capacity that only refreshes of
- * known clients may use (spec §5, "Rate limits never lock out a known-good client").
+ * known clients may use (draft-ietf-oauth-client-id-metadata-document-03 §9.6, "Rate limits never lock out a known-good client").
  */
 import { describe, expect, test } from '@jest/globals';
 import {

@@ -1,5 +1,5 @@
 /**
- * The cluster-wide fetch budgets on Redis (spec §5): per host AND per registrable domain, with a reserve that
+ * The cluster-wide fetch budgets on Redis (draft-ietf-oauth-client-id-metadata-document-03 §9.6): per host AND per registrable domain, with a reserve that
  * only refreshes of known clients draw on, so that junk ids sent to any instance cannot lock a known client out.
  */
 import type { Keyv } from '@keyv/redis';

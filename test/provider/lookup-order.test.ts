@@ -1,5 +1,5 @@
 /**
- * Lookup order (contract §1.1): static clients → the deployment's own adapter → CIMD. A client the deployment
+ * Lookup order (README "What configure() does"): static clients → the deployment's own adapter → CIMD. A client the deployment
  * stores under an https id is served from its adapter, and its URL is never fetched.
  */
 import type { Adapter, AdapterPayload } from 'oidc-provider';

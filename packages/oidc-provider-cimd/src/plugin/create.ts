@@ -129,7 +129,7 @@ export function createCimd(options: CimdOptions = {}): Cimd {
     now,
   });
   const redis = redisHandleOf(shared);
-  // Contract §9: a guarantee that cannot hold on this store is announced at startup, never lost silently.
+  // README "Caching and Redis": a guarantee that cannot hold on this store is announced at startup, never lost silently.
   announceStoreLimits(storeLimits(options.cache, redis));
   const fetchLock =
     redis && resolved.fetchLock
