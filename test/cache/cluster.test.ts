@@ -147,7 +147,10 @@ describe('two instances sharing Redis', () => {
     expect(await auth(b, cid)).toBe(303);
     expect((await b.cimd.inspect(cid))?.tier).toBe('memory');
     await a.cimd.purge(cid);
-    expect(await redis.command('EXISTS', `cimd:doc:${cid}`)).toBe(0);
+    // What stays is a tombstone: no entry, the revision kept (so no lookup started before the purge undoes it).
+    const record = JSON.parse(String(await redis.command('GET', `cimd:doc:${cid}`)));
+    expect(record.value).toMatchObject({ v: 3, entry: null });
+    expect(Number(await redis.command('PTTL', `cimd:doc:${cid}`))).toBeGreaterThan(0);
     await eventually(async () => (await b.cimd.inspect(cid)) === undefined, 2000, 'B dropped its copy');
     expect(await auth(b, cid)).toBe(303);
     expect(docs.hits(p)).toBe(2);

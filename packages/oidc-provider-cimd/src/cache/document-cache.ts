@@ -1,45 +1,42 @@
 /**
- * Two-tier cache of validated documents: a bounded in-process LRU in front of a Keyv store that may be
- * shared between provider instances (Redis). The shared tier is best effort: every operation on it has a
- * deadline, and a slow or dead store reads as a miss.
+ * Two-tier cache of validated documents: a bounded in-process LRU in front of a shared store (Redis, or any Keyv
+ * store). It is the one owner of client state (README "Caching and Redis"): every change of a client's entry goes
+ * through `commit()`, a versioned commit against the revision the writer read (cache/commit-store.ts), and the
+ * in-process tier only ever follows what the shared store confirmed.
+ *
+ * The shared tier is best effort for lookups: every operation on it has a deadline, and a slow or dead store
+ * reads as "skipped" (the caller fetches, and says so in its event). Its state changes (down, back) are reported
+ * once each through `onStoreState`.
  */
 import type Keyv from 'keyv';
 import { LRUCache } from 'lru-cache';
-import type { ClientMetadata } from '../rules/document.js';
-import { isGrantWithoutUser } from '../rules/document.js';
+import type { RedisHandle } from '../cluster/redis.js';
+import { type Change, type CommitAnswer, type CommitStore, keyvCommitStore, redisCommitStore } from './commit-store.js';
+import type { CacheEntry } from './entry.js';
+import { type RetentionOptions, retentionMs } from './retention.js';
 import type { SharedGuard } from './shared-guard.js';
 
-export interface CacheEntry {
-  /**
-   * Format version of the stored value. 2: grants in which no user takes part are dropped at validation unless
-   * the trust policy grants them (draft-03 era rules). Version-1 entries predate that rule, and are read with
-   * those grants removed (see `upgrade`).
-   */
-  v: 2;
-  cid: string;
-  metadata: ClientMetadata;
-  loopbackOnly: boolean;
-  fetchedAt: number;
-  freshUntil: number;
-  /** Until when the entry may stand in for a failed refresh (equals freshUntil without stale-if-error). */
-  staleIfErrorUntil: number;
-  etag?: string;
-  lastModified?: string;
-  /** Pinned entries are kept until an operator unpins them and are never refetched. */
-  pinned?: boolean;
-  /**
-   * The client completed an authorization (a user approved it). Only such clients keep their document in the
-   * shared store past its freshness lifetime (stale-if-error, the transport fallback, the revalidation grace):
-   * documents of ids that never completed an authorization are the ones an attacker can mint without limit, and
-   * they leave the store when they go stale (bounded shared-store growth).
-   */
-  used?: boolean;
+export type { CommitAnswer, CommitStatus } from './commit-store.js';
+export type { CacheEntry } from './entry.js';
+export { DOCUMENT_KEY_PREFIX } from './entry.js';
+
+/** What a read found. `rev` is the shared store's revision of the record; `undefined` when the store did not answer. */
+export interface CacheRead {
+  entry: CacheEntry | undefined;
+  rev: number | undefined;
+  tier: 'memory' | 'shared';
+  /** The shared store was not consulted because it did not answer (down, slow, or its circuit open). */
+  sharedSkipped?: true;
 }
 
 export type CacheLookup = { entry: CacheEntry; tier: 'memory' | 'shared' };
 
+export type StoreState = 'down' | 'up';
+
 export interface DocumentCacheOptions {
   shared: Keyv;
+  /** The Redis behind `shared` (commits then run as server-side scripts); undefined for any other store. */
+  redis?: RedisHandle | undefined;
   maxEntries: number;
   /** Deadline (and circuit breaker) for every shared-store operation. */
   guard: SharedGuard;
@@ -47,156 +44,163 @@ export interface DocumentCacheOptions {
   revalidationGraceMs: number;
   /** The transport fallback window past freshness (0: off); a client in use is kept at least this long. */
   transportFallbackMs?: number;
+  /** How long a deletion's tombstone keeps the revision, ms: longer than any lookup can take. Default 10 min. */
+  tombstoneMs?: number;
+  /** Told once when the shared store stops answering, and once when it answers again. */
+  onStoreState?: (state: StoreState) => void;
   now: () => number;
 }
 
-/** Key of a document in the shared store (the store may add its own namespace). */
-export const DOCUMENT_KEY_PREFIX = 'cimd:doc:';
-
-/**
- * A stored entry written by an earlier version (format 1) may name grants in which no user takes part
- * (`client_credentials`, CIBA …), which a self-asserted document must never get unless the trust policy grants
- * them (draft-ietf-oauth-client-id-metadata-document-02 §4, RFC 7591 §2). It is read with those grants removed; the next refetch applies the current rules in full.
- */
-function upgrade(value: unknown): unknown {
-  if (value === null || typeof value !== 'object' || (value as { v?: unknown }).v !== 1) return value;
-  const entry = value as { metadata?: { grant_types?: unknown } };
-  const grants = entry.metadata?.grant_types;
-  const metadata =
-    entry.metadata && Array.isArray(grants)
-      ? { ...entry.metadata, grant_types: grants.filter((g) => typeof g === 'string' && !isGrantWithoutUser(g)) }
-      : entry.metadata;
-  return { ...entry, metadata, v: 2 };
-}
-
-function isEntry(value: unknown): value is CacheEntry {
-  if (value === null || typeof value !== 'object') return false;
-  const entry = value as Partial<CacheEntry>;
-  return (
-    entry.v === 2 &&
-    typeof entry.cid === 'string' &&
-    typeof entry.fetchedAt === 'number' &&
-    typeof entry.freshUntil === 'number' &&
-    typeof entry.staleIfErrorUntil === 'number' &&
-    typeof entry.loopbackOnly === 'boolean' &&
-    entry.metadata !== null &&
-    typeof entry.metadata === 'object'
-  );
+interface Local {
+  entry: CacheEntry;
+  rev: number;
 }
 
 /**
- * Cost model (what the benchmarks hold us to): a warm lookup is `peek()` — a Map lookup, no I/O, no Redis
- * command. A shared-tier hit is one `get()` on the store (one Redis `GET`). Writes are one `SET ... PX`.
+ * Cost model (what the benchmarks hold us to): a warm lookup is `peek()`, a Map lookup, no I/O, no Redis
+ * command. A shared-tier hit is one read (one Redis `GET`). A commit is one round trip (one `EVAL`).
  *
- * Reach: `delete()` clears the shared store and this process' tier. Other processes' in-process copies are
- * dropped by the invalidation messages the plugin publishes when the store is Redis (see fetch-lock.ts); an
- * instance that misses a message keeps its copy until that copy's own freshness ends.
+ * Reach: a deletion clears the shared store and this process' tier. Other processes' in-process copies are
+ * dropped by the invalidation messages the resolver publishes when the store is Redis (see fetch-lock.ts),
+ * stamped with the revision, so that a shared read already under way cannot bring back what they dropped.
  */
 export class DocumentCache {
-  readonly #memory: LRUCache<string, CacheEntry>;
-  readonly #shared: Keyv;
-  readonly #guard: SharedGuard;
-  readonly #graceMs: number;
-  readonly #fallbackMs: number;
+  readonly #memory: LRUCache<string, Local>;
+  /** Invalidation stamps: an in-process copy older than this revision is never remembered again. */
+  readonly #floors: LRUCache<string, number>;
+  readonly #store: CommitStore;
+  readonly #retention: RetentionOptions;
+  readonly #tombstoneMs: number;
+  readonly #onStoreState: ((state: StoreState) => void) | undefined;
+  #storeDown = false;
   readonly #now: () => number;
 
   constructor(options: DocumentCacheOptions) {
     this.#memory = new LRUCache({ max: options.maxEntries });
-    this.#shared = options.shared;
-    this.#guard = options.guard;
-    this.#graceMs = options.revalidationGraceMs;
-    this.#fallbackMs = options.transportFallbackMs ?? 0;
+    this.#floors = new LRUCache({ max: options.maxEntries });
+    this.#store = options.redis
+      ? redisCommitStore(options.redis, options.guard, options.now)
+      : keyvCommitStore(options.shared, options.guard);
+    this.#retention = {
+      revalidationGraceMs: options.revalidationGraceMs,
+      transportFallbackMs: options.transportFallbackMs ?? 0,
+    };
+    this.#tombstoneMs = options.tombstoneMs ?? 10 * 60 * 1000;
+    this.#onStoreState = options.onStoreState;
     this.#now = options.now;
+  }
+
+  /** Whether commits are atomic across processes (Redis scripts) or only inside this process (other stores). */
+  get commitScope(): 'cluster' | 'process' {
+    return this.#store.kind === 'script' ? 'cluster' : 'process';
+  }
+
+  #answered(ok: boolean): void {
+    if (ok === !this.#storeDown) return;
+    this.#storeDown = !ok;
+    try {
+      this.#onStoreState?.(ok ? 'up' : 'down');
+    } catch {}
   }
 
   /** Synchronous in-process lookup: the warm path costs no I/O at all. */
   peek(cid: string): CacheEntry | undefined {
-    return this.#memory.get(cid);
+    return this.#memory.get(cid)?.entry;
   }
 
   /**
-   * The entry for a CID: the in-process copy while it is fresh, else the shared store's (when it is at least as
-   * recent), else the stale in-process copy. `preferShared` consults the shared store even when the local copy
-   * is fresh (another instance may hold a newer one).
+   * The entry for a CID and the revision a commit must name: the in-process copy while it is fresh, else the
+   * shared store's record. `preferShared` consults the shared store even when the local copy is fresh (another
+   * instance may hold a newer one). When the shared store does not answer, the in-process copy (fresh or not)
+   * comes back with `sharedSkipped` and no revision.
    */
+  async read(cid: string, options: { preferShared?: boolean } = {}): Promise<CacheRead> {
+    const local = this.#memory.get(cid);
+    if (local && !options.preferShared && (local.entry.pinned || local.entry.freshUntil > this.#now())) {
+      return { entry: local.entry, rev: local.rev, tier: 'memory' };
+    }
+    return this.readShared(cid);
+  }
+
+  /** The shared store's record only (one store read); a well-formed entry is copied into the in-process tier. */
+  async readShared(cid: string): Promise<CacheRead> {
+    const record = await this.#store.read(cid);
+    this.#answered(record !== undefined);
+    const local = this.#memory.get(cid);
+    if (!record) return { entry: local?.entry, rev: undefined, tier: 'memory', sharedSkipped: true };
+    if (record.entry) {
+      this.#remember(record.entry, record.rev);
+      return { entry: record.entry, rev: record.rev, tier: 'shared' };
+    }
+    // Nothing stored (a tombstone, or the key expired). A copy older than the record's revision is gone for
+    // good (purged, revoked); an equally recent one outlived the shared key and may still serve as the
+    // validators of a conditional refetch or a stale stand-in. Either way a commit names the store's revision.
+    if (local && local.rev < record.rev) this.forgetLocal(cid, record.rev);
+    const kept = this.#memory.get(cid);
+    return { entry: kept?.entry, rev: record.rev, tier: 'memory' };
+  }
+
+  /** `read()` in the shape operator tools and consent expect: the entry and its tier, or undefined. */
   async get(cid: string, options: { preferShared?: boolean } = {}): Promise<CacheLookup | undefined> {
-    const local = this.#memory.get(cid);
-    if (local && !options.preferShared && (local.pinned || local.freshUntil > this.#now())) {
-      return { entry: local, tier: 'memory' };
+    const found = await this.read(cid, options);
+    return found.entry ? { entry: found.entry, tier: found.tier } : undefined;
+  }
+
+  /**
+   * One commit on the shared store (see commit-store.ts); the in-process tier follows what the store
+   * confirmed: the committed entry when applied, nothing older than the winner's revision when superseded.
+   * `entry: undefined` deletes (leaving a tombstone that keeps the revision).
+   */
+  async commit(cid: string, change: Omit<Change, 'ttlMs'>): Promise<CommitAnswer> {
+    const ttlMs = change.entry ? retentionMs(change.entry, this.#now(), this.#retention) : this.#tombstoneMs;
+    const answer = await this.#store.commit(cid, { ...change, ttlMs });
+    this.#answered(answer.status !== 'unavailable');
+    if (answer.status === 'applied' && answer.rev !== undefined) {
+      if (change.entry) this.#remember(change.entry, answer.rev);
+      else this.forgetLocal(cid, answer.rev);
+    } else if (answer.status === 'superseded' && answer.rev !== undefined) {
+      const local = this.#memory.get(cid);
+      if (local && local.rev < answer.rev) this.forgetLocal(cid, answer.rev);
+    } else if (answer.status === 'unavailable' && change.authority === 'operator') {
+      // An operator command the store did not confirm leaves nothing behind here either: a pin or a purge only
+      // this process knows of would be undone by the next restart, and mislead this instance meanwhile.
+      this.#memory.delete(cid);
     }
-    const remote = await this.getShared(cid);
-    if (remote && (!local || remote.fetchedAt >= local.fetchedAt)) return { entry: remote, tier: 'shared' };
-    return local ? { entry: local, tier: 'memory' } : undefined;
-  }
-
-  /** The shared store's entry only (one store read); a well-formed one is copied into the in-process tier. */
-  async getShared(cid: string): Promise<CacheEntry | undefined> {
-    const remote = await this.#readShared(cid);
-    if (!remote) return undefined;
-    const local = this.#memory.get(cid);
-    if (!local || remote.fetchedAt >= local.fetchedAt) this.#remember(remote);
-    return remote;
-  }
-
-  /** One store read. The shared store may hold anything (another version, a tampered value): only a
-   * well-formed entry for this very CID counts. */
-  async #readShared(cid: string): Promise<CacheEntry | undefined> {
-    const answer = await this.#guard.run(() => this.#shared.get(DOCUMENT_KEY_PREFIX + cid));
-    const remote = upgrade(answer?.value);
-    return isEntry(remote) && remote.cid === cid ? remote : undefined;
+    return answer;
   }
 
   /**
-   * How long the shared store keeps an entry. A client in use: long enough to serve stale-if-error or the
-   * transport fallback, and to revalidate cheaply. Any other client: its freshness lifetime, no more.
+   * Keeps an entry in this process only, at the revision the caller read: for when the shared store did not
+   * answer a lookup's commit (the in-process tier then still spares a fetch per request).
    */
-  #retentionMs(entry: CacheEntry): number {
-    if (!entry.used) return Math.max(1, entry.freshUntil - this.#now());
-    const base = Math.max(entry.staleIfErrorUntil, entry.freshUntil + this.#fallbackMs) - this.#now();
-    const grace = entry.etag || entry.lastModified ? this.#graceMs : 0;
-    return Math.max(1, base + grace);
+  holdLocal(entry: CacheEntry, rev: number): void {
+    this.#remember(entry, rev);
   }
 
-  #remember(entry: CacheEntry): void {
-    // No ttl in the in-process tier, on purpose: lru-cache's ttl bookkeeping (a clock read and a timer on the
-    // lookup path) costs more than the lookup itself. Freshness is checked on every read anyway; an entry past
-    // its retention only ever serves as the validators of a conditional refetch (stale-if-error has its own
-    // deadline in the entry), and it leaves with the least recently used ones.
-    this.#memory.set(entry.cid, entry);
-  }
-
-  /** Stores in both tiers. Resolves to whether the shared store confirmed the write (never rejects). */
-  async set(entry: CacheEntry): Promise<boolean> {
-    this.#remember(entry);
-    const ttl = entry.pinned ? undefined : this.#retentionMs(entry);
-    const answer = await this.#guard.run(() => this.#shared.set(DOCUMENT_KEY_PREFIX + entry.cid, entry, ttl));
-    return answer?.value === true;
-  }
-
-  /**
-   * Stores a fetched (unpinned) entry unless the shared store holds a pin for the CID, which another instance
-   * may have written while this one was fetching: a pin is never overwritten by a lookup (README "Operator API"). Resolves
-   * to the pinned entry found instead, or to whether the write was confirmed.
-   */
-  async setUnlessPinned(entry: CacheEntry): Promise<boolean | CacheEntry> {
+  #remember(entry: CacheEntry, rev: number): void {
+    const floor = this.#floors.get(entry.cid);
+    if (floor !== undefined && rev < floor) return;
     const local = this.#memory.get(entry.cid);
-    if (local?.pinned) return local;
-    const remote = await this.#readShared(entry.cid);
-    if (remote?.pinned) {
-      this.#remember(remote);
-      return remote;
+    if (local && local.rev > rev) return;
+    // No ttl in the in-process tier, on purpose: lru-cache's ttl bookkeeping (a clock read and a timer on the
+    // lookup path) costs more than the lookup itself. Freshness is checked on every read anyway.
+    this.#memory.set(entry.cid, { entry, rev });
+  }
+
+  /**
+   * Drops the in-process copy (another instance changed the entry, or this one deleted it). With a revision
+   * (the stamp of an invalidation), a copy at that revision or later is kept, and no read under way can bring
+   * back an older one.
+   */
+  forgetLocal(cid: string, rev?: number): void {
+    if (rev === undefined) {
+      this.#memory.delete(cid);
+      return;
     }
-    return this.set(entry);
-  }
-
-  async delete(cid: string): Promise<void> {
-    this.#memory.delete(cid);
-    await this.#guard.run(() => this.#shared.delete(DOCUMENT_KEY_PREFIX + cid));
-  }
-
-  /** Drops the in-process copy only (another instance refreshed or purged the entry). */
-  forgetLocal(cid: string): void {
-    this.#memory.delete(cid);
+    const floor = this.#floors.get(cid);
+    if (floor === undefined || floor < rev) this.#floors.set(cid, rev);
+    const local = this.#memory.get(cid);
+    if (local && local.rev < rev) this.#memory.delete(cid);
   }
 
   get size(): number {

@@ -11,12 +11,13 @@
  *   overran its ttl never deletes a successor's lock) and, in the same atomic step, writes the outcome under
  *   `<prefix>cimd:outcome:{<cid>}` (short-lived, tagged with the holder's token). The `{<cid>}` hash tag puts
  *   both keys in one hash slot, so the script runs on a Redis Cluster too (see keys.ts):
- *     `stored`   — the validated document is in the shared store (written before the release), read it;
- *     `failed`   — the fetch or the document failed: code, message and rule, so that every waiter rejects the
- *                  request (or serves its own stale-if-error copy) exactly as the holder did, without fetching.
+ *     `stored`   — the validated document is in the shared store (its commit applied before the release), read it;
+ *     `failed`   — the fetch or the document failed: code, message, rule and the failure's class (transport or
+ *                  not, decided once by the holder), so that every waiter rejects the request (or serves its
+ *                  own stale copy where the class allows one) exactly as the holder did, without fetching.
  *                  Failures are shared this way rather than cached as entries: an error is never an entry;
  *                  the marker lives a few seconds and is only read by waiters of that very round;
- *     `unstored` — the response was `no-store` (or the store write failed): nothing to share, waiters fetch
+ *     `unstored` — the response was `no-store` (or the commit did not apply): nothing to share, waiters fetch
  *                  for themselves, each once.
  * - Waiters poll `MGET lock outcome` (one command, a few times per fetch — not per request: inside a process,
  *   concurrent lookups of one CID already share one promise). Pub/sub would wake them sooner but needs a
@@ -27,14 +28,15 @@
  *   (still one fetch per process thanks to the in-process single flight). A lock is an optimisation, never a
  *   dependency.
  *
- * Invalidation: `purge()` and `refresh()` publish the CID on `<prefix>cimd:invalidate`; every instance
- * subscribed (one extra connection each, made lazily) drops its in-process copy, so the next lookup there
- * reads the shared store. This costs nothing on the lookup path. On a cluster the channel is sharded
+ * Invalidation: operator commands, revocations and evictions publish the CID and the revision they committed
+ * on `<prefix>cimd:invalidate`; every instance subscribed (one extra connection each, made lazily) drops its
+ * older in-process copy, so the next lookup there reads the shared store, and a shared read already under way
+ * cannot bring the older copy back (the revision is the stamp). This costs nothing on the lookup path. On a cluster the channel is sharded
  * (SPUBLISH/SSUBSCRIBE), and every command is routed to the master of its key's slot (redis.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { SharedGuard } from '../cache/shared-guard.js';
-import type { RejectionCode } from '../observe/errors.js';
+import type { FailureClass, RejectionCode } from '../observe/errors.js';
 import { isRuleId, type RuleId } from '../rules/catalogue.js';
 import type { KeyLayout } from './keys.js';
 import type { RedisHandle } from './redis.js';
@@ -42,7 +44,8 @@ import type { RedisHandle } from './redis.js';
 export type LockOutcome =
   | { kind: 'stored' }
   | { kind: 'unstored' }
-  | { kind: 'failed'; code: RejectionCode; message: string; rule?: RuleId };
+  /** `failure`: the class the holder decided (transport or not), so that every waiter answers as it did. */
+  | { kind: 'failed'; code: RejectionCode; message: string; failure: FailureClass; rule?: RuleId };
 
 export type TaggedOutcome = LockOutcome & { token: string };
 
@@ -83,6 +86,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0`;
 
 const REJECTION = /^(rejected:[a-z_]+|rate_limited|revoked)$/;
+const FAILURE_CLASSES: ReadonlySet<unknown> = new Set(['transport', 'refused', 'revoked', 'invalid', 'limited']);
 
 function parseOutcome(raw: unknown): TaggedOutcome | null {
   if (typeof raw !== 'string') return null;
@@ -96,12 +100,19 @@ function parseOutcome(raw: unknown): TaggedOutcome | null {
   const o = value as Record<string, unknown>;
   if (typeof o.token !== 'string') return null;
   if (o.kind === 'stored' || o.kind === 'unstored') return { kind: o.kind, token: o.token };
-  if (o.kind === 'failed' && typeof o.code === 'string' && REJECTION.test(o.code) && typeof o.message === 'string') {
+  if (
+    o.kind === 'failed' &&
+    typeof o.code === 'string' &&
+    REJECTION.test(o.code) &&
+    typeof o.message === 'string' &&
+    FAILURE_CLASSES.has(o.failure)
+  ) {
     return {
       kind: 'failed',
       token: o.token,
       code: o.code as RejectionCode,
       message: o.message,
+      failure: o.failure as FailureClass,
       ...(isRuleId(o.rule) ? { rule: o.rule } : {}),
     };
   }
@@ -177,7 +188,8 @@ export class FetchLock {
 }
 
 export interface InvalidationBus {
-  publish(cid: string): Promise<void>;
+  /** `rev`: the revision the change committed; receivers never keep (or re-read) an older copy. */
+  publish(cid: string, rev?: number): Promise<void>;
   close(): void;
 }
 
@@ -188,7 +200,7 @@ export interface InvalidationBus {
 export function createInvalidationBus(
   handle: RedisHandle,
   guard: SharedGuard,
-  onInvalidate: (cid: string) => void,
+  onInvalidate: (cid: string, rev?: number) => void,
 ): InvalidationBus {
   const channel = handle.keys.invalidationChannel;
   const self = randomBytes(9).toString('base64url');
@@ -196,17 +208,20 @@ export function createInvalidationBus(
   try {
     subscription = handle.subscribe(channel, (message) => {
       try {
-        const { from, cid } = JSON.parse(message) as { from?: unknown; cid?: unknown };
-        if (from !== self && typeof cid === 'string') onInvalidate(cid);
+        const { from, cid, rev } = JSON.parse(message) as { from?: unknown; cid?: unknown; rev?: unknown };
+        if (from !== self && typeof cid === 'string') {
+          onInvalidate(cid, typeof rev === 'number' && Number.isSafeInteger(rev) ? rev : undefined);
+        }
       } catch {}
     });
   } catch {
     subscription = undefined;
   }
   return {
-    async publish(cid) {
+    async publish(cid, rev) {
       if (!handle.isReady) return;
-      await guard.run(() => handle.publish(channel, JSON.stringify({ from: self, cid }), guard.timeoutMs));
+      const message = JSON.stringify(rev === undefined ? { from: self, cid } : { from: self, cid, rev });
+      await guard.run(() => handle.publish(channel, message, guard.timeoutMs));
     },
     close() {
       subscription?.close();

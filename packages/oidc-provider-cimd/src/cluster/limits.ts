@@ -25,6 +25,11 @@ export function storeLimits(cache: Keyv | undefined, handle: RedisHandle | undef
         "the shared store is not Redis: purge, refresh and revocation do not reach the other instances' in-process copies (they keep them until these go stale)",
     },
     {
+      guarantee: 'commit',
+      message:
+        "the shared store is not Redis: commits of a client's entry are atomic only between the plugins of one process; across processes a lookup may overwrite another process' purge or refresh (a pin is never overwritten: it is kept where no lookup writes)",
+    },
+    {
       guarantee: 'shared_budget',
       message: 'the shared store is not Redis: each instance has its own per-host fetch budget',
     },

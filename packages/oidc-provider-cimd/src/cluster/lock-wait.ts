@@ -3,18 +3,18 @@
  * wait for its published outcome instead of fetching. See fetch-lock.ts for the lock and outcome protocol; this
  * is the waiting side, kept apart from the resolver so that the resolver only orchestrates.
  */
-import type { CacheEntry } from '../cache/document-cache.js';
-import { CimdError } from '../observe/errors.js';
+import type { CacheEntry, CacheRead } from '../cache/document-cache.js';
+import { CimdError, type FailureClass } from '../observe/errors.js';
 import type { FetchLock, HeldLock } from './fetch-lock.js';
 
 /** What a lookup that went through the lock learned. */
 export type ClusterFetch<T> =
   /** This instance held the lock and ran the fetch. */
   | { kind: 'fetched'; result: T }
-  /** Another instance fetched and stored a current entry. */
-  | { kind: 'entry'; entry: CacheEntry }
-  /** Another instance's fetch failed: answer exactly as it did. */
-  | { kind: 'failed'; error: CimdError }
+  /** Another instance fetched and stored a current entry (at revision `rev`). */
+  | { kind: 'entry'; entry: CacheEntry; rev: number | undefined }
+  /** Another instance's fetch failed: answer exactly as it did (same error, same failure class). */
+  | { kind: 'failed'; error: CimdError; failure: FailureClass }
   /** Fetch directly: no lock service, the holder could not share its result, or the wait ran out. */
   | { kind: 'direct' };
 
@@ -27,8 +27,8 @@ export interface ClusterFetchOptions<T> {
   waitMs: number;
   /** Runs the fetch as the lock holder; `report` tells the waiters its outcome. */
   fetchAsHolder: (held: HeldLock) => Promise<T>;
-  /** Reads the shared store's entry. */
-  readShared: (cid: string) => Promise<CacheEntry | undefined>;
+  /** Reads the shared store's record. */
+  readShared: (cid: string) => Promise<CacheRead>;
   isFresh: (entry: CacheEntry) => boolean;
 }
 
@@ -62,14 +62,15 @@ async function waitForHolder<T>(o: ClusterFetchOptions<T>, seen: Set<string>, de
     // Only an outcome of a holder this waiter saw counts: an older round's outcome says nothing about this one.
     const outcome = poll.outcome && seen.has(poll.outcome.token) ? poll.outcome : null;
     if (outcome?.kind === 'stored') {
-      const entry = await o.readShared(o.cid);
+      const { entry, rev } = await o.readShared(o.cid);
       const current = entry && o.isFresh(entry) && (!o.previous || entry.fetchedAt >= o.previous.fetchedAt);
-      return current ? { kind: 'entry', entry } : { kind: 'direct' };
+      return current ? { kind: 'entry', entry, rev } : { kind: 'direct' };
     }
     if (outcome?.kind === 'failed') {
       return {
         kind: 'failed',
         error: new CimdError(outcome.code, outcome.message, outcome.rule ? { rule: outcome.rule } : {}),
+        failure: outcome.failure,
       };
     }
     if (outcome?.kind === 'unstored') return { kind: 'direct' };

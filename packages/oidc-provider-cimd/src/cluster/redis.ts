@@ -98,7 +98,7 @@ const OPTION_NAMES = new Set<string>([
 /** A guarantee of a single Redis that does not hold on a given store, and why. */
 export interface StoreLimit {
   /** Which guarantee: one fetch across instances, invalidation of other instances, or the shared host budget. */
-  guarantee: 'fetch_lock' | 'invalidation' | 'shared_budget' | 'topology';
+  guarantee: 'fetch_lock' | 'invalidation' | 'shared_budget' | 'topology' | 'commit';
   message: string;
 }
 

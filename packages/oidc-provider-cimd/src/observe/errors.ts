@@ -47,9 +47,19 @@ export const Reason = {
   OperatorUnpin: 'operator:unpin',
   OperatorRefresh: 'operator:refresh',
   OperatorPurge: 'operator:purge',
+  /** The shared store stopped answering (reported once per outage, not per request). */
+  StoreDown: 'store:down',
+  /** The shared store answers again after an outage. */
+  StoreUp: 'store:up',
 } as const;
 
 export type ReasonCode = (typeof Reason)[keyof typeof Reason];
+
+/**
+ * The class of a failed fetch, decided once where it happened (resolve/failure.ts) and carried through the
+ * cluster lock's outcome and the back-off, so that every answer that depends on it gets the same verdict.
+ */
+export type FailureClass = 'transport' | 'refused' | 'revoked' | 'invalid' | 'limited';
 export type RejectionCode = Extract<ReasonCode, `rejected:${string}` | 'rate_limited' | 'revoked'>;
 
 /** Failures of retrieval: the user sees one uniform sentence for all of them. */
@@ -140,3 +150,30 @@ export class CimdError extends Error {
 }
 
 export const isCimdError = (value: unknown): value is CimdError => value instanceof CimdError;
+
+/** Why an operator command did not take effect. Stable codes. */
+export type OperatorCommitCode = 'CIMD_COMMIT_SUPERSEDED' | 'CIMD_COMMIT_UNCONFIRMED';
+
+/**
+ * An operator command (`pin`, `unpin`, `purge`, `refresh`) that did not take effect in the shared store:
+ * `CIMD_COMMIT_SUPERSEDED` when another command changed the entry first (e.g. a purge while a refresh was
+ * fetching), `CIMD_COMMIT_UNCONFIRMED` when the store did not confirm the write (down, read-only during a
+ * failover, timed out). An operator command never reports success unless the shared store holds its result.
+ */
+export class OperatorCommitError extends Error {
+  override readonly name = 'OperatorCommitError';
+  readonly code: OperatorCommitCode;
+  readonly command: 'pin' | 'unpin' | 'purge' | 'refresh';
+  readonly cid: string;
+
+  constructor(code: OperatorCommitCode, command: OperatorCommitError['command'], cid: string) {
+    super(
+      code === 'CIMD_COMMIT_SUPERSEDED'
+        ? `oidc-provider-cimd: ${command} of ${cid} was superseded: another operator command changed the entry first`
+        : `oidc-provider-cimd: ${command} of ${cid} was not confirmed by the shared store; nothing is known to have changed`,
+    );
+    this.code = code;
+    this.command = command;
+    this.cid = cid;
+  }
+}

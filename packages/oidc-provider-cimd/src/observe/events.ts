@@ -22,7 +22,21 @@ export interface CimdEvent {
    * marker counts fetches.
    */
   joined?: true;
+  /**
+   * The shared store did not answer (down, slow, or its circuit open), so this resolution went without it
+   * (README "Caching and Redis"): with Redis down, events say so instead of looking like ordinary fetches.
+   */
+  sharedSkipped?: true;
+  /**
+   * The change this resolution or operator command made to the client's stored entry did not take effect:
+   * `superseded` (another writer won: an operator command, or a newer entry), or `unavailable` (the shared store
+   * did not confirm it). Absent when it applied, or when nothing was written.
+   */
+  commit?: 'superseded' | 'unavailable';
 }
+
+/** The optional members of an event that callers add. */
+export type EventExtra = Pick<CimdEvent, 'detail' | 'rule' | 'joined' | 'sharedSkipped' | 'commit'>;
 
 export type EventListener = (event: CimdEvent) => void;
 
@@ -44,7 +58,7 @@ export function createEmitter(listener: EventListener | undefined) {
     cid: string,
     startedAt: number,
     tier: CacheTier,
-    extra?: { detail?: string; rule?: string; joined?: true },
+    extra?: EventExtra,
     host?: string,
   ): void {
     if (!listener && !channel.hasSubscribers) return;

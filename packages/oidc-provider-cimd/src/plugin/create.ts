@@ -23,6 +23,7 @@ import {
 } from '../consent/index.js';
 import { FetchBudget } from '../fetch/budget.js';
 import type { Fetcher } from '../fetch/fetcher.js';
+import { Reason } from '../observe/errors.js';
 import { createEmitter, type Emit } from '../observe/events.js';
 import { ClientRegistry, type RegisteredClient } from '../observe/registry.js';
 import { type CacheInspection, Resolver } from '../resolve/resolver.js';
@@ -120,15 +121,19 @@ export function createCimd(options: CimdOptions = {}): Cimd {
   // Keyv re-emits store errors; without a listener an EventEmitter 'error' would crash the process.
   shared.on('error', () => {});
   const guard = new SharedGuard({ timeoutMs: resolved.sharedCacheTimeoutMs });
+  const redis = redisHandleOf(shared);
   const cache = new DocumentCache({
     shared,
+    redis,
     maxEntries: resolved.memoryCacheSize,
     guard,
     revalidationGraceMs: 24 * 60 * 60 * 1000,
     transportFallbackMs: resolved.transportFallbackMs,
+    // README "Caching and Redis": the store going down and coming back is reported once each.
+    onStoreState: (state) =>
+      emit(state === 'down' ? Reason.StoreDown : Reason.StoreUp, '', performance.now(), 'shared'),
     now,
   });
-  const redis = redisHandleOf(shared);
   // README "Caching and Redis": a guarantee that cannot hold on this store is announced at startup, never lost silently.
   announceStoreLimits(storeLimits(options.cache, redis));
   const fetchLock =
@@ -255,7 +260,8 @@ export function createCimd(options: CimdOptions = {}): Cimd {
       configured = true;
 
       const capabilities = pipeline.capabilities(configuration as never);
-      if (redis && !invalidation) invalidation = createInvalidationBus(redis, guard, (cid) => cache.forgetLocal(cid));
+      if (redis && !invalidation)
+        invalidation = createInvalidationBus(redis, guard, (cid, rev) => cache.forgetLocal(cid, rev));
       resolver = new Resolver({
         urlRules,
         policy,
@@ -263,6 +269,7 @@ export function createCimd(options: CimdOptions = {}): Cimd {
         fetcher,
         capabilities,
         documentRules: pipeline.documentRules,
+        grantsWithoutUser: options.grantsWithoutUser ?? [],
         cache,
         emit,
         lifetime,

@@ -1,17 +1,22 @@
 /**
  * The operator API: inspect, refresh, pin, unpin, purge. Each command obeys the URL rules and the trust policy
  * (draft-ietf-oauth-client-id-metadata-document-03 §9.9, README "Operator API": a denied client id is never
- * fetched, not by an operator either), starts a new generation of the
- * CID so that no lookup already in flight can overwrite what it wrote, and emits an audit event (README "Errors and events").
+ * fetched, not by an operator either), is one commit through the document cache (the one owner of client
+ * state: no lookup that started before it can undo it, on any instance or process), and emits an audit event
+ * (README "Errors and events").
+ *
+ * Operator commands fail loudly: one that the shared store did not confirm, or that another operator command
+ * overtook, throws an {@link OperatorCommitError} (stable `code`) after an audit event that carries `commit`.
+ * Success means the shared store holds the command's result.
  */
-import type { CacheEntry, DocumentCache } from '../cache/document-cache.js';
-import type { InvalidationBus, LockOutcome } from '../cluster/fetch-lock.js';
-import { CimdError, Reason } from '../observe/errors.js';
+import type { CacheEntry, CommitAnswer, DocumentCache } from '../cache/document-cache.js';
+import { CimdError, OperatorCommitError, Reason, type ReasonCode } from '../observe/errors.js';
 import type { Emit } from '../observe/events.js';
 import type { Backoff } from './backoff.js';
-import type { Generations } from './generations.js';
-import type { Loader, Result } from './load.js';
-import type { SingleFlight } from './single-flight.js';
+import type { Judge } from './judge.js';
+import { failed, type Loader, type LoadMode, type Result } from './load.js';
+import { reportResult } from './report.js';
+import { SingleFlight } from './single-flight.js';
 
 /** What `inspect()` reports about a cached client. */
 export interface CacheInspection {
@@ -26,21 +31,26 @@ export interface OperatorApiOptions {
   /** URL rules and trust policy; throws CimdError (and reports it) when the CID may not be fetched. */
   admit: (cid: string, started: number) => Promise<void>;
   loader: Loader;
-  flights: SingleFlight<Result>;
+  judge: Judge;
   backoff: Backoff;
-  generations: Generations;
   cache: DocumentCache;
   emit: Emit;
-  invalidation: () => InvalidationBus | undefined;
-  /** `refresh()` of one CID at most once per this many ms; 0: no cooldown. */
+  /** `refresh()` of one CID at most once per this many ms, counted from the last successful refresh; 0: none. */
   refreshCooldownMs: number;
   now: () => number;
 }
 
+type Command = 'pin' | 'unpin' | 'purge' | 'refresh';
+const AUDIT: Record<Command, ReasonCode> = {
+  pin: Reason.OperatorPin,
+  unpin: Reason.OperatorUnpin,
+  purge: Reason.OperatorPurge,
+  refresh: Reason.OperatorRefresh,
+};
+
 export class OperatorApi {
   readonly #o: OperatorApiOptions;
-  /** When each CID was last refreshed, for the cooldown; bounded by pruning entries past the cooldown. */
-  readonly #refreshedAt = new Map<string, number>();
+  readonly #refreshes = new SingleFlight<Result>();
 
   constructor(options: OperatorApiOptions) {
     this.#o = options;
@@ -60,133 +70,132 @@ export class OperatorApi {
     };
   }
 
-  #audit(reason: (typeof Reason)[keyof typeof Reason], cid: string, started: number, detail?: string): void {
-    this.#o.emit(reason, cid, started, 'none', detail === undefined ? undefined : { detail });
+  #audit(command: Command, cid: string, started: number, detail?: string, commit?: CommitAnswer['status']): void {
+    const extra = {
+      ...(detail === undefined ? {} : { detail }),
+      ...(commit === undefined || commit === 'applied' ? {} : { commit }),
+    };
+    this.#o.emit(AUDIT[command], cid, started, 'none', Object.keys(extra).length > 0 ? extra : undefined);
   }
 
-  #cooldown(cid: string, started: number): void {
-    const cooldown = this.#o.refreshCooldownMs;
-    if (cooldown <= 0) return;
-    const now = this.#o.now();
-    const last = this.#refreshedAt.get(cid);
-    if (last !== undefined && now - last < cooldown) {
-      const error = new CimdError(
-        Reason.RateLimited,
-        `refreshed ${Math.round((now - last) / 1000)} s ago; the refresh cooldown is ${Math.round(cooldown / 1000)} s`,
-      );
-      this.#o.emit(error.code, cid, started, 'none', { detail: error.message });
-      throw error;
-    }
-    if (this.#refreshedAt.size > 10_000) {
-      for (const [key, at] of this.#refreshedAt) if (now - at >= cooldown) this.#refreshedAt.delete(key);
-    }
-    this.#refreshedAt.set(cid, now);
+  /** Throws (after its audit event) unless the commit applied. */
+  #confirm(command: Command, cid: string, started: number, status: CommitAnswer['status'] | undefined): void {
+    if (status === undefined || status === 'applied') return;
+    const error = new OperatorCommitError(
+      status === 'superseded' ? 'CIMD_COMMIT_SUPERSEDED' : 'CIMD_COMMIT_UNCONFIRMED',
+      command,
+      cid,
+    );
+    this.#audit(command, cid, started, error.message, status);
+    throw error;
+  }
+
+  #operatorMode(rev: number | undefined, pinned: boolean, refresh: boolean): LoadMode {
+    return { rev, authority: 'operator', serveStale: false, ignoreBackoff: true, pinned, refresh };
   }
 
   /**
-   * Fetches now, whatever the cache holds (README "Operator API"), and replaces the cached
-   * entry only with a valid document. A pinned client stays pinned. Concurrent refreshes share one fetch; a
-   * lookup never shares a refresh's slot.
+   * Fetches now, whatever the cache holds (README "Operator API"), and replaces the stored entry only with a
+   * valid document. A pinned client stays pinned. Concurrent refreshes in this process share one fetch (each
+   * caller gets its own event, a refusal by the cooldown included); a lookup never shares a refresh's slot.
+   * The cooldown lives in the shared store (the entry's `refreshedAt`) and counts from a successful refresh, so
+   * a failed refresh can be retried at once, and every instance and the command line see the same cooldown.
    */
   async refresh(cid: string): Promise<CacheEntry> {
     const started = performance.now();
     await this.#o.admit(cid, started);
-    const flight = this.#o.flights.run('refresh', cid, async () => {
-      this.#cooldown(cid, started);
-      const generation = this.#o.generations.next(cid);
-      const cached = await this.#o.cache.get(cid, { preferShared: true });
-      const result = await this.#o.loader.fetchAndStore(cid, cached?.entry, {
-        generation,
-        serveStale: false,
-        ignoreBackoff: true,
-        pinned: cached?.entry.pinned === true,
-      });
-      if (result.ok) await this.#o.invalidation()?.publish(cid);
-      return result;
+    const flight = this.#refreshes.run('refresh', cid, async () => {
+      const read = await this.#o.cache.readShared(cid);
+      const cooldown = this.#o.refreshCooldownMs;
+      const last = read.entry?.refreshedAt;
+      const now = this.#o.now();
+      if (cooldown > 0 && last !== undefined && now - last < cooldown) {
+        const error = new CimdError(
+          Reason.RateLimited,
+          `refreshed ${Math.round((now - last) / 1000)} s ago; the refresh cooldown is ${Math.round(cooldown / 1000)} s`,
+        );
+        return failed(error, 'none', 'limited');
+      }
+      // The stored copy serves only for a conditional request, and only when it passes today's rules (a 304
+      // judges it again anyway).
+      const judged = read.entry ? this.#o.judge.judge(read.entry) : undefined;
+      const previous = judged?.ok ? judged.entry : undefined;
+      const pinned = read.entry?.pinned === true;
+      return this.#o.loader.fetchAndStore(cid, previous, this.#operatorMode(read.rev, pinned, true));
     });
     const result = await flight.promise;
-    const marker = flight.joined ? { joined: true as const } : undefined;
-    if (!result.ok) {
-      const { error } = result;
-      this.#o.emit(error.code, cid, started, result.tier, {
-        ...marker,
-        detail: error.message,
-        ...(error.rule ? { rule: error.rule } : {}),
-      });
-      throw error;
-    }
-    this.#o.emit(result.answer.reason, cid, started, result.answer.tier, marker);
-    this.#audit(Reason.OperatorRefresh, cid, started, result.answer.reason);
+    reportResult(this.#o.emit, cid, started, result, flight.joined);
+    if (!result.ok) throw result.error;
+    this.#confirm('refresh', cid, started, result.answer.commit);
+    this.#o.backoff.clear(cid);
+    this.#audit('refresh', cid, started, result.answer.reason);
     return result.answer.entry;
   }
 
   /**
    * Pre-registers a client (draft-ietf-oauth-client-id-metadata-document-02 §7.2): validates its document now
-   * (fetched from the CID, or the one given) and stores it in both tiers as pinned. A pinned client resolves
-   * without any fetch, whatever its host does, until it is unpinned (or purged). Throws CimdError when the CID or
-   * the document is rejected, and Error when the shared store does not confirm the write.
+   * (fetched from the CID, or the one given) and commits it as pinned. A pinned client resolves without any
+   * fetch, whatever its host does, until an operator unpins (or purges) it: no lookup, revocation or "mark in
+   * use" replaces or removes it. Throws CimdError when the CID or the document is rejected, and
+   * OperatorCommitError when the shared store does not confirm the pin.
    */
   async pin(cid: string, options: { document?: string | Uint8Array } = {}): Promise<CacheEntry> {
     const started = performance.now();
     await this.#o.admit(cid, started);
-    const generation = this.#o.generations.next(cid);
+    const mode = this.#operatorMode(undefined, true, false);
     let entry: CacheEntry;
-    let stored: boolean;
+    let status: CommitAnswer['status'] | undefined;
     if (options.document !== undefined) {
       entry = this.#o.loader.pinnedFromDocument(cid, options.document);
-      stored = await this.#o.cache.set(entry);
+      const answer = await this.#o.loader.commit(cid, entry, mode);
+      await this.#o.loader.publish(cid, answer);
+      status = answer.status;
     } else {
-      let outcome: LockOutcome = { kind: 'unstored' };
-      const result = await this.#o.loader.fetchAndStore(
-        cid,
-        undefined,
-        { generation, serveStale: false, ignoreBackoff: true, pinned: true },
-        (reported) => {
-          outcome = reported;
-        },
-      );
+      const result = await this.#o.loader.fetchAndStore(cid, undefined, mode);
       if (!result.ok) {
-        this.#o.emit(result.error.code, cid, started, result.tier, { detail: result.error.message });
+        reportResult(this.#o.emit, cid, started, result, false);
         throw result.error;
       }
       entry = result.answer.entry;
-      stored = (outcome as LockOutcome).kind === 'stored';
+      status = result.answer.commit ?? 'applied';
     }
-    if (!stored) {
-      // A pin only this process knows of would be undone by the next restart: report it, and keep nothing.
-      this.#o.cache.forgetLocal(cid);
-      throw new Error(`oidc-provider-cimd: the shared store did not confirm the pinned entry for ${cid}`);
-    }
+    this.#confirm('pin', cid, started, status);
     this.#o.backoff.clear(cid);
-    await this.#o.invalidation()?.publish(cid);
-    this.#audit(Reason.OperatorPin, cid, started, options.document !== undefined ? 'document given' : 'fetched');
+    this.#audit('pin', cid, started, options.document !== undefined ? 'document given' : 'fetched');
     return entry;
   }
 
-  /** Removes a pin, and with it the entry (as `purge` does): the next lookup fetches. False when not pinned. */
+  /**
+   * Removes a pin, and with it the entry (as `purge` does): the next lookup fetches. False when not pinned.
+   * Throws OperatorCommitError when the shared store does not confirm.
+   */
   async unpin(cid: string): Promise<boolean> {
     const started = performance.now();
-    const found = await this.#o.cache.get(cid, { preferShared: true });
-    if (!found?.entry.pinned) return false;
-    await this.#remove(cid);
-    this.#audit(Reason.OperatorUnpin, cid, started);
+    const answer = await this.#o.cache.commit(cid, {
+      authority: 'operator',
+      requirePinned: true,
+      entry: undefined,
+    });
+    if (answer.status === 'superseded') return false;
+    this.#confirm('unpin', cid, started, answer.status);
+    await this.#o.loader.publish(cid, answer);
+    this.#o.backoff.clear(cid);
+    this.#audit('unpin', cid, started);
     return true;
   }
 
   /**
-   * Removes the entry from the shared store and this process' tier, and (Redis) asks the other instances to
-   * drop their in-process copies; an instance that misses the message keeps its copy until it goes stale.
+   * Removes the entry (pinned or not) from the shared store and this process' tier, leaving a tombstone that no
+   * lookup started earlier can overwrite, and (Redis) asks the other instances to drop their in-process copies;
+   * an instance that misses the message keeps its copy until it goes stale. Throws OperatorCommitError when the
+   * shared store does not confirm.
    */
   async purge(cid: string): Promise<void> {
     const started = performance.now();
-    await this.#remove(cid);
-    this.#audit(Reason.OperatorPurge, cid, started);
-  }
-
-  async #remove(cid: string): Promise<void> {
-    this.#o.generations.next(cid);
+    const answer = await this.#o.cache.commit(cid, { authority: 'operator', entry: undefined });
+    this.#confirm('purge', cid, started, answer.status);
+    await this.#o.loader.publish(cid, answer);
     this.#o.backoff.clear(cid);
-    await this.#o.cache.delete(cid);
-    await this.#o.invalidation()?.publish(cid);
+    this.#audit('purge', cid, started);
   }
 }

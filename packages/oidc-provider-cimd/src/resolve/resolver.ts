@@ -1,13 +1,14 @@
 /**
  * Turns a client_id into a validated client: URL rules → trust policy → cache → (single flight) → load. This
- * file only orchestrates: loading is `Loader`, the cluster-wide wait is `cluster/lock-wait.ts`, back-off and
- * generations have their own modules, and the operator API is `OperatorApi` (operator.ts).
+ * file only orchestrates: loading is `Loader`, the cluster-wide wait is `cluster/lock-wait.ts`, the back-off
+ * and the judgement under today's rules (judge.ts) have their own modules, every write is a commit through the
+ * document cache (the one owner of client state), and the operator API is `OperatorApi` (operator.ts).
  *
  * Every caller gets exactly one resolution event (README "Errors and events"),
  * emitted here from the result the caller received; callers that joined another caller's flight carry
  * `joined: true`.
  */
-import type { CacheEntry, DocumentCache } from '../cache/document-cache.js';
+import type { CacheEntry, CacheRead, DocumentCache } from '../cache/document-cache.js';
 import type { FetchLock, InvalidationBus } from '../cluster/fetch-lock.js';
 import { fetchOnceInCluster } from '../cluster/lock-wait.js';
 import type { FetchBudget } from '../fetch/budget.js';
@@ -15,14 +16,15 @@ import type { Fetcher } from '../fetch/fetcher.js';
 import { CimdError, Reason } from '../observe/errors.js';
 import type { Emit } from '../observe/events.js';
 import type { UrlVerdict } from '../rules/client-id-url.js';
-import type { DocumentRuleOptions, ProviderCapabilities } from '../rules/document.js';
+import type { DocumentRuleOptions, GrantWithoutUserRule, ProviderCapabilities } from '../rules/document.js';
 import type { LifetimeBounds } from '../rules/http-cache.js';
 import { redirectUriMatches } from '../rules/redirect-uris.js';
 import type { PolicyVerdict } from '../rules/trust.js';
 import { Backoff } from './backoff.js';
-import { Generations } from './generations.js';
-import { answered, Loader, type LoadMode, type Result } from './load.js';
+import { Judge } from './judge.js';
+import { answered, failed, Loader, type LoadMode, type Result } from './load.js';
 import { OperatorApi } from './operator.js';
+import { reportResult } from './report.js';
 import { SingleFlight } from './single-flight.js';
 
 export type { CacheInspection } from './operator.js';
@@ -36,6 +38,11 @@ export interface ResolverOptions {
   fetcher: Fetcher;
   capabilities: ProviderCapabilities;
   documentRules: DocumentRuleOptions;
+  /**
+   * The `grantsWithoutUser` option as given, for the fingerprint of today's rules (resolve/judge.ts). It must be
+   * the list `documentRules.allowGrantWithoutUser` was compiled from.
+   */
+  grantsWithoutUser?: readonly GrantWithoutUserRule[];
   cache: DocumentCache;
   emit: Emit;
   lifetime: LifetimeBounds;
@@ -65,22 +72,25 @@ export class Resolver {
   readonly #o: ResolverOptions;
   readonly #flights = new SingleFlight<Result>();
   readonly #backoff: Backoff;
-  readonly #generations = new Generations();
+  readonly #judge: Judge;
   readonly #loader: Loader;
   readonly operator: OperatorApi;
 
   constructor(options: ResolverOptions) {
     this.#o = options;
     this.#backoff = new Backoff(options.failureBackoffMs, options.now);
-    this.#loader = new Loader({
-      fetcher: options.fetcher,
+    this.#judge = new Judge({
       capabilities: options.capabilities,
       documentRules: options.documentRules,
+      grantsWithoutUser: options.grantsWithoutUser ?? [],
+    });
+    this.#loader = new Loader({
+      fetcher: options.fetcher,
+      judge: this.#judge,
       cache: options.cache,
       lifetime: options.lifetime,
       budget: options.budget,
       backoff: this.#backoff,
-      generations: this.#generations,
       invalidation: () => this.#o.invalidation,
       transportFallbackMs: options.transportFallbackMs ?? 0,
       now: options.now,
@@ -88,12 +98,10 @@ export class Resolver {
     this.operator = new OperatorApi({
       admit: (cid, started) => this.#admit(cid, started),
       loader: this.#loader,
-      flights: this.#flights,
+      judge: this.#judge,
       backoff: this.#backoff,
-      generations: this.#generations,
       cache: options.cache,
       emit: options.emit,
-      invalidation: () => this.#o.invalidation,
       refreshCooldownMs: options.refreshCooldownMs ?? 0,
       now: options.now,
     });
@@ -101,6 +109,11 @@ export class Resolver {
 
   #isFresh(entry: CacheEntry): boolean {
     return entry.pinned === true || entry.freshUntil > this.#o.now();
+  }
+
+  /** The fingerprint of the rules this instance judges documents by (resolve/judge.ts). */
+  get rulesFingerprint(): string {
+    return this.#judge.fingerprint;
   }
 
   /**
@@ -161,7 +174,13 @@ export class Resolver {
   ): CacheEntry | Promise<CacheEntry> {
     this.#applyVerdict(cid, trusted, started, url.host);
     const warm = this.#o.cache.peek(cid);
-    if (warm && this.#isFresh(warm) && !this.#wantsRedirectRefetch(warm, hints)) {
+    // Served warm only when judged under today's rules here (a string comparison); otherwise judged again below.
+    if (
+      warm &&
+      warm.rules === this.#judge.fingerprint &&
+      this.#isFresh(warm) &&
+      !this.#wantsRedirectRefetch(warm, hints)
+    ) {
       this.#o.emit(Reason.CacheHit, cid, started, 'memory', undefined, url.host);
       return warm;
     }
@@ -175,7 +194,11 @@ export class Resolver {
     // The flight answered without regard to this caller's redirect_uri; a caller whose redirect_uri is missing
     // from a document older than `redirectRefetchAfterMs` gets the one refetch it is owed, whoever
     // started the flight it joined.
-    if (result.ok && this.#wantsRedirectRefetch(result.answer.entry, hints) && !this.#backoff.active(cid)) {
+    if (
+      result.ok &&
+      this.#wantsRedirectRefetch(result.answer.entry, hints) &&
+      this.#backoff.active(cid) === undefined
+    ) {
       const entry = result.answer.entry;
       const refetch = this.#flights.run('redirect_refetch', cid, () => this.#redirectRefetch(cid, entry));
       result = await refetch.promise;
@@ -186,19 +209,9 @@ export class Resolver {
 
   /** Reports one caller's outcome (one event per caller) and returns its entry or throws its error. */
   #settle(cid: string, started: number, result: Result, joined: boolean): CacheEntry {
-    const marker = joined ? { joined: true as const } : undefined;
-    if (result.ok) {
-      const { entry, reason, tier, detail } = result.answer;
-      this.#o.emit(reason, cid, started, tier, detail === undefined ? marker : { ...marker, detail });
-      return entry;
-    }
-    const { error, tier } = result;
-    this.#o.emit(error.code, cid, started, tier, {
-      ...marker,
-      detail: error.message,
-      ...(error.rule ? { rule: error.rule } : {}),
-    });
-    throw error;
+    reportResult(this.#o.emit, cid, started, result, joined);
+    if (result.ok) return result.answer.entry;
+    throw result.error;
   }
 
   #wantsRedirectRefetch(entry: CacheEntry, hints: ResolveHints): boolean {
@@ -209,37 +222,69 @@ export class Resolver {
     return !redirectUriMatches(registered, requested, entry.metadata.application_type === 'native');
   }
 
+  /**
+   * An entry read from the cache, as today's rules make it (resolve/judge.ts): judged again from its stored
+   * document when it was judged under other rules, and the result committed against the revision read. An entry
+   * that fails today's rules is never served: it reads as absent (the lookup fetches), except a pinned one,
+   * which only an operator may replace, and which then fails the lookup with the rule it breaks.
+   */
+  async #judged(cid: string, read: CacheRead): Promise<{ entry: CacheEntry | undefined; refused?: Result }> {
+    const entry = read.entry;
+    if (!entry) return { entry: undefined };
+    const judged = this.#judge.judge(entry);
+    if (!judged.ok) {
+      if (entry.pinned) return { entry: undefined, refused: failed(judged.error, read.tier, 'invalid') };
+      return { entry: undefined };
+    }
+    if (!judged.changed) return { entry };
+    if (judged.entry.pinned || read.rev === undefined) {
+      // A lookup never writes a pinned entry; this process keeps its own judgement of it.
+      this.#o.cache.holdLocal(judged.entry, read.rev ?? 0);
+    } else {
+      await this.#loader.commit(cid, judged.entry, this.#lookupMode(read.rev));
+    }
+    return { entry: judged.entry };
+  }
+
+  #lookupMode(rev: number | undefined): LoadMode {
+    return { rev, authority: 'lookup', serveStale: true, ignoreBackoff: false };
+  }
+
   /** A lookup's flight: a fresh cached copy, or one fetch (per cluster where there is a lock). */
   async #load(cid: string): Promise<Result> {
-    const generation = this.#generations.current(cid);
-    const cached = await this.#o.cache.get(cid);
-    if (cached && this.#isFresh(cached.entry)) return answered(cached.entry, Reason.CacheHit, cached.tier);
-    return this.#fetchOnce(cid, cached?.entry, generation);
+    const read = await this.#o.cache.read(cid);
+    const { entry, refused } = await this.#judged(cid, read);
+    let result: Result;
+    if (refused) result = refused;
+    else if (entry && this.#isFresh(entry)) result = answered(entry, Reason.CacheHit, read.tier);
+    else result = await this.#fetchOnce(cid, entry, read.rev);
+    return read.sharedSkipped ? markSkipped(result) : result;
   }
 
   /** A redirect refetch's flight: another instance may have refetched already, so the shared copy comes first. */
   async #redirectRefetch(cid: string, stale: CacheEntry): Promise<Result> {
-    const generation = this.#generations.current(cid);
-    const shared = await this.#o.cache.getShared(cid);
+    const read = await this.#o.cache.readShared(cid);
+    const { entry: shared } = await this.#judged(cid, read);
     if (shared && shared.fetchedAt > stale.fetchedAt && this.#isFresh(shared)) {
       if (this.#o.now() - shared.fetchedAt < this.#o.redirectRefetchAfterMs) {
         return answered(shared, Reason.CacheHit, 'shared');
       }
     }
-    return this.#fetchOnce(cid, shared && shared.fetchedAt > stale.fetchedAt ? shared : stale, generation);
+    const result = await this.#fetchOnce(cid, shared && shared.fetchedAt > stale.fetchedAt ? shared : stale, read.rev);
+    return read.sharedSkipped ? markSkipped(result) : result;
   }
 
-  async #fetchOnce(cid: string, previous: CacheEntry | undefined, generation: number): Promise<Result> {
-    const mode: LoadMode = { generation, serveStale: true, ignoreBackoff: false };
+  async #fetchOnce(cid: string, previous: CacheEntry | undefined, rev: number | undefined): Promise<Result> {
+    const mode = this.#lookupMode(rev);
     const lock = this.#o.lock;
-    if (!lock || this.#backoff.active(cid)) return this.#loader.fetchAndStore(cid, previous, mode);
+    if (!lock || this.#backoff.active(cid) !== undefined) return this.#loader.fetchAndStore(cid, previous, mode);
     const outcome = await fetchOnceInCluster({
       lock,
       cid,
       previous,
       waitMs: this.#o.lockWaitMs ?? lock.ttlMs + 500,
       isFresh: (entry) => this.#isFresh(entry),
-      readShared: (key) => this.#o.cache.getShared(key),
+      readShared: (key) => this.#o.cache.readShared(key),
       fetchAsHolder: async (held) => {
         let reported: Parameters<typeof held.release>[0] = { kind: 'unstored' };
         try {
@@ -254,12 +299,25 @@ export class Resolver {
     switch (outcome.kind) {
       case 'fetched':
         return outcome.result;
-      case 'entry':
+      case 'entry': {
+        // The holder judged it under its own rules; this instance serves it only under its own.
+        const { entry, refused } = await this.#judged(cid, { entry: outcome.entry, rev: outcome.rev, tier: 'shared' });
+        if (refused) return refused;
+        if (!entry) {
+          const judged = this.#judge.judge(outcome.entry);
+          const error = judged.ok
+            ? new CimdError(Reason.RejectedDocument, "invalid under this server's rules")
+            : judged.error;
+          this.#backoff.start(cid, 'invalid');
+          return failed(error, 'shared', 'invalid');
+        }
         this.#backoff.clear(cid);
-        return answered(outcome.entry, Reason.CacheHit, 'shared');
+        return answered(entry, Reason.CacheHit, 'shared');
+      }
       case 'failed':
-        // Answer exactly as the holder did: a stale copy of our own where one may stand in, or its error.
-        return this.#loader.failOrStale(cid, previous, outcome.error, mode, 'shared');
+        // Answer exactly as the holder did: same error, same failure class (a stale copy of our own only where
+        // the class allows one).
+        return this.#loader.failOrStale(cid, previous, outcome.error, outcome.failure, mode, 'shared');
       case 'direct':
         return this.#loader.fetchAndStore(cid, previous, mode);
     }
@@ -273,8 +331,15 @@ export class Resolver {
   async markUsed(cid: string): Promise<void> {
     const local = this.#o.cache.peek(cid);
     if (local?.used || local?.pinned) return;
-    const found = local ?? (await this.#o.cache.get(cid))?.entry;
-    if (!found || found.used || found.pinned) return;
-    await this.#o.cache.set({ ...found, used: true });
+    const read = await this.#o.cache.read(cid);
+    const found = read.entry;
+    if (!found || found.used || found.pinned || !this.#judge.isCurrent(found)) return;
+    // A commit against the revision read: it never overwrites a pin or an entry another writer changed since.
+    await this.#loader.commit(cid, { ...found, used: true }, this.#lookupMode(read.rev));
   }
+}
+
+function markSkipped(result: Result): Result {
+  if (result.ok) return { ok: true, answer: { ...result.answer, sharedSkipped: true } };
+  return { ...result, sharedSkipped: true };
 }
