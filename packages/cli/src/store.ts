@@ -1,7 +1,10 @@
 /**
  * The operator commands: inspect, refresh, purge, pin and unpin a client in a deployment's shared store.
- * They go through the plugin's own operator API (`createCimd({ cache })`), never through raw keys, so the key
- * format, the entry format and the cross-instance invalidation stay the plugin's business.
+ * They go through the plugin's own operator API (`createCimd({ cache })`), never through raw keys, so every
+ * change is a commit through the same owner of client state as the servers' (the revision lives in the shared
+ * store, so a lookup in flight on a server cannot undo a command run here), and the key format, the entry
+ * format and the cross-instance invalidation stay the plugin's business. A command the store did not confirm
+ * fails with an OperatorCommitError (exit 1, its code in the output).
  */
 import type Keyv from 'keyv';
 import type { Configuration } from 'oidc-provider';
@@ -13,6 +16,7 @@ import {
   createRedisCache,
   describeRedisCache,
   isCimdError,
+  OperatorCommitError,
   type RedisTopology,
   redisOptionsFromEnv,
 } from 'oidc-provider-cimd';
@@ -225,6 +229,9 @@ export async function openStore(options: StoreOptions, progress: Progress): Prom
       ...extras,
       sharedCacheTimeoutMs: STORE_TIMEOUT_MS,
       failureBackoffMs: 0,
+      // The refresh cooldown (kept in the shared store) guards origins against refresh() calls wired into a
+      // server; an operator typing `cimd refresh` is the deliberate exception, as before.
+      refreshCooldownMs: 0,
     });
     cimd.configure({ ...(configuration as Configuration), adapter: NO_MODELS });
   } catch (error) {
@@ -341,6 +348,8 @@ export function errorJson(error: unknown): Record<string, unknown> {
       publicMessage: error.publicMessage,
     };
   }
+  // A command the shared store did not confirm, or that another command overtook: its stable code.
+  if (error instanceof OperatorCommitError) return { code: error.code, message: error.message };
   return { message: messageOf(error) };
 }
 
@@ -348,6 +357,7 @@ export function errorLine(error: unknown, style: Style): string {
   if (isCimdError(error)) {
     return `${style('red', error.code)}${error.rule ? ` (${error.rule})` : ''}: ${error.message}`;
   }
+  if (error instanceof OperatorCommitError) return `${style('red', error.code)}: ${error.message}`;
   return style('red', messageOf(error));
 }
 

@@ -38,9 +38,12 @@ export {
   CimdError,
   type CimdErrorDetails,
   isCimdError,
+  type OperatorCommitCode,
+  OperatorCommitError,
   PUBLIC_RETRIEVAL_MESSAGE,
   Reason,
   type ReasonCode,
+  StoreState,
 } from './observe/errors.js';
 export { type CacheTier, type CimdEvent, DIAGNOSTICS_CHANNEL, type EventListener } from './observe/events.js';
 export type { RegisteredClient, RegistryOptions } from './observe/registry.js';

@@ -51,6 +51,8 @@ export interface DocumentCacheOptions {
   now: () => number;
 }
 
+const TOMBSTONE_MS = 10 * 60 * 1000;
+
 interface Local {
   entry: CacheEntry;
   rev: number;
@@ -77,7 +79,9 @@ export class DocumentCache {
 
   constructor(options: DocumentCacheOptions) {
     this.#memory = new LRUCache({ max: options.maxEntries });
-    this.#floors = new LRUCache({ max: options.maxEntries });
+    // A stamp only has to outlive the reads that were under way when it was set; a deletion's tombstone lives
+    // as long, so the two expire together.
+    this.#floors = new LRUCache({ max: options.maxEntries, ttl: options.tombstoneMs ?? TOMBSTONE_MS });
     this.#store = options.redis
       ? redisCommitStore(options.redis, options.guard, options.now)
       : keyvCommitStore(options.shared, options.guard);
@@ -85,7 +89,7 @@ export class DocumentCache {
       revalidationGraceMs: options.revalidationGraceMs,
       transportFallbackMs: options.transportFallbackMs ?? 0,
     };
-    this.#tombstoneMs = options.tombstoneMs ?? 10 * 60 * 1000;
+    this.#tombstoneMs = options.tombstoneMs ?? TOMBSTONE_MS;
     this.#onStoreState = options.onStoreState;
     this.#now = options.now;
   }
@@ -156,8 +160,11 @@ export class DocumentCache {
     const answer = await this.#store.commit(cid, { ...change, ttlMs });
     this.#answered(answer.status !== 'unavailable');
     if (answer.status === 'applied' && answer.rev !== undefined) {
-      if (change.entry) this.#remember(change.entry, answer.rev);
-      else this.forgetLocal(cid, answer.rev);
+      if (change.entry) this.#remember(change.entry, answer.rev, true);
+      else {
+        this.#memory.delete(cid);
+        this.#floors.set(cid, answer.rev);
+      }
     } else if (answer.status === 'superseded' && answer.rev !== undefined) {
       const local = this.#memory.get(cid);
       if (local && local.rev < answer.rev) this.forgetLocal(cid, answer.rev);
@@ -177,11 +184,21 @@ export class DocumentCache {
     this.#remember(entry, rev);
   }
 
-  #remember(entry: CacheEntry, rev: number): void {
+  /**
+   * `committed`: this process' own commit just applied at `rev`, so it is the newest there is (revisions
+   * restart when a store is emptied, so "higher" alone cannot decide). A read's entry is kept unless an
+   * invalidation or a commit here has seen a later revision, or the copy held is later and no older.
+   */
+  #remember(entry: CacheEntry, rev: number, committed = false): void {
+    if (committed) {
+      this.#floors.set(entry.cid, rev);
+      this.#memory.set(entry.cid, { entry, rev });
+      return;
+    }
     const floor = this.#floors.get(entry.cid);
     if (floor !== undefined && rev < floor) return;
     const local = this.#memory.get(entry.cid);
-    if (local && local.rev > rev) return;
+    if (local && local.rev > rev && local.entry.fetchedAt >= entry.fetchedAt) return;
     // No ttl in the in-process tier, on purpose: lru-cache's ttl bookkeeping (a clock read and a timer on the
     // lookup path) costs more than the lookup itself. Freshness is checked on every read anyway.
     this.#memory.set(entry.cid, { entry, rev });

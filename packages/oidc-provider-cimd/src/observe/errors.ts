@@ -47,13 +47,18 @@ export const Reason = {
   OperatorUnpin: 'operator:unpin',
   OperatorRefresh: 'operator:refresh',
   OperatorPurge: 'operator:purge',
-  /** The shared store stopped answering (reported once per outage, not per request). */
-  StoreDown: 'store:down',
-  /** The shared store answers again after an outage. */
-  StoreUp: 'store:up',
 } as const;
 
-export type ReasonCode = (typeof Reason)[keyof typeof Reason];
+/**
+ * Events about the shared store itself, not about a client (README "Caching and Redis"): reported once when it
+ * stops answering and once when it answers again, not per request. Their `cid` is empty.
+ */
+export const StoreState = {
+  Down: 'store:down',
+  Up: 'store:up',
+} as const;
+
+export type ReasonCode = (typeof Reason)[keyof typeof Reason] | (typeof StoreState)[keyof typeof StoreState];
 
 /**
  * The class of a failed fetch, decided once where it happened (resolve/failure.ts) and carried through the
@@ -167,10 +172,11 @@ export class OperatorCommitError extends Error {
   readonly cid: string;
 
   constructor(code: OperatorCommitCode, command: OperatorCommitError['command'], cid: string) {
+    const what = command === 'pin' ? `the pinned entry for ${cid}` : `the ${command} of ${cid}`;
     super(
       code === 'CIMD_COMMIT_SUPERSEDED'
-        ? `oidc-provider-cimd: ${command} of ${cid} was superseded: another operator command changed the entry first`
-        : `oidc-provider-cimd: ${command} of ${cid} was not confirmed by the shared store; nothing is known to have changed`,
+        ? `oidc-provider-cimd: ${what} was superseded: another operator command changed the entry first`
+        : `oidc-provider-cimd: the shared store did not confirm ${what}; do not rely on it having changed`,
     );
     this.code = code;
     this.command = command;

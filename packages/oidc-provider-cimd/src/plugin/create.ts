@@ -23,7 +23,7 @@ import {
 } from '../consent/index.js';
 import { FetchBudget } from '../fetch/budget.js';
 import type { Fetcher } from '../fetch/fetcher.js';
-import { Reason } from '../observe/errors.js';
+import { StoreState } from '../observe/errors.js';
 import { createEmitter, type Emit } from '../observe/events.js';
 import { ClientRegistry, type RegisteredClient } from '../observe/registry.js';
 import { type CacheInspection, Resolver } from '../resolve/resolver.js';
@@ -130,8 +130,7 @@ export function createCimd(options: CimdOptions = {}): Cimd {
     revalidationGraceMs: 24 * 60 * 60 * 1000,
     transportFallbackMs: resolved.transportFallbackMs,
     // README "Caching and Redis": the store going down and coming back is reported once each.
-    onStoreState: (state) =>
-      emit(state === 'down' ? Reason.StoreDown : Reason.StoreUp, '', performance.now(), 'shared'),
+    onStoreState: (state) => emit(state === 'down' ? StoreState.Down : StoreState.Up, '', performance.now(), 'shared'),
     now,
   });
   // README "Caching and Redis": a guarantee that cannot hold on this store is announced at startup, never lost silently.
