@@ -318,8 +318,9 @@ export const CIMD_OPTIONS = {
       ),
   ),
   /**
-   * Client-authentication JWTs of CIMD clients (private_key_jwt) without the explicit
-   * `typ: client-authentication+jwt` of draft-03 §6: `'accept'` (default) serves them and emits
+   * Client-authentication JWTs of CIMD clients (private_key_jwt) without an explicit type
+   * (`typ: oauth-client-auth+jwt`, draft-ietf-oauth-client-id-metadata-document-03 §6, or
+   * `client-authentication+jwt`, rfc7523bis): `'accept'` (default) serves them and emits
    * `client_assertion_untyped`; `'require'` refuses them. Another explicit type is refused either way.
    */
   clientAssertionTyp: withDefault(oneOf<ClientAssertionTypMode>('accept', 'require'), 'accept'),
