@@ -281,7 +281,7 @@ export class Loader {
     }
     report({ kind: kept.stored ? 'stored' : 'unstored' });
     o.backoff.clear(cid);
-    return answered(kept.entry, Reason.Fetched, 'origin');
+    return answered(kept.entry, Reason.Fetched, 'origin', validated.authMethod);
   }
 
   /** Validates a document an operator supplies for a pin (draft §7.2 pre-registration); nothing is fetched. */

@@ -110,6 +110,8 @@ export interface NormalisedDocument {
   dropped: { grantTypes: string[]; responseTypes: string[]; responseModes: string[]; scopes: string[] };
   /** At least one redirect URI, and every one is a loopback `http` URI. */
   loopbackOnly: boolean;
+  /** The auth method chosen and why (draft-03 §6 leaves the choice open): the `fetched` event's detail. */
+  authMethod: string;
 }
 
 /** Token endpoint auth methods that need a shared secret, which a CIMD client can never have. */
@@ -260,13 +262,30 @@ const unauthorized = (message: string): CimdError =>
     rule: 'token_endpoint_auth_method',
   });
 
+/** The auth method chosen for a client, and why (reported in the `fetched` event's detail). */
+export interface AuthMethodChoice {
+  method: string;
+  /** Plain words: which member decided, and what was passed over. */
+  because: string;
+}
+
 /**
- * Chooses the token endpoint auth method, exactly as draft-ietf-oauth-client-id-metadata-document-03 §6 and
- * OpenID Connect RP Metadata Choices 1.0 §2 ask (RFC 7591's `client_secret_basic` default is ignored):
+ * Chooses the token endpoint auth method. RFC 7591's `client_secret_basic` default is ignored.
+ *
+ * draft-ietf-oauth-client-id-metadata-document-03 §6 (Client Authentication): "An authorization server MAY
+ * restrict the supported methods of client authentication based on its own policies, and SHOULD advertise the
+ * supported methods of client authentication in the authorization server metadata"; a client names its methods
+ * with `token_endpoint_auth_method` or, to offer several, `token_endpoint_auth_methods_supported` (OpenID
+ * Connect RP Metadata Choices 1.0 §2). The draft does not say which entry of the list the server picks, and
+ * oidc-provider keeps ONE method per client, so the choice decides whether a signing client can authenticate at
+ * all. The choice left open is made as a client expects it: the list is in the client's order of preference,
+ * and the first entry this server supports wins (never `none` ahead of the client's own first choice: a client
+ * listing `["private_key_jwt", "none"]` signs its requests, and given `none` would get `invalid_client`).
  * - neither member → `none`;
  * - the plural list must not name a shared-secret method, and a singular value must be one of its entries;
- * - the singular value if the provider supports it, else `none` if listed and supported, else the first listed
- *   method the provider supports; an unsupported entry is not an error while another one is supported;
+ *   an empty list is a malformed document (`rejected:document`, rule `token_endpoint_auth_methods_supported`);
+ * - the singular value if the provider supports it, else the first listed method the provider supports; an
+ *   unsupported entry is not an error while another one is supported;
  * - nothing supported (a lone unsupported singular included) → `unauthorized_client`. `none` is never assumed
  *   when the list does not name it.
  */
@@ -274,7 +293,7 @@ function selectAuthMethod(
   doc: Record<string, unknown>,
   capabilities: ProviderCapabilities,
   singular: string | undefined,
-): string {
+): AuthMethodChoice {
   const usable = (method: string) =>
     capabilities.clientAuthMethods.has(method) &&
     !SHARED_SECRET_AUTH_METHODS.has(method) &&
@@ -282,6 +301,12 @@ function selectAuthMethod(
 
   const plural = stringArray(doc, 'token_endpoint_auth_methods_supported');
   if (plural !== undefined) {
+    if (plural.length === 0) {
+      throw invalid(
+        'token_endpoint_auth_methods_supported',
+        'token_endpoint_auth_methods_supported is empty; list the methods the client can use, or omit the member',
+      );
+    }
     const sharedSecret = plural.find((method) => SHARED_SECRET_AUTH_METHODS.has(method));
     if (sharedSecret !== undefined) {
       throw secret(
@@ -298,19 +323,23 @@ function selectAuthMethod(
   }
   if (singular === undefined && plural === undefined) {
     if (!usable('none')) throw unauthorized('this server does not support the auth method none');
-    return 'none';
+    return { method: 'none', because: 'auth method none: the document names no method' };
   }
-  if (singular !== undefined && usable(singular)) return singular;
+  if (singular !== undefined && usable(singular)) {
+    return { method: singular, because: `auth method ${singular}: token_endpoint_auth_method` };
+  }
   const listed = plural ?? [];
-  if (listed.includes('none') && usable('none')) return 'none';
-  const first = listed.find(usable);
-  if (first !== undefined) return first;
+  const index = listed.findIndex(usable);
+  if (index >= 0) {
+    const method = listed[index]!;
+    const passed = [...new Set([...(singular === undefined ? [] : [singular]), ...listed.slice(0, index)])];
+    return {
+      method,
+      because: `auth method ${method}: the first entry of token_endpoint_auth_methods_supported this server supports${passed.length > 0 ? ` (not supported: ${passed.join(', ')})` : ''}`,
+    };
+  }
   const named = [...new Set([...(singular === undefined ? [] : [singular]), ...listed])];
-  throw unauthorized(
-    named.length > 0
-      ? `this server supports none of the client's auth methods (${named.join(', ')})`
-      : 'token_endpoint_auth_methods_supported is empty',
-  );
+  throw unauthorized(`this server supports none of the client's auth methods (${named.join(', ')})`);
 }
 
 /**
@@ -376,7 +405,8 @@ export function validateDocument(
   const dropped: NormalisedDocument['dropped'] = { grantTypes: [], responseTypes: [], responseModes: [], scopes: [] };
 
   // Token endpoint authentication (decides which grants the client may keep).
-  const authMethod = selectAuthMethod(doc, capabilities, singularMethod);
+  const authMethodChoice = selectAuthMethod(doc, capabilities, singularMethod);
+  const authMethod = authMethodChoice.method;
   if (KEY_AUTH_METHODS.has(authMethod) && jwks === undefined && uris.jwks_uri === undefined) {
     throw invalid('jwks', `${authMethod} requires jwks or jwks_uri`);
   }
@@ -499,5 +529,5 @@ export function validateDocument(
     ...(requireAuthTime === undefined ? {} : { require_auth_time: requireAuthTime }),
   };
 
-  return { metadata, dropped, loopbackOnly };
+  return { metadata, dropped, loopbackOnly, authMethod: authMethodChoice.because };
 }
