@@ -3,6 +3,7 @@
  * known clients may use (draft-ietf-oauth-client-id-metadata-document-03 §9.6, "Rate limits never lock out a known-good client").
  */
 import { describe, expect, test } from '@jest/globals';
+import { createCimd } from 'oidc-provider-cimd';
 import {
   type BudgetTicket,
   budgetScope,
@@ -94,9 +95,10 @@ describe('capacity reserved for known clients', () => {
 
 describe('options and the shared check', () => {
   test('misspelt or invalid options are refused', () => {
-    expect(() => new FetchBudget({ perHostBrust: 3 } as never)).toThrow(/unknown budget option "perHostBrust"/);
-    expect(() => new FetchBudget({ maxConcurrent: 0 })).toThrow(/maxConcurrent/);
-    expect(() => new FetchBudget({ maxConcurrent: 4, reservedForKnown: 4 })).toThrow(/reservedForKnown/);
+    // The options table validates the budget (plugin/options.ts); the constructor takes validated options.
+    expect(() => createCimd({ budget: { perHostBrust: 3 } as never })).toThrow(/unknown option "budget.perHostBrust"/);
+    expect(() => createCimd({ budget: { maxConcurrent: 0 } })).toThrow(/budget.maxConcurrent/);
+    expect(() => createCimd({ budget: { maxConcurrent: 4, reservedForKnown: 4 } })).toThrow(/budget.reservedForKnown/);
   });
 
   test('acquire: a cluster-wide refusal gives the in-process slot back; no answer leaves the decision local', async () => {

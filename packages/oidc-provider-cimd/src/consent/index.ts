@@ -166,18 +166,8 @@ function withDeadline<T>(promise: Promise<T>, ms: number, fallback: T): Promise<
 
 export function createConsent(deps: ConsentDependencies): Consent {
   const { options, now } = deps;
+  // Validated by the options table (plugin/options.ts, `consent`); nothing is checked here.
   const loopbackMode = options.loopback ?? 'always';
-  if (loopbackMode !== 'always' && loopbackMode !== 'once') {
-    throw new TypeError(
-      `oidc-provider-cimd: consent.loopback must be 'always' or 'once', got ${JSON.stringify(loopbackMode)}`,
-    );
-  }
-  if (options.registeredClients !== undefined && typeof options.registeredClients !== 'boolean') {
-    throw new TypeError('oidc-provider-cimd: consent.registeredClients must be a boolean');
-  }
-  if (options.adapter !== undefined && typeof options.adapter !== 'function') {
-    throw new TypeError('oidc-provider-cimd: consent.adapter must be an oidc-provider adapter factory or class');
-  }
   const newClient = options.newClient === false ? undefined : { minAgeMs: 7 * DAY, minUsers: 5, ...options.newClient };
   const changedClient = options.changedClient !== false;
   const registeredClients = options.registeredClients === true;

@@ -164,38 +164,16 @@ export class FetchBudget {
   #shared: SharedBudgetCheck | undefined;
 
   constructor(options: FetchBudgetOptions = {}) {
-    const positive = (name: keyof FetchBudgetOptions, fallback: number, min = 1): number => {
-      const value = options[name] ?? fallback;
-      if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
-        throw new TypeError(`oidc-provider-cimd: budget.${name} must be a number >= ${min}, got ${String(value)}`);
-      }
-      return value;
-    };
-    const known = new Set<string>([
-      'perHostBurst',
-      'perHostPerSecond',
-      'perDomainBurst',
-      'perDomainPerSecond',
-      'maxConcurrent',
-      'reservedForKnown',
-      'maxConcurrentPerDomain',
-      'reservedPerDomainForKnown',
-      'maxHosts',
-      'now',
-    ]);
-    for (const name of Object.keys(options)) {
-      if (!known.has(name)) throw new TypeError(`oidc-provider-cimd: unknown budget option ${JSON.stringify(name)}`);
-    }
+    // Validated by the options table (plugin/options.ts: types, minimums, reservedForKnown < maxConcurrent).
+    const positive = (name: Exclude<keyof FetchBudgetOptions, 'now'>, fallback: number): number =>
+      options[name] ?? fallback;
     const maxHosts = positive('maxHosts', 10_000);
-    this.#hosts = new Buckets(positive('perHostBurst', 40), positive('perHostPerSecond', 10, 0.001), maxHosts);
-    this.#domains = new Buckets(positive('perDomainBurst', 80), positive('perDomainPerSecond', 20, 0.001), maxHosts);
+    this.#hosts = new Buckets(positive('perHostBurst', 40), positive('perHostPerSecond', 10), maxHosts);
+    this.#domains = new Buckets(positive('perDomainBurst', 80), positive('perDomainPerSecond', 20), maxHosts);
     this.#maxConcurrent = positive('maxConcurrent', 32);
-    this.#reservedForKnown = positive('reservedForKnown', Math.min(8, Math.floor(this.#maxConcurrent / 4)), 0);
-    if (this.#reservedForKnown >= this.#maxConcurrent) {
-      throw new TypeError('oidc-provider-cimd: budget.reservedForKnown must be smaller than budget.maxConcurrent');
-    }
+    this.#reservedForKnown = positive('reservedForKnown', Math.min(8, Math.floor(this.#maxConcurrent / 4)));
     this.#perDomain = positive('maxConcurrentPerDomain', 4);
-    this.#perDomainKnown = this.#perDomain + positive('reservedPerDomainForKnown', 2, 0);
+    this.#perDomainKnown = this.#perDomain + positive('reservedPerDomainForKnown', 2);
     this.#now = options.now ?? Date.now;
   }
 

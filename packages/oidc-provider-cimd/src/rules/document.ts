@@ -80,16 +80,14 @@ export interface GrantWithoutUserRule {
   grants: readonly string[];
 }
 
-/** Compiles the rules into `DocumentRuleOptions.allowGrantWithoutUser`. Throws TypeError on a bad pattern. */
+/**
+ * Compiles the rules into `DocumentRuleOptions.allowGrantWithoutUser`. The rules are validated by the options
+ * table (plugin/options.ts, `grantsWithoutUser`).
+ */
 export function grantsWithoutUserPolicy(
   rules: readonly GrantWithoutUserRule[],
 ): (cid: string, grant: string) => boolean {
-  const compiled = rules.map((rule) => {
-    if (!Array.isArray(rule?.clients) || !Array.isArray(rule?.grants)) {
-      throw new TypeError('oidc-provider-cimd: grantsWithoutUser entries must be { clients: [...], grants: [...] }');
-    }
-    return { matches: compilePatterns(rule.clients), grants: new Set(rule.grants) };
-  });
+  const compiled = rules.map((rule) => ({ matches: compilePatterns(rule.clients), grants: new Set(rule.grants) }));
   return (cid, grant) => {
     const url = URL.parse(cid);
     return url !== null && compiled.some((rule) => rule.grants.has(grant) && rule.matches(cid, url));
