@@ -102,19 +102,21 @@ describe('options and the shared check', () => {
   });
 
   test('acquire: a cluster-wide refusal gives the in-process slot back; no answer leaves the decision local', async () => {
-    const budget = new FetchBudget({ maxConcurrent: 2, reservedForKnown: 0 });
     const calls: unknown[] = [];
     let answer: Awaited<ReturnType<SharedBudgetCheck['take']>> = {
       granted: false,
       code: 'cluster_domain_rate',
       reason: 'cluster-wide fetch budget for example.com exhausted',
     };
-    budget.share({
-      take: async (scope, options) => {
-        calls.push([scope, options]);
-        return answer;
+    const budget = new FetchBudget(
+      { maxConcurrent: 2, reservedForKnown: 0 },
+      {
+        take: async (scope, options) => {
+          calls.push([scope, options]);
+          return answer;
+        },
       },
-    });
+    );
     const refused = await budget.acquire('https://a.example.com/c', { known: true });
     expect(refused).toMatchObject({ granted: false, code: 'cluster_domain_rate' });
     expect(calls).toEqual([[{ host: 'a.example.com', domain: 'example.com' }, { known: true }]]);

@@ -58,7 +58,7 @@ export { DOCUMENT_RULES, JWKS_RULES, URL_RULES } from '../rules/catalogue.js';
 export { capabilitiesFromServerMetadata, type ServerMetadataCapabilities, serverMetadataCapabilities };
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
-export type CheckStage = 'url' | 'fetch' | 'cache' | 'document' | 'client' | 'redirect_uri' | 'jwks';
+export type CheckStage = 'url' | 'policy' | 'fetch' | 'cache' | 'document' | 'client' | 'redirect_uri' | 'jwks';
 
 export interface CheckItem {
   stage: CheckStage;
@@ -151,31 +151,18 @@ export interface CheckReport {
   jwks?: JwksSummary;
 }
 
-/** The options `check` shares with `createCimd`: same names, same types, same defaults, same validation. */
-const SHARED_OPTION_NAMES = [
-  'issuer',
-  'allowLoopback',
-  'allowRootPath',
-  'allowQuery',
-  'allowedPorts',
-  'denyList',
-  'connectTimeoutMs',
-  'dnsTimeoutMs',
-  'timeoutMs',
-  'maxBodyBytes',
-  'acceptTextPlain',
-  'requireClientName',
-  'lifetime',
-  'grantsWithoutUser',
-  'ca',
-  'lookup',
-  'now',
-  'extraGrantTypes',
-  'extraResponseModes',
-] as const satisfies readonly (keyof CimdOptions)[];
-type SharedOptionName = (typeof SHARED_OPTION_NAMES)[number];
-
-export interface CheckOptions extends Pick<CimdOptions, SharedOptionName> {
+/**
+ * `check` takes the server's own options (every option of `createCimd`: same names, types, defaults, startup
+ * checks), so that it judges a client with the deployment's trust policy and development exception, plus its
+ * own. Options of the running server's state (`cache`, `registry`, `onEvent`, ...) are accepted and unused:
+ * `check` never touches the deployment's store.
+ */
+export interface CheckOptions extends CimdOptions {
+  /**
+   * The issuer of the provider that serves the requests, when it differs from `issuer` (the development
+   * exception is refused while it is not loopback, as the server refuses it). Default: `issuer`.
+   */
+  providerIssuer?: string | undefined;
   /**
    * What the provider supports. Default: what `createCimd(...).configure({})` derives (oidc-provider 9's
    * defaults plus `extraGrantTypes` / `extraResponseModes`). From a server's metadata:
@@ -197,9 +184,10 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 const checkRow = <T>(expected: string, test: (value: unknown) => boolean): OptionRow<T> =>
   Object.freeze({ expected, test });
 
-/** The rows of CIMD_OPTIONS that `check` shares, and its own. */
+/** Every row of CIMD_OPTIONS, and the options of `check` itself. */
 const CHECK_OPTIONS: OptionTable = Object.freeze({
-  ...Object.fromEntries(SHARED_OPTION_NAMES.map((name) => [name, CIMD_OPTIONS[name]])),
+  ...CIMD_OPTIONS,
+  providerIssuer: checkRow<string>('an absolute URL', (v) => typeof v === 'string' && URL.canParse(v)),
   capabilities: checkRow<ProviderCapabilities>(
     'capabilities (see capabilitiesFromServerMetadata)',
     (v) =>
@@ -233,32 +221,48 @@ interface Resolved {
   lifetime: LifetimeBounds;
   urlRules: (cid: string) => UrlVerdict;
   allowLoopback: boolean;
-  /** The fetcher belongs to `check` (built here) and is closed after the check. */
-  ownsFetcher: boolean;
   /** Fetch jwks_uri. */
   jwks: boolean;
   /** The fetcher's limits, for the fixes. */
   limits: { timeoutMs: number; connectTimeoutMs: number };
 }
 
+/** The options of `check` itself, not the server's. */
+const CHECK_ONLY_OPTIONS = new Set([
+  'providerIssuer',
+  'capabilities',
+  'redirectUri',
+  'fetcher',
+  'jwks',
+  'onProgress',
+  'clientId',
+]);
+
 /** Validates the options as `createCimd` would; throws CimdOptionError (a TypeError) for options the server refuses. */
 function resolveOptions(options: CheckOptions, table: OptionTable): Resolved {
   validateOptions(options, table);
-  const shared: Record<string, unknown> = {};
-  for (const name of SHARED_OPTION_NAMES) if (options[name] !== undefined) shared[name] = options[name];
+  const server: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(options)) {
+    if (value !== undefined && !CHECK_ONLY_OPTIONS.has(name)) server[name] = value;
+  }
   const allowLoopback = options.allowLoopback === true;
-  shared.issuer = options.issuer ?? (allowLoopback ? DEFAULT_LOOPBACK_CHECK_ISSUER : DEFAULT_CHECK_ISSUER);
-  const resolved = resolveCimdOptions(shared);
-  const pipeline = buildPipeline(resolved, options.fetcher ? { fetcher: options.fetcher } : {});
+  server.issuer = options.issuer ?? (allowLoopback ? DEFAULT_LOOPBACK_CHECK_ISSUER : DEFAULT_CHECK_ISSUER);
+  const resolved = resolveCimdOptions(server);
   const issuer = resolved.issuer as string;
+  const servingIssuer = options.providerIssuer ?? issuer;
+  // The server's own composition root, without the parts only a running server has (store, lock, registry).
+  const pipeline = buildPipeline(resolved, {
+    servingIssuer: () => servingIssuer,
+    fetcher: options.fetcher,
+    stateful: false,
+  });
   return {
     issuer,
     pipeline,
     capabilities: options.capabilities ?? pipeline.capabilities(),
     lifetime: pipeline.lifetime,
-    urlRules: pipeline.urlRulesFor(issuer),
+    urlRules: pipeline.urlRules,
     allowLoopback,
-    ownsFetcher: options.fetcher === undefined,
     jwks: options.jwks !== false,
     limits: { timeoutMs: resolved.timeoutMs, connectTimeoutMs: resolved.connectTimeoutMs },
   };
@@ -270,10 +274,11 @@ function resolveOptions(options: CheckOptions, table: OptionTable): Resolved {
 const URL_RULE_IDS = Object.keys(URL_RULES) as UrlRuleId[];
 const DOCUMENT_RULE_IDS = Object.keys(DOCUMENT_RULES) as DocumentRuleId[];
 
-function runUrlRules(cid: string, resolved: Resolved): { items: CheckItem[]; error?: CimdError } {
+function runUrlRules(cid: string, resolved: Resolved): { items: CheckItem[]; error?: CimdError; url?: URL } {
   const verdict = resolved.urlRules(cid);
   if (verdict.ok) {
     return {
+      url: verdict.url,
       items: URL_RULE_IDS.map((rule) => ({
         stage: 'url',
         id: `url:${rule}`,
@@ -305,6 +310,50 @@ function runUrlRules(cid: string, resolved: Resolved): { items: CheckItem[]; err
   );
   if (failedIndex === -1) items.unshift(failure);
   return { items, error: new CimdError(Reason.RejectedUrl, verdict.message, { rule: verdict.rule }) };
+}
+
+/**
+ * The trust policy, as the server applies it after the URL rules and before any fetch: a refusal is
+ * `rejected:policy`; in `report` mode a would-be refusal is served and reported (`would_deny`).
+ */
+async function runPolicy(
+  cid: string,
+  url: URL,
+  resolved: Resolved,
+): Promise<{ items: CheckItem[]; error?: CimdError }> {
+  const verdict = await resolved.pipeline.policy(cid, url);
+  if (!verdict.allowed) {
+    return {
+      items: [
+        {
+          stage: 'policy',
+          id: 'policy:admission',
+          status: 'fail',
+          message: verdict.reason,
+          code: Reason.RejectedPolicy,
+          fix: 'the deployment must admit this client (policy.allow, policy.decide) and not deny it (policy.deny)',
+        },
+      ],
+      error: new CimdError(Reason.RejectedPolicy, verdict.reason),
+    };
+  }
+  if (verdict.wouldDeny !== undefined) {
+    return {
+      items: [
+        {
+          stage: 'policy',
+          id: 'policy:admission',
+          status: 'warn',
+          message: `served in report mode, but policy.admission 'allowlist' would refuse it: ${verdict.wouldDeny}`,
+          code: Reason.WouldDeny,
+          fix: 'add the client to policy.allow before switching policy.admission to allowlist',
+        },
+      ],
+    };
+  }
+  return {
+    items: [{ stage: 'policy', id: 'policy:admission', status: 'pass', message: 'the trust policy admits the client' }],
+  };
 }
 
 function fetchFix(error: CimdError, step: FetchStepId, resolved: Resolved, stage: 'fetch' | 'jwks'): string {
@@ -919,7 +968,7 @@ export async function checkClientId(clientId: string, options: CheckOptions = {}
   try {
     return await checkResolved(clientId, options, resolved);
   } finally {
-    if (resolved.ownsFetcher) await resolved.pipeline.fetcher.close();
+    await resolved.pipeline.close();
   }
 }
 
@@ -932,11 +981,22 @@ async function checkResolved(clientId: string, options: CheckOptions, resolved: 
 
   const url = runUrlRules(clientId, resolved);
   checks.push(...url.items);
-  if (url.error) {
+  if (url.error || !url.url) {
     checks.push(skipStage('fetch', 'not fetched: the client_id URL is rejected before any network activity'));
     checks.push(skipStage('document', 'not checked'));
     if (options.redirectUri !== undefined) checks.push(redirectItem(options.redirectUri, undefined).item);
-    return finish({ ...base, checks, ...redirectRejected }, { stage: 'url', error: url.error });
+    return finish({ ...base, checks, ...redirectRejected }, url.error ? { stage: 'url', error: url.error } : undefined);
+  }
+
+  const admitted = await runPolicy(clientId, url.url, resolved);
+  checks.push(...admitted.items);
+  if (admitted.error) {
+    checks.push(
+      skipStage('fetch', 'not fetched: the trust policy refuses the client_id (denied ids are never fetched)'),
+    );
+    checks.push(skipStage('document', 'not checked'));
+    if (options.redirectUri !== undefined) checks.push(redirectItem(options.redirectUri, undefined).item);
+    return finish({ ...base, checks, ...redirectRejected }, { stage: 'policy', error: admitted.error });
   }
 
   let response: FetchResult;

@@ -161,9 +161,16 @@ export class FetchBudget {
   readonly #domains: Buckets;
   readonly #domainInflight = new Map<string, number>();
   #inflight = 0;
-  #shared: SharedBudgetCheck | undefined;
+  readonly #shared: SharedBudgetCheck | undefined;
 
-  constructor(options: FetchBudgetOptions = {}) {
+  /**
+   * `shared`: the cluster-wide budget {@link acquire} consults, or a factory given this budget's windows (the
+   * composition root, plugin/pipeline.ts, builds it from them). Fixed at construction: never attached later.
+   */
+  constructor(
+    options: FetchBudgetOptions = {},
+    shared?: SharedBudgetCheck | ((windows: FetchBudget['windows']) => SharedBudgetCheck | undefined),
+  ) {
     // Validated by the options table (plugin/options.ts: types, minimums, reservedForKnown < maxConcurrent).
     const positive = (name: Exclude<keyof FetchBudgetOptions, 'now'>, fallback: number): number =>
       options[name] ?? fallback;
@@ -175,6 +182,7 @@ export class FetchBudget {
     this.#perDomain = positive('maxConcurrentPerDomain', 4);
     this.#perDomainKnown = this.#perDomain + positive('reservedPerDomainForKnown', 2);
     this.#now = options.now ?? Date.now;
+    this.#shared = typeof shared === 'function' ? shared(this.windows) : shared;
   }
 
   /** The per-host and per-domain rates as fixed windows (a full bucket per refill time), for a cluster-wide counter. */
@@ -193,11 +201,6 @@ export class FetchBudget {
 
   get inflight(): number {
     return this.#inflight;
-  }
-
-  /** Attaches the cluster-wide budget that {@link acquire} consults. */
-  share(shared: SharedBudgetCheck | undefined): void {
-    this.#shared = shared;
   }
 
   /**
