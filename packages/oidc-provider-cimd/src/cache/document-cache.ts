@@ -56,7 +56,7 @@ export const DOCUMENT_KEY_PREFIX = 'cimd:doc:';
 /**
  * A stored entry written by an earlier version (format 1) may name grants in which no user takes part
  * (`client_credentials`, CIBA …), which a self-asserted document must never get unless the trust policy grants
- * them (draft-ietf-oauth-client-id-metadata-document-02 §4, RFC 7591 §2). It is read with those grants removed; the next refetch applies the current rules in full.
+ * them (SPEC.metadataDocument, RFC 7591 §2). It is read with those grants removed; the next refetch applies the current rules in full.
  */
 function upgrade(value: unknown): unknown {
   if (value === null || typeof value !== 'object' || (value as { v?: unknown }).v !== 1) return value;

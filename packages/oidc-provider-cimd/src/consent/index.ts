@@ -51,12 +51,12 @@ export interface ConsentOptions {
   /** Client id patterns (exact ids, `host`, `*.host`) that never get the new-client notice (the loopback warning stays). */
   trusted?: readonly ClientPattern[];
   /**
-   * New-client signal (draft §8.9): a CIMD client is "new" while this server first saw it less than
+   * New-client signal (SPEC.domainTrust): a CIMD client is "new" while this server first saw it less than
    * `minAgeMs` ago (default 7 days) OR fewer than `minUsers` users granted it (default 5). `false`: off.
    */
   newClient?: false | { minAgeMs?: number; minUsers?: number };
   /**
-   * Changed-client signal (draft §8.4): remember, per user and client, a fingerprint of the redirect URIs,
+   * Changed-client signal (SPEC.changedMetadata): remember, per user and client, a fingerprint of the redirect URIs,
    * auth method and keys the user approved; ask again when they change. Default true.
    */
   changedClient?: boolean;

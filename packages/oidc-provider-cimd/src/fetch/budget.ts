@@ -1,5 +1,5 @@
 /**
- * Outbound fetch budgets (draft-ietf-oauth-client-id-metadata-document-03 §9.6): a server that fetches URLs chosen by strangers must not become a traffic
+ * Outbound fetch budgets (SPEC.ssrf): a server that fetches URLs chosen by strangers must not become a traffic
  * reflector, and strangers must not be able to spend the capacity that legitimate clients need.
  *
  * - A token bucket per target host AND per registrable domain (eTLD+1 from the Public Suffix List, private

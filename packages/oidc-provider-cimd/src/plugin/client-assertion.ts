@@ -1,7 +1,7 @@
 /**
  * Explicit typing of client-authentication JWTs (private_key_jwt) of CIMD clients.
  *
- * draft-ietf-oauth-client-id-metadata-document-03 §6 (Client Authentication) recommends that CIMD clients that
+ * SPEC.clientAuthentication (Client Authentication) recommends that CIMD clients that
  * authenticate with a JWT type it explicitly, `typ: oauth-client-auth+jwt`, so that a JWT minted for another
  * purpose cannot be replayed as a client assertion; draft-ietf-oauth-rfc7523bis §4 registers the media type
  * `client-authentication+jwt` for the same purpose. Both spellings are the explicit type, in every mode.
@@ -19,12 +19,13 @@ import type { Configuration } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import { Reason } from '../observe/errors.js';
 import type { Emit } from '../observe/events.js';
+import { SPEC } from '../spec.js';
 
 export type ClientAssertionTypMode = 'accept' | 'require';
 
 /** The explicit type registered by draft-ietf-oauth-rfc7523bis §4 (the `application/` prefix may be left out, RFC 7515 §4.1.9). */
 export const CLIENT_AUTHENTICATION_TYP = 'client-authentication+jwt';
-/** The explicit type draft-ietf-oauth-client-id-metadata-document-03 §6 recommends. */
+/** The explicit type SPEC.clientAuthentication recommends. */
 export const OAUTH_CLIENT_AUTH_TYP = 'oauth-client-auth+jwt';
 /** Every spelling of the explicit type, lower case, without `application/`. */
 export const EXPLICIT_CLIENT_ASSERTION_TYPS: readonly string[] = Object.freeze([
@@ -49,7 +50,7 @@ const providerDefault: AssertHook = async (ctx, claims) => {
 /**
  * What a `typ` header says: the explicit client-authentication type, no type at all, or another type.
  *
- * draft-ietf-oauth-client-id-metadata-document-03 §6 recommends `typ: oauth-client-auth+jwt` for client
+ * SPEC.clientAuthentication recommends `typ: oauth-client-auth+jwt` for client
  * authentication JWTs; draft-ietf-oauth-rfc7523bis §4 registers `client-authentication+jwt`. Both are explicit
  * (media type names are case-insensitive, and `application/` may be left out, RFC 7515 §4.1.9).
  */
@@ -88,7 +89,7 @@ export function createClientAssertionCheck(options: ClientAssertionTypOptions): 
             : `client assertion JWT has typ ${JSON.stringify(header.typ)}`;
         emit(Reason.RejectedClientAssertionTyp, clientId, started, 'none', { detail });
         throw new errors.InvalidClientAuth(
-          `${detail}; CIMD clients must type it "${OAUTH_CLIENT_AUTH_TYP}" or "${CLIENT_AUTHENTICATION_TYP}" (draft-ietf-oauth-client-id-metadata-document-03 §6)`,
+          `${detail}; CIMD clients must type it "${OAUTH_CLIENT_AUTH_TYP}" or "${CLIENT_AUTHENTICATION_TYP}" (${SPEC.clientAuthentication})`,
         );
       }
       if (kind === 'untyped') {

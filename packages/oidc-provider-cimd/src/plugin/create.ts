@@ -45,7 +45,7 @@ export interface Cimd {
    */
   purge(clientId: string): Promise<void>;
   /**
-   * Pre-registers a client (draft §7.2): validates its document now — fetched from the client_id, or the
+   * Pre-registers a client (SPEC.preRegistration): validates its document now — fetched from the client_id, or the
    * `document` given (which must name this client_id) — and stores it in the shared store as pinned. A pinned
    * client resolves without any fetch, whatever its host does, until `unpin` (or `purge`). `refresh` of a
    * pinned client refetches and keeps it pinned. Throws CimdError on a rejected id or document, and Error when
@@ -107,7 +107,7 @@ export function createCimd(options: CimdOptions = {}): Cimd {
     return resolver;
   };
 
-  // Consent (draft-ietf-oauth-client-id-metadata-document-03 §9.9, MCP authorization): records in the same shared store, under the same deadlines; logos through the fetcher.
+  // Consent (SPEC.domainTrust, MCP authorization): records in the same shared store, under the same deadlines; logos through the fetcher.
   const consent = createConsent({
     options: resolved.consent ?? {},
     store: pipeline.shared,
@@ -115,7 +115,7 @@ export function createCimd(options: CimdOptions = {}): Cimd {
     fetcher,
     now: resolved.now ?? Date.now,
     inspect: async (cid) => resolver?.operator.inspect(cid),
-    // From the id, never from the cache (draft-ietf-oauth-client-id-metadata-document-03 §9.9, MCP authorization): a `no-store` document is a CIMD client all the same.
+    // From the id, never from the cache (SPEC.domainTrust, MCP authorization): a `no-store` document is a CIMD client all the same.
     isMetadataDocumentClient: (cid) => {
       const verdict = pipeline.urlRules(cid);
       return verdict.ok || verdict.rule === 'issuer_unknown';
@@ -192,10 +192,10 @@ export function createCimd(options: CimdOptions = {}): Cimd {
       const inner = (configuration.adapter ?? developmentAdapter(configuration.clockTolerance)) as
         | AdapterFactory
         | AdapterConstructor;
-      // What users approved is kept with the deployment's own persistence (draft-ietf-oauth-client-id-metadata-document-03 §9.9, MCP authorization): its adapter.
+      // What users approved is kept with the deployment's own persistence (SPEC.domainTrust, MCP authorization): its adapter.
       consent.useAdapter(inner);
 
-      // draft-03 §6 explicit typing of client-authentication JWTs, checked in oidc-provider's own hook.
+      // SPEC.clientAuthentication: explicit typing of client-authentication JWTs, checked in oidc-provider's own hook.
       const staticIds = new Set((configuration.clients ?? []).map((client) => client.client_id));
       const assertJwtClientAuthClaimsAndHeader = createClientAssertionCheck({
         mode: resolved.clientAssertionTyp,

@@ -236,7 +236,7 @@ export const CIMD_OPTIONS = {
    */
   issuer: row<string>('an absolute URL', (v) => typeof v === 'string' && URL.canParse(v)),
   /**
-   * Development exception (draft-ietf-oauth-client-id-metadata-document-03 §9.6): accept `localhost` / loopback
+   * Development exception (SPEC.development): accept `localhost` / loopback
    * client ids and dial loopback addresses. Only honoured with a loopback issuer; any other issuer is a startup
    * error.
    */
@@ -365,7 +365,7 @@ export const CIMD_OPTIONS = {
   }) as OptionRow<readonly GrantWithoutUserRule[], false>,
   /**
    * Client-authentication JWTs of CIMD clients (private_key_jwt) without an explicit type
-   * (`typ: oauth-client-auth+jwt`, draft-ietf-oauth-client-id-metadata-document-03 §6, or
+   * (`typ: oauth-client-auth+jwt`, SPEC.clientAuthentication, or
    * `client-authentication+jwt`, rfc7523bis): `'accept'` (default) serves them and emits
    * `client_assertion_untyped`; `'require'` refuses them. Another explicit type is refused either way.
    */
@@ -492,7 +492,7 @@ function patternLists(o: ResolvedCimdOptions): [string, readonly string[]][] {
  */
 const STARTUP_CHECKS: readonly ((options: ResolvedCimdOptions) => void)[] = [
   (o) => {
-    // draft-ietf-oauth-client-id-metadata-document-03 §9.6: loopback client ids are a development exception,
+    // SPEC.development: loopback client ids are a development exception,
     // so they are only honoured when the server itself runs on loopback.
     if (!o.allowLoopback) return;
     if (o.issuer === undefined) {
@@ -509,7 +509,7 @@ const STARTUP_CHECKS: readonly ((options: ResolvedCimdOptions) => void)[] = [
     }
   },
   (o) => {
-    // draft-ietf-oauth-client-id-metadata-document-03 §9.9 (domain trust): an allow-list means what it says.
+    // SPEC.domainTrust: an allow-list means what it says.
     const policy = o.policy;
     if (policy === undefined) return;
     const hasAllowRules = (policy.allow ?? []).length > 0 || policy.decide !== undefined;
@@ -540,7 +540,7 @@ const STARTUP_CHECKS: readonly ((options: ResolvedCimdOptions) => void)[] = [
   },
   (o) => {
     // An exact client id in a pattern list is compared byte for byte, so one that is not a canonical client id
-    // (draft-ietf-oauth-client-id-metadata-document-03 §3 rules: `https://Claude.ai/…`, `…:443/…`, `…?x=1`,
+    // (SPEC.clientIdUrl rules: `https://Claude.ai/…`, `…:443/…`, `…?x=1`,
     // `…/./…`) could never match: the client would be refused silently. It stops startup, with a hint.
     const rules = createUrlRules({
       // Without an issuer, one no client id can share (the own-origin rule is the server's, not the pattern's).

@@ -27,6 +27,7 @@ import { createUrlRules, type UrlVerdict } from '../rules/client-id-url.js';
 import { type DocumentRuleOptions, grantsWithoutUserPolicy } from '../rules/document.js';
 import { DEFAULT_LIFETIME_BOUNDS, type LifetimeBounds } from '../rules/http-cache.js';
 import { createTrustPolicy, type PolicyVerdict } from '../rules/trust.js';
+import { SPEC } from '../spec.js';
 import { type CapabilityConfig, deriveCapabilities, type ProviderCapabilities } from './capabilities.js';
 import { isLoopbackIssuer, type ResolvedCimdOptions } from './options.js';
 
@@ -186,8 +187,7 @@ export function buildPipeline(options: ResolvedCimdOptions, facts: ProviderFacts
     return compiled.rules;
   };
 
-  // The development exception (draft-ietf-oauth-client-id-metadata-document-03, "Client Metadata Documents for
-  // Development Purposes") was checked against the `issuer` option at startup; the provider that actually
+  // The development exception (SPEC.development) was checked against the `issuer` option at startup; the provider that actually
   // serves the request is what counts. A provider with a public issuer gets no CIMD client at all while
   // allowLoopback is set: a misconfiguration fails closed, with an event per lookup (rule
   // `development_exception`). The verdict is remembered for the last issuer seen: parsing it on every lookup
@@ -284,7 +284,7 @@ export function buildPipeline(options: ResolvedCimdOptions, facts: ProviderFacts
       const id = idFactory(ctx);
       if (typeof id === 'string' && id.startsWith('https://')) {
         throw new Error(
-          `oidc-provider-cimd: features.registration.idFactory produced ${JSON.stringify(id)}; ids of registered clients must not start with https:// (draft-ietf-oauth-client-id-metadata-document-03, "Supporting Both Pre-Registered and Unregistered Clients")`,
+          `oidc-provider-cimd: features.registration.idFactory produced ${JSON.stringify(id)}; ids of registered clients must not start with https:// (${SPEC.mixedClients})`,
         );
       }
       return id;

@@ -284,7 +284,7 @@ export class Loader {
     return answered(kept.entry, Reason.Fetched, 'origin', validated.authMethod);
   }
 
-  /** Validates a document an operator supplies for a pin (draft §7.2 pre-registration); nothing is fetched. */
+  /** Validates a document an operator supplies for a pin (SPEC.preRegistration); nothing is fetched. */
   pinnedFromDocument(cid: string, document: string | Uint8Array): CacheEntry {
     const validated = validateDocument(document, cid, this.#o.capabilities, this.#o.documentRules);
     const now = this.#o.now();

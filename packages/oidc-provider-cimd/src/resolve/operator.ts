@@ -1,6 +1,6 @@
 /**
  * The operator API: inspect, refresh, pin, unpin, purge. Each command obeys the URL rules and the trust policy
- * (draft-ietf-oauth-client-id-metadata-document-03 §9.9, README "Operator API": a denied client id is never
+ * (SPEC.domainTrust, README "Operator API": a denied client id is never
  * fetched, not by an operator either), starts a new generation of the
  * CID so that no lookup already in flight can overwrite what it wrote, and emits an audit event (README "Errors and events").
  */
@@ -121,7 +121,7 @@ export class OperatorApi {
   }
 
   /**
-   * Pre-registers a client (draft-ietf-oauth-client-id-metadata-document-02 §7.2): validates its document now
+   * Pre-registers a client (SPEC.preRegistration): validates its document now
    * (fetched from the CID, or the one given) and stores it in both tiers as pinned. A pinned client resolves
    * without any fetch, whatever its host does, until it is unpinned (or purged). Throws CimdError when the CID or
    * the document is rejected, and Error when the shared store does not confirm the write.

@@ -1,11 +1,11 @@
 /**
- * Validation and normalisation of a fetched Client ID Metadata Document (draft-ietf-oauth-client-id-metadata-document-02 §4, RFC 7591 §2). Pure: no I/O, no clock.
+ * Validation and normalisation of a fetched Client ID Metadata Document (SPEC.metadataDocument, RFC 7591 §2). Pure: no I/O, no clock.
  *
  * The output is client metadata that node-oidc-provider 9's own client schema accepts on a provider whose
  * capabilities were described to us, so that real client documents (which are written for many servers at
  * once) work without the provider rejecting them for asking about features it lacks.
  *
- * Decisions beyond the letter of draft-ietf-oauth-client-id-metadata-document-02 §4, RFC 7591 §2:
+ * Decisions beyond the letter of SPEC.metadataDocument, RFC 7591 §2:
  * - A member whose value is `null` is treated as absent, except `client_id` (must be the CID) and
  *   `client_secret` / `client_secret_expires_at` (rejected whatever their value).
  * - Only members oidc-provider recognises by default are returned, and of those only the ones a CIMD client
@@ -29,7 +29,7 @@ import { parseStrictJson, StrictJsonError } from './strict-json.js';
 import { type ClientPattern, compilePatterns } from './trust.js';
 
 /**
- * What the provider supports, as the document rules need it to normalise a client (draft-ietf-oauth-client-id-metadata-document-02 §4, RFC 7591 §2). Derived by
+ * What the provider supports, as the document rules need it to normalise a client (SPEC.metadataDocument, RFC 7591 §2). Derived by
  * the plugin (plugin/capabilities.ts) from the configuration handed to `configure()`.
  */
 export interface ProviderCapabilities {
@@ -108,7 +108,7 @@ export interface NormalisedDocument {
   dropped: { grantTypes: string[]; responseTypes: string[]; responseModes: string[]; scopes: string[] };
   /** At least one redirect URI, and every one is a loopback `http` URI. */
   loopbackOnly: boolean;
-  /** The auth method chosen and why (draft-03 §6 leaves the choice open): the `fetched` event's detail. */
+  /** The auth method chosen and why (SPEC.clientAuthentication leaves the choice open): the `fetched` event's detail. */
   authMethod: string;
 }
 
@@ -270,7 +270,7 @@ export interface AuthMethodChoice {
 /**
  * Chooses the token endpoint auth method. RFC 7591's `client_secret_basic` default is ignored.
  *
- * draft-ietf-oauth-client-id-metadata-document-03 §6 (Client Authentication): "An authorization server MAY
+ * SPEC.clientAuthentication (Client Authentication): "An authorization server MAY
  * restrict the supported methods of client authentication based on its own policies, and SHOULD advertise the
  * supported methods of client authentication in the authorization server metadata"; a client names its methods
  * with `token_endpoint_auth_method` or, to offer several, `token_endpoint_auth_methods_supported` (OpenID
@@ -341,7 +341,7 @@ function selectAuthMethod(
 }
 
 /**
- * Validates a client metadata document against draft-ietf-oauth-client-id-metadata-document-02 §4, RFC 7591 §2 and normalises it for oidc-provider.
+ * Validates a client metadata document against SPEC.metadataDocument, RFC 7591 §2 and normalises it for oidc-provider.
  *
  * @param body the response body, bytes (must be UTF-8) or text
  * @param cid the `client_id` exactly as received; the document's `client_id` must equal it byte for byte

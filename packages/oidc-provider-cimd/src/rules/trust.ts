@@ -1,5 +1,5 @@
 /**
- * Trust policy (draft-ietf-oauth-client-id-metadata-document-03 §9.9): which client ids this server is willing to fetch at all. Decided before any I/O.
+ * Trust policy (SPEC.domainTrust): which client ids this server is willing to fetch at all. Decided before any I/O.
  */
 import { KNOWN_CLIENTS_TOKEN, knownClientPatterns } from './known-clients.js';
 
@@ -75,7 +75,7 @@ function compileUrlPattern(pattern: string): Matcher {
       throw badPattern(pattern, '`*` must be a whole path segment (`/*/`), never part of one');
     }
   }
-  // The pattern, with a plain segment in place of each `*`, must be a canonical URL, as every CID is (draft-ietf-oauth-client-id-metadata-document-02 §3):
+  // The pattern, with a plain segment in place of each `*`, must be a canonical URL, as every CID is (SPEC.clientIdUrl):
   // otherwise it could never match, and the operator would not find out.
   const probe = `https://${authority}/${segments.map((s) => (s === '*' ? 'x' : s)).join('/')}`;
   const parsed = URL.parse(probe);
@@ -108,7 +108,7 @@ function compilePattern(raw: string): Matcher {
   const p = raw.trim();
   if (p.startsWith('https://')) {
     if (p.includes('*')) return compileUrlPattern(p);
-    // An exact id with a fragment can never match: CIDs never have one (draft-ietf-oauth-client-id-metadata-document-02 §3).
+    // An exact id with a fragment can never match: CIDs never have one (SPEC.clientIdUrl).
     if (p.includes('#')) throw badPattern(raw, 'a client id never has a fragment');
     return (cid) => cid === p;
   }
