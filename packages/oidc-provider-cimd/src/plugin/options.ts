@@ -19,7 +19,7 @@ import type { RegistryOptions } from '../observe/registry.js';
 import { isLoopbackAddress } from '../rules/address-policy.js';
 import { createUrlRules } from '../rules/client-id-url.js';
 import type { GrantWithoutUserRule } from '../rules/document.js';
-import type { LifetimeBounds } from '../rules/http-cache.js';
+import { DEFAULT_LIFETIME_BOUNDS, type LifetimeBounds } from '../rules/http-cache.js';
 import { admissionOf, isExactIdPattern, patternProblem, type TrustPolicyOptions } from '../rules/trust.js';
 import type { ClientAssertionTypMode } from './client-assertion.js';
 import type { DiscoveryCheckMode } from './discovery-check.js';
@@ -170,37 +170,37 @@ const BUDGET_OPTIONS: TableOf<FetchBudgetOptions> = {
 };
 
 const LIFETIME_OPTIONS: TableOf<LifetimeBounds> = {
-  minSeconds: nonNegativeSeconds(),
-  maxSeconds: nonNegativeSeconds(),
-  defaultSeconds: nonNegativeSeconds(),
+  minSeconds: withDefault(nonNegativeSeconds(), DEFAULT_LIFETIME_BOUNDS.minSeconds),
+  maxSeconds: withDefault(nonNegativeSeconds(), DEFAULT_LIFETIME_BOUNDS.maxSeconds),
+  defaultSeconds: withDefault(nonNegativeSeconds(), DEFAULT_LIFETIME_BOUNDS.defaultSeconds),
 };
 
 const LOGO_OPTIONS: TableOf<LogoOptions> = {
-  maxBytes: positiveInteger(),
+  maxBytes: positiveInteger(64 * 1024),
   path: row<string>(
     'a path starting and ending with "/"',
     (v) => typeof v === 'string' && v.startsWith('/') && v.endsWith('/'),
     '/cimd/logo/',
   ),
-  memoryEntries: positiveInteger(),
+  memoryEntries: positiveInteger(200),
   waitMs: positiveMs(2000),
   failureTtlMs: nonNegativeMs(300_000),
 };
 
 const CONSENT_OPTIONS: TableOf<ConsentOptions> = {
-  policy: oneOf('auto', 'manual'),
-  loopback: oneOf('always', 'once'),
-  registeredClients: bool(),
+  policy: withDefault(oneOf<'auto' | 'manual'>('auto', 'manual'), 'auto'),
+  loopback: withDefault(oneOf<'always' | 'once'>('always', 'once'), 'always'),
+  registeredClients: bool(false),
   adapter: fn<NonNullable<ConsentOptions['adapter']>>(),
   approvalTimeoutMs: positiveMs(2000),
   trusted: patterns(),
   newClient: falseOr(
     object<{ minAgeMs?: number; minUsers?: number }>(
-      { minAgeMs: nonNegativeMs(7 * 24 * 60 * 60 * 1000), minUsers: positiveInteger() },
+      { minAgeMs: nonNegativeMs(7 * 24 * 60 * 60 * 1000), minUsers: positiveInteger(5) },
       'an object { minAgeMs, minUsers }',
     ),
   ),
-  changedClient: bool(),
+  changedClient: bool(true),
   logo: falseOr(object<LogoOptions>(LOGO_OPTIONS)),
   recordTtlMs: positiveMs(400 * 24 * 60 * 60 * 1000),
 };
@@ -490,96 +490,125 @@ function patternLists(o: ResolvedCimdOptions): [string, readonly string[]][] {
  * The startup checks that relate options to each other. They run after the type checks, on the options with
  * defaults applied.
  */
-const STARTUP_CHECKS: readonly ((options: ResolvedCimdOptions) => void)[] = [
-  (o) => {
-    // SPEC.development: loopback client ids are a development exception,
-    // so they are only honoured when the server itself runs on loopback.
-    if (!o.allowLoopback) return;
-    if (o.issuer === undefined) {
-      throw new CimdOptionError(
-        'allowLoopback needs the `issuer` option, so that the development exception can be limited to a loopback issuer',
-        { option: 'allowLoopback' },
-      );
-    }
-    if (!isLoopbackIssuer(o.issuer)) {
-      throw new CimdOptionError(
-        `allowLoopback is a development exception and is only honoured with a loopback issuer (localhost, 127.0.0.0/8 or [::1]); the issuer is ${o.issuer}. Remove allowLoopback in production.`,
-        { option: 'allowLoopback' },
-      );
-    }
-  },
-  (o) => {
-    // SPEC.domainTrust: an allow-list means what it says.
-    const policy = o.policy;
-    if (policy === undefined) return;
-    const hasAllowRules = (policy.allow ?? []).length > 0 || policy.decide !== undefined;
-    const admission = admissionOf(policy as TrustPolicyOptions);
-    if (admission === 'open' && hasAllowRules) {
-      throw new CimdOptionError(
-        "option policy.admission 'open' admits every client, so policy.allow or policy.decide would have no effect; use 'allowlist' to enforce it or 'report' to try it out",
-        { option: 'policy.admission' },
-      );
-    }
-    if (admission !== 'open' && !hasAllowRules) {
-      throw new CimdOptionError(
-        `option policy.admission '${admission}' needs policy.allow patterns (e.g. 'known') or a policy.decide hook`,
-        { option: 'policy.admission' },
-      );
-    }
-  },
-  (o) => {
-    const budget = o.budget;
-    if (budget?.reservedForKnown === undefined) return;
-    const maxConcurrent = budget.maxConcurrent ?? (BUDGET_OPTIONS.maxConcurrent.default as number);
-    if (budget.reservedForKnown >= maxConcurrent) {
-      throw new CimdOptionError(
-        `option budget.reservedForKnown (${budget.reservedForKnown}) must be smaller than budget.maxConcurrent (${maxConcurrent}): unknown clients would get no fetch at all`,
-        { option: 'budget.reservedForKnown' },
-      );
-    }
-  },
-  (o) => {
-    // An exact client id in a pattern list is compared byte for byte, so one that is not a canonical client id
-    // (SPEC.clientIdUrl rules: `https://Claude.ai/…`, `…:443/…`, `…?x=1`,
-    // `…/./…`) could never match: the client would be refused silently. It stops startup, with a hint.
-    const rules = createUrlRules({
-      // Without an issuer, one no client id can share (the own-origin rule is the server's, not the pattern's).
-      issuer: o.issuer ?? 'https://issuer.invalid',
-      allowLoopback: o.allowLoopback,
-      allowRootPath: o.allowRootPath,
-      allowQuery: o.allowQuery,
-      ...(o.allowedPorts !== undefined ? { allowedPorts: o.allowedPorts } : {}),
-    });
-    for (const [path, list] of patternLists(o)) {
-      list.forEach((pattern, index) => {
-        if (!isExactIdPattern(pattern)) return;
-        const id = pattern.trim();
-        const verdict = rules(id);
-        if (verdict.ok) return;
-        const parsed = URL.parse(id);
-        if (parsed && !o.allowQuery) parsed.search = '';
-        const suggestion = parsed?.href;
-        const hint =
-          suggestion !== undefined && suggestion !== id && rules(suggestion).ok
-            ? ` (did you mean ${JSON.stringify(suggestion)}?)`
-            : '';
+/** A startup check: the option(s) it concerns (the error's `option` path), what it requires, the check. */
+export interface StartupCheck {
+  readonly option: string;
+  readonly requires: string;
+  readonly run: (options: ResolvedCimdOptions) => void;
+}
+
+export const STARTUP_CHECKS: readonly StartupCheck[] = [
+  {
+    option: 'allowLoopback',
+    requires: '`allowLoopback` needs the `issuer` option, and a loopback one (localhost, 127.0.0.0/8, [::1])',
+    run: (o) => {
+      // SPEC.development: loopback client ids are a development exception,
+      // so they are only honoured when the server itself runs on loopback.
+      if (!o.allowLoopback) return;
+      if (o.issuer === undefined) {
         throw new CimdOptionError(
-          `option ${path}[${index}] ${JSON.stringify(pattern)} can never match: ${verdict.message} (rule ${verdict.rule})${hint}`,
-          { option: `${path}[${index}]` },
+          'allowLoopback needs the `issuer` option, so that the development exception can be limited to a loopback issuer',
+          { option: 'allowLoopback' },
         );
-      });
-    }
+      }
+      if (!isLoopbackIssuer(o.issuer)) {
+        throw new CimdOptionError(
+          `allowLoopback is a development exception and is only honoured with a loopback issuer (localhost, 127.0.0.0/8 or [::1]); the issuer is ${o.issuer}. Remove allowLoopback in production.`,
+          { option: 'allowLoopback' },
+        );
+      }
+    },
   },
-  (o) => {
-    const { minSeconds, maxSeconds } = o.lifetime ?? {};
-    if (minSeconds !== undefined && maxSeconds !== undefined && minSeconds > maxSeconds) {
-      throw new CimdOptionError(
-        `option lifetime.minSeconds (${minSeconds}) exceeds lifetime.maxSeconds (${maxSeconds})`,
-        {
-          option: 'lifetime.minSeconds',
-        },
-      );
-    }
+  {
+    option: 'policy.admission',
+    requires:
+      "`policy.admission: 'open'` with `policy.allow` or `policy.decide` (they would have no effect); `'allowlist'` or `'report'` without either",
+    run: (o) => {
+      // SPEC.domainTrust: an allow-list means what it says.
+      const policy = o.policy;
+      if (policy === undefined) return;
+      const hasAllowRules = (policy.allow ?? []).length > 0 || policy.decide !== undefined;
+      const admission = admissionOf(policy as TrustPolicyOptions);
+      if (admission === 'open' && hasAllowRules) {
+        throw new CimdOptionError(
+          "option policy.admission 'open' admits every client, so policy.allow or policy.decide would have no effect; use 'allowlist' to enforce it or 'report' to try it out",
+          { option: 'policy.admission' },
+        );
+      }
+      if (admission !== 'open' && !hasAllowRules) {
+        throw new CimdOptionError(
+          `option policy.admission '${admission}' needs policy.allow patterns (e.g. 'known') or a policy.decide hook`,
+          { option: 'policy.admission' },
+        );
+      }
+    },
+  },
+  {
+    option: 'budget.reservedForKnown',
+    requires: '`budget.reservedForKnown` must be smaller than `budget.maxConcurrent`',
+    run: (o) => {
+      const budget = o.budget;
+      if (budget?.reservedForKnown === undefined) return;
+      const maxConcurrent = budget.maxConcurrent ?? (BUDGET_OPTIONS.maxConcurrent.default as number);
+      if (budget.reservedForKnown >= maxConcurrent) {
+        throw new CimdOptionError(
+          `option budget.reservedForKnown (${budget.reservedForKnown}) must be smaller than budget.maxConcurrent (${maxConcurrent}): unknown clients would get no fetch at all`,
+          { option: 'budget.reservedForKnown' },
+        );
+      }
+    },
+  },
+  {
+    option: 'policy.allow[i], policy.deny[i], consent.trusted[i], grantsWithoutUser[i].clients[j]',
+    requires:
+      'an exact client id in a pattern list must be a canonical client id under the client-id URL rules (the error names the rule and suggests the canonical spelling)',
+    run: (o) => {
+      // An exact client id in a pattern list is compared byte for byte, so one that is not a canonical client id
+      // (SPEC.clientIdUrl rules: `https://Claude.ai/…`, `…:443/…`, `…?x=1`,
+      // `…/./…`) could never match: the client would be refused silently. It stops startup, with a hint.
+      const rules = createUrlRules({
+        // Without an issuer, one no client id can share (the own-origin rule is the server's, not the pattern's).
+        issuer: o.issuer ?? 'https://issuer.invalid',
+        allowLoopback: o.allowLoopback,
+        allowRootPath: o.allowRootPath,
+        allowQuery: o.allowQuery,
+        ...(o.allowedPorts !== undefined ? { allowedPorts: o.allowedPorts } : {}),
+      });
+      for (const [path, list] of patternLists(o)) {
+        list.forEach((pattern, index) => {
+          if (!isExactIdPattern(pattern)) return;
+          const id = pattern.trim();
+          const verdict = rules(id);
+          if (verdict.ok) return;
+          const parsed = URL.parse(id);
+          if (parsed && !o.allowQuery) parsed.search = '';
+          const suggestion = parsed?.href;
+          const hint =
+            suggestion !== undefined && suggestion !== id && rules(suggestion).ok
+              ? ` (did you mean ${JSON.stringify(suggestion)}?)`
+              : '';
+          throw new CimdOptionError(
+            `option ${path}[${index}] ${JSON.stringify(pattern)} can never match: ${verdict.message} (rule ${verdict.rule})${hint}`,
+            { option: `${path}[${index}]` },
+          );
+        });
+      }
+    },
+  },
+  {
+    option: 'lifetime.minSeconds',
+    requires: '`lifetime.minSeconds` must not exceed `lifetime.maxSeconds`',
+    run: (o) => {
+      const { minSeconds, maxSeconds } = o.lifetime ?? {};
+      if (minSeconds !== undefined && maxSeconds !== undefined && minSeconds > maxSeconds) {
+        throw new CimdOptionError(
+          `option lifetime.minSeconds (${minSeconds}) exceeds lifetime.maxSeconds (${maxSeconds})`,
+          {
+            option: 'lifetime.minSeconds',
+          },
+        );
+      }
+    },
   },
 ];
 
@@ -595,6 +624,6 @@ export function resolveCimdOptions(input: unknown = {}): ResolvedCimdOptions {
     resolved[name] = given[name] !== undefined ? given[name] : spec.default;
   }
   const options = resolved as ResolvedCimdOptions;
-  for (const check of STARTUP_CHECKS) check(options);
+  for (const check of STARTUP_CHECKS) check.run(options);
   return Object.freeze(options);
 }
