@@ -536,11 +536,16 @@ describe('rejections: nothing supported', () => {
   test('absent auth method when the provider does not support none', () => {
     expectUnauthorized(() => validate(base(), caps({ clientAuthMethods: ['client_secret_basic', 'private_key_jwt'] })));
   });
-  test.each([
-    ['empty', []],
-    ['only unknown methods', ['magic']],
-  ])('plural auth methods with nothing supported: %s', (_label, plural) => {
-    expectUnauthorized(() => validate(base({ token_endpoint_auth_methods_supported: plural })));
+  test('plural auth methods with nothing supported: only unknown methods', () => {
+    expectUnauthorized(() => validate(base({ token_endpoint_auth_methods_supported: ['magic'] })));
+  });
+  // Issue 22 item 8: an empty list is a malformed document, not unauthorized_client.
+  test('an empty token_endpoint_auth_methods_supported is a malformed document', () => {
+    expectRejected(
+      () => validate(base({ token_endpoint_auth_methods_supported: [] })),
+      'rejected:document',
+      'token_endpoint_auth_methods_supported',
+    );
   });
   test('plural without none when the provider only supports none: unauthorized_client, never none', () => {
     expectUnauthorized(() =>
@@ -598,8 +603,19 @@ describe('normalisation: token endpoint auth method', () => {
   test('singular private_key_jwt', () => {
     expect(method({ token_endpoint_auth_method: 'private_key_jwt' })).toBe('private_key_jwt');
   });
-  test('plural only: none preferred when present', () => {
-    expect(method({ token_endpoint_auth_methods_supported: ['private_key_jwt', 'none'] })).toBe('none');
+  // Issue 22 item 8: the client's order of preference decides where draft-03 §6 leaves the choice open.
+  test("plural only: the client's first supported entry wins, none is not preferred", () => {
+    expect(method({ token_endpoint_auth_methods_supported: ['private_key_jwt', 'none'] })).toBe('private_key_jwt');
+    expect(method({ token_endpoint_auth_methods_supported: ['none', 'private_key_jwt'] })).toBe('none');
+  });
+  test('the choice and its reason are reported (the fetched event detail)', () => {
+    const chosen = validate(
+      base({ ...keys, token_endpoint_auth_methods_supported: ['magic', 'private_key_jwt', 'none'] }),
+    );
+    expect(chosen.authMethod).toBe(
+      'auth method private_key_jwt: the first entry of token_endpoint_auth_methods_supported this server supports (not supported: magic)',
+    );
+    expect(validate(base()).authMethod).toBe('auth method none: the document names no method');
   });
   test('plural only: without none, the first common method in document order', () => {
     expect(method({ token_endpoint_auth_methods_supported: ['magic', 'private_key_jwt'] })).toBe('private_key_jwt');
@@ -620,13 +636,13 @@ describe('normalisation: token endpoint auth method', () => {
       }),
     ).toBe('none');
   });
-  test('an unsupported singular is not an error while a listed method is supported: none first', () => {
+  test('an unsupported singular is not an error while a listed method is supported: the first supported one', () => {
     expect(
       method({
         token_endpoint_auth_method: 'self_signed_tls_client_auth',
         token_endpoint_auth_methods_supported: ['private_key_jwt', 'self_signed_tls_client_auth', 'none'],
       }),
-    ).toBe('none');
+    ).toBe('private_key_jwt');
   });
   test('an unsupported singular is not an error while a listed method is supported: else the first one', () => {
     expect(

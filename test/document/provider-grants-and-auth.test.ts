@@ -161,6 +161,38 @@ describe('auth method negotiation through oidc-provider (draft-03 §6)', () => {
     expect((await startAuthorization(noneOnly.issuer, cid, REDIRECT)).status).toBe(303);
   });
 
+  // Issue 22 item 8: oidc-provider keeps one method per client; the client's first choice wins, so a client that
+  // signs is not handed `none` (it would get invalid_client), and the fetched event says what was chosen.
+  it('plural [private_key_jwt, none] without a singular: private_key_jwt, reported in the fetched event', async () => {
+    const cid = host.publish('/signs-first.json', {
+      client_name: 'Signs first',
+      redirect_uris: [REDIRECT],
+      token_endpoint_auth_methods_supported: ['private_key_jwt', 'none'],
+      jwks_uri: 'https://app.example.com/jwks.json',
+    });
+    expect((await startAuthorization(full.issuer, cid, REDIRECT)).status).toBe(303);
+    expect((await full.provider.Client.find(cid))?.tokenEndpointAuthMethod).toBe('private_key_jwt');
+    expect(full.events.find((e) => e.cid === cid && e.reason === 'fetched')?.detail).toBe(
+      'auth method private_key_jwt: the first entry of token_endpoint_auth_methods_supported this server supports',
+    );
+  });
+
+  it('an empty plural list is a malformed document on the 400 page', async () => {
+    const cid = host.publish('/empty-plural.json', {
+      client_name: 'Empty',
+      redirect_uris: [REDIRECT],
+      token_endpoint_auth_methods_supported: [],
+    });
+    const response = await startAuthorization(full.issuer, cid, REDIRECT);
+    expect(response.status).toBe(400);
+    expect(response.location).toBeNull();
+    expect(full.events.at(-1)).toMatchObject({
+      reason: 'rejected:document',
+      rule: 'token_endpoint_auth_methods_supported',
+      cid,
+    });
+  });
+
   it('Codex: only the plural [none]', async () => {
     const cid = host.publish('/codex.json', {
       client_name: 'Codex',

@@ -97,6 +97,16 @@ describe('client-authentication JWT typ of CIMD clients', () => {
     });
   });
 
+  test("the type draft-03 §6 recommends (oauth-client-auth+jwt) is explicit, in 'require' mode too, and silent", async () => {
+    await withProvider({ clientAssertionTyp: 'require' }, async (op) => {
+      const recommended = await tokenRequest(op, { typ: 'oauth-client-auth+jwt' });
+      expect(recommended.status).toBe(200);
+      const prefixed = await tokenRequest(op, { typ: 'application/OAuth-Client-Auth+JWT' });
+      expect(prefixed.status).toBe(200);
+      expect(op.events.some((e) => e.reason.includes('client_assertion'))).toBe(false);
+    });
+  });
+
   test('a misspelt mode is refused at startup', () => {
     expect(() => createCimd({ issuer: 'http://localhost:3999', clientAssertionTyp: 'required' as never })).toThrow(
       /clientAssertionTyp must be .*accept.*require.*required/,
@@ -109,6 +119,9 @@ describe('client-authentication JWT typ of CIMD clients', () => {
     ['jwt', 'untyped'],
     ['client-authentication+jwt', 'explicit'],
     ['Application/Client-Authentication+JWT', 'explicit'],
+    ['oauth-client-auth+jwt', 'explicit'],
+    ['application/oauth-client-auth+jwt', 'explicit'],
+    ['oauth-client-auth', 'other'],
     ['dpop+jwt', 'other'],
     ['at+jwt', 'other'],
     [7, 'other'],

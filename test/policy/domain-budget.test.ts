@@ -3,6 +3,7 @@
  * known clients may use (draft-ietf-oauth-client-id-metadata-document-03 §9.6, "Rate limits never lock out a known-good client").
  */
 import { describe, expect, test } from '@jest/globals';
+import { createCimd } from 'oidc-provider-cimd';
 import {
   type BudgetTicket,
   budgetScope,
@@ -94,25 +95,28 @@ describe('capacity reserved for known clients', () => {
 
 describe('options and the shared check', () => {
   test('misspelt or invalid options are refused', () => {
-    expect(() => new FetchBudget({ perHostBrust: 3 } as never)).toThrow(/unknown budget option "perHostBrust"/);
-    expect(() => new FetchBudget({ maxConcurrent: 0 })).toThrow(/maxConcurrent/);
-    expect(() => new FetchBudget({ maxConcurrent: 4, reservedForKnown: 4 })).toThrow(/reservedForKnown/);
+    // The options table validates the budget (plugin/options.ts); the constructor takes validated options.
+    expect(() => createCimd({ budget: { perHostBrust: 3 } as never })).toThrow(/unknown option "budget.perHostBrust"/);
+    expect(() => createCimd({ budget: { maxConcurrent: 0 } })).toThrow(/budget.maxConcurrent/);
+    expect(() => createCimd({ budget: { maxConcurrent: 4, reservedForKnown: 4 } })).toThrow(/budget.reservedForKnown/);
   });
 
   test('acquire: a cluster-wide refusal gives the in-process slot back; no answer leaves the decision local', async () => {
-    const budget = new FetchBudget({ maxConcurrent: 2, reservedForKnown: 0 });
     const calls: unknown[] = [];
     let answer: Awaited<ReturnType<SharedBudgetCheck['take']>> = {
       granted: false,
       code: 'cluster_domain_rate',
       reason: 'cluster-wide fetch budget for example.com exhausted',
     };
-    budget.share({
-      take: async (scope, options) => {
-        calls.push([scope, options]);
-        return answer;
+    const budget = new FetchBudget(
+      { maxConcurrent: 2, reservedForKnown: 0 },
+      {
+        take: async (scope, options) => {
+          calls.push([scope, options]);
+          return answer;
+        },
       },
-    });
+    );
     const refused = await budget.acquire('https://a.example.com/c', { known: true });
     expect(refused).toMatchObject({ granted: false, code: 'cluster_domain_rate' });
     expect(calls).toEqual([[{ host: 'a.example.com', domain: 'example.com' }, { known: true }]]);

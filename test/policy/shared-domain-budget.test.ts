@@ -27,13 +27,6 @@ describe('cluster-wide budgets per registrable domain', () => {
     const cache = await createRedisCache(redis.url, { namespace, maxReconnectDelayMs: 100 });
     caches.push(cache);
     const handle = redisHandleOf(cache)!;
-    const local = new FetchBudget({
-      perHostBurst: 1000,
-      perDomainBurst: 1000,
-      maxConcurrent: 1000,
-      maxConcurrentPerDomain: 1000,
-      now: () => 0,
-    });
     // Generous deadline: a slow CI box must not turn a late answer into "Redis is down".
     const shared = new SharedFetchBudget({
       handle,
@@ -41,7 +34,16 @@ describe('cluster-wide budgets per registrable domain', () => {
       host: { limit: 6, windowMs: 100_000, reserve: 2 },
       domain: { limit: 10, windowMs: 100_000, reserve: 3 },
     });
-    local.share(shared);
+    const local = new FetchBudget(
+      {
+        perHostBurst: 1000,
+        perDomainBurst: 1000,
+        maxConcurrent: 1000,
+        maxConcurrentPerDomain: 1000,
+        now: () => 0,
+      },
+      shared,
+    );
     return { local, handle };
   };
 

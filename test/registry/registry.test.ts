@@ -4,6 +4,7 @@
  */
 import { jest } from '@jest/globals';
 import { Keyv } from '@keyv/redis';
+import { createCimd } from 'oidc-provider-cimd';
 import { SharedGuard } from '../../packages/oidc-provider-cimd/src/cache/shared-guard.js';
 import type { ReasonCode } from '../../packages/oidc-provider-cimd/src/observe/errors.js';
 import type { CimdEvent } from '../../packages/oidc-provider-cimd/src/observe/events.js';
@@ -181,11 +182,12 @@ describe('client registry', () => {
     await registry.close();
   });
 
+  // The options table validates the registry options (plugin/options.ts); the registry takes validated ones.
   test.each([
-    [{ maxClient: 5 }, /unknown registry option "maxClient"/],
-    [{ maxClients: 0 }, /maxClients must be a positive integer/],
-    [{ flushIntervalMs: 1.5 }, /flushIntervalMs must be a positive integer/],
+    [{ maxClient: 5 }, /unknown option "registry.maxClient"/],
+    [{ maxClients: 0 }, /registry.maxClients must be a positive integer/],
+    [{ flushIntervalMs: 0 }, /registry.flushIntervalMs must be a positive number/],
   ])('%j is refused', (options, message) => {
-    expect(() => setup(options as RegistryOptions)).toThrow(message);
+    expect(() => createCimd({ registry: options as RegistryOptions })).toThrow(message);
   });
 });

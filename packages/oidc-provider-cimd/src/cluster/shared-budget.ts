@@ -1,5 +1,5 @@
 /**
- * The fetch budgets shared by every instance on one Redis (draft-ietf-oauth-client-id-metadata-document-03 §9.6): without them, N replicas would each grant a
+ * The fetch budgets shared by every instance on one Redis (SPEC.ssrf): without them, N replicas would each grant a
  * flood the full budget. Fixed window counters per host and per registrable domain; the in-process token
  * buckets (fetch/budget.ts) still smooth bursts, these only cap the cluster-wide totals. Each counter has a
  * small reserve counter that only refreshes of client ids that validated before may use, so that junk ids on a

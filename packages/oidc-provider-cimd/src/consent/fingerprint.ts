@@ -1,5 +1,5 @@
 /**
- * The security-relevant parts of a client's metadata (draft §8.4): where it may send the user back to, how it
+ * The security-relevant parts of a client's metadata (SPEC.changedMetadata): where it may send the user back to, how it
  * authenticates, and which keys it authenticates with. A change in any of them since a user's grant means the
  * user is asked again.
  */

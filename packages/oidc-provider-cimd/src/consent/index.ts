@@ -51,12 +51,12 @@ export interface ConsentOptions {
   /** Client id patterns (exact ids, `host`, `*.host`) that never get the new-client notice (the loopback warning stays). */
   trusted?: readonly ClientPattern[];
   /**
-   * New-client signal (draft §8.9): a CIMD client is "new" while this server first saw it less than
+   * New-client signal (SPEC.domainTrust): a CIMD client is "new" while this server first saw it less than
    * `minAgeMs` ago (default 7 days) OR fewer than `minUsers` users granted it (default 5). `false`: off.
    */
   newClient?: false | { minAgeMs?: number; minUsers?: number };
   /**
-   * Changed-client signal (draft §8.4): remember, per user and client, a fingerprint of the redirect URIs,
+   * Changed-client signal (SPEC.changedMetadata): remember, per user and client, a fingerprint of the redirect URIs,
    * auth method and keys the user approved; ask again when they change. Default true.
    */
   changedClient?: boolean;
@@ -166,18 +166,8 @@ function withDeadline<T>(promise: Promise<T>, ms: number, fallback: T): Promise<
 
 export function createConsent(deps: ConsentDependencies): Consent {
   const { options, now } = deps;
+  // Validated by the options table (plugin/options.ts, `consent`); nothing is checked here.
   const loopbackMode = options.loopback ?? 'always';
-  if (loopbackMode !== 'always' && loopbackMode !== 'once') {
-    throw new TypeError(
-      `oidc-provider-cimd: consent.loopback must be 'always' or 'once', got ${JSON.stringify(loopbackMode)}`,
-    );
-  }
-  if (options.registeredClients !== undefined && typeof options.registeredClients !== 'boolean') {
-    throw new TypeError('oidc-provider-cimd: consent.registeredClients must be a boolean');
-  }
-  if (options.adapter !== undefined && typeof options.adapter !== 'function') {
-    throw new TypeError('oidc-provider-cimd: consent.adapter must be an oidc-provider adapter factory or class');
-  }
   const newClient = options.newClient === false ? undefined : { minAgeMs: 7 * DAY, minUsers: 5, ...options.newClient };
   const changedClient = options.changedClient !== false;
   const registeredClients = options.registeredClients === true;

@@ -1,5 +1,5 @@
 /**
- * The logo proxy (draft-ietf-oauth-client-id-metadata-document-03 §9.9, MCP authorization): the server fetches a client's `logo_uri` itself, through the guarded fetcher, and
+ * The logo proxy (SPEC.domainTrust, MCP authorization): the server fetches a client's `logo_uri` itself, through the guarded fetcher, and
  * serves it from its own origin, so the user's browser never contacts the client's host (no tracking pixel, no
  * SVG with script, no content that changes between the check and the page).
  *

@@ -1,7 +1,7 @@
 /**
  * What the new-client signal remembers, in the plugin's Keyv store (shared between instances when it is Redis):
  * per client id, when this server first saw it, and (hashed) which users granted it, up to the threshold that
- * makes it "not new" (draft-ietf-oauth-client-id-metadata-document-03 §9.9).
+ * makes it "not new" (SPEC.domainTrust).
  *
  * These records are advisory and may be evicted: a lost record makes the client look new again, which only adds
  * a notice. What a user approved is never kept here (see approvals.ts): it must not be evictable.

@@ -1,5 +1,5 @@
 /**
- * Outbound fetch budgets (draft-ietf-oauth-client-id-metadata-document-03 §9.6): a server that fetches URLs chosen by strangers must not become a traffic
+ * Outbound fetch budgets (SPEC.ssrf): a server that fetches URLs chosen by strangers must not become a traffic
  * reflector, and strangers must not be able to spend the capacity that legitimate clients need.
  *
  * - A token bucket per target host AND per registrable domain (eTLD+1 from the Public Suffix List, private
@@ -161,42 +161,28 @@ export class FetchBudget {
   readonly #domains: Buckets;
   readonly #domainInflight = new Map<string, number>();
   #inflight = 0;
-  #shared: SharedBudgetCheck | undefined;
+  readonly #shared: SharedBudgetCheck | undefined;
 
-  constructor(options: FetchBudgetOptions = {}) {
-    const positive = (name: keyof FetchBudgetOptions, fallback: number, min = 1): number => {
-      const value = options[name] ?? fallback;
-      if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
-        throw new TypeError(`oidc-provider-cimd: budget.${name} must be a number >= ${min}, got ${String(value)}`);
-      }
-      return value;
-    };
-    const known = new Set<string>([
-      'perHostBurst',
-      'perHostPerSecond',
-      'perDomainBurst',
-      'perDomainPerSecond',
-      'maxConcurrent',
-      'reservedForKnown',
-      'maxConcurrentPerDomain',
-      'reservedPerDomainForKnown',
-      'maxHosts',
-      'now',
-    ]);
-    for (const name of Object.keys(options)) {
-      if (!known.has(name)) throw new TypeError(`oidc-provider-cimd: unknown budget option ${JSON.stringify(name)}`);
-    }
+  /**
+   * `shared`: the cluster-wide budget {@link acquire} consults, or a factory given this budget's windows (the
+   * composition root, plugin/pipeline.ts, builds it from them). Fixed at construction: never attached later.
+   */
+  constructor(
+    options: FetchBudgetOptions = {},
+    shared?: SharedBudgetCheck | ((windows: FetchBudget['windows']) => SharedBudgetCheck | undefined),
+  ) {
+    // Validated by the options table (plugin/options.ts: types, minimums, reservedForKnown < maxConcurrent).
+    const positive = (name: Exclude<keyof FetchBudgetOptions, 'now'>, fallback: number): number =>
+      options[name] ?? fallback;
     const maxHosts = positive('maxHosts', 10_000);
-    this.#hosts = new Buckets(positive('perHostBurst', 40), positive('perHostPerSecond', 10, 0.001), maxHosts);
-    this.#domains = new Buckets(positive('perDomainBurst', 80), positive('perDomainPerSecond', 20, 0.001), maxHosts);
+    this.#hosts = new Buckets(positive('perHostBurst', 40), positive('perHostPerSecond', 10), maxHosts);
+    this.#domains = new Buckets(positive('perDomainBurst', 80), positive('perDomainPerSecond', 20), maxHosts);
     this.#maxConcurrent = positive('maxConcurrent', 32);
-    this.#reservedForKnown = positive('reservedForKnown', Math.min(8, Math.floor(this.#maxConcurrent / 4)), 0);
-    if (this.#reservedForKnown >= this.#maxConcurrent) {
-      throw new TypeError('oidc-provider-cimd: budget.reservedForKnown must be smaller than budget.maxConcurrent');
-    }
+    this.#reservedForKnown = positive('reservedForKnown', Math.min(8, Math.floor(this.#maxConcurrent / 4)));
     this.#perDomain = positive('maxConcurrentPerDomain', 4);
-    this.#perDomainKnown = this.#perDomain + positive('reservedPerDomainForKnown', 2, 0);
+    this.#perDomainKnown = this.#perDomain + positive('reservedPerDomainForKnown', 2);
     this.#now = options.now ?? Date.now;
+    this.#shared = typeof shared === 'function' ? shared(this.windows) : shared;
   }
 
   /** The per-host and per-domain rates as fixed windows (a full bucket per refill time), for a cluster-wide counter. */
@@ -215,11 +201,6 @@ export class FetchBudget {
 
   get inflight(): number {
     return this.#inflight;
-  }
-
-  /** Attaches the cluster-wide budget that {@link acquire} consults. */
-  share(shared: SharedBudgetCheck | undefined): void {
-    this.#shared = shared;
   }
 
   /**

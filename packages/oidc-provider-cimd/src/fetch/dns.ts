@@ -1,5 +1,5 @@
 /**
- * Name resolution that cannot starve the process (draft-ietf-oauth-client-id-metadata-document-03 §9.6, "Name resolution cannot starve the process").
+ * Name resolution that cannot starve the process (SPEC.ssrf, "Name resolution cannot starve the process").
  *
  * Node's `dns.lookup` runs getaddrinfo on libuv's thread pool (4 threads unless UV_THREADPOOL_SIZE says
  * otherwise), and libuv lets slow work such as getaddrinfo occupy only half of it: 2 calls at once by default.
@@ -14,7 +14,7 @@
  * black-holed names"): a bounded pool of getaddrinfo calls does not hold, because black-holed names keep the
  * pool full and every legitimate name is then refused.
  *
- * The system resolver (and so /etc/hosts) is used only for the development exception (draft §8.6): with
+ * The system resolver (and so /etc/hosts) is used only for the development exception (SPEC.development): with
  * `allowLoopback`, `localhost` names, and names DNS does not know (a hosts-file alias of a local test server),
  * go through getaddrinfo, one at a time, each within the same deadline.
  */

@@ -1,5 +1,5 @@
 /**
- * The guarded fetcher (draft-ietf-oauth-client-id-metadata-document-03 §9.6): every request the server makes on a client's behalf goes through one undici
+ * The guarded fetcher (SPEC.ssrf): every request the server makes on a client's behalf goes through one undici
  * Agent whose connector enforces the address policy on the exact address dialled.
  */
 import dns from 'node:dns';
@@ -35,7 +35,7 @@ export interface FetcherOptions {
   dnsTimeoutMs?: number;
   /**
    * Budget drawn on by {@link Fetcher.get} and {@link Fetcher.fetch} (`jwks_uri`, `logo_uri`,
-   * `sector_identifier_uri`: draft-ietf-oauth-client-id-metadata-document-03 §9.6, "the same budgets"). Documents are charged by their caller, the resolver,
+   * `sector_identifier_uri`: SPEC.ssrf, "the same budgets"). Documents are charged by their caller, the resolver,
    * which holds the ticket around {@link Fetcher.fetchDocument}.
    */
   budget?: FetchBudget;

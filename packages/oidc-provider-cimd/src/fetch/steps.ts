@@ -1,5 +1,5 @@
 /**
- * The ordered steps of a guarded fetch (draft-ietf-oauth-client-id-metadata-document-03 §5; RFC 9110 for the
+ * The ordered steps of a guarded fetch (SPEC.discovery; RFC 9110 for the
  * status, content coding and media type). The fetcher applies them in exactly this order, and `cimd check`
  * reports them in this order: a response failing two steps is rejected at the first one listed here, and the
  * report says so. Reordering this list reorders both.
@@ -54,7 +54,7 @@ export const FETCH_STEPS: readonly FetchStep[] = Object.freeze([
     codes: [Reason.RejectedAddress, Reason.RejectedNetwork, Reason.RejectedTimeout],
   },
   {
-    // Only 200 is success; a redirect is never followed (draft-03 §5).
+    // Only 200 is success; a redirect is never followed (SPEC.discovery).
     id: 'status',
     requires: 'status 200, no redirect',
     codes: [Reason.RejectedStatus],

@@ -19,7 +19,7 @@ export const Reason = {
   ClientFetchFailed: 'client_fetch_failed',
   /** `report` admission mode: a client that `allowlist` mode would refuse was served. */
   WouldDeny: 'would_deny',
-  /** A CIMD client authenticated with a JWT without the explicit `typ` of draft-03 §6 (accepted by default). */
+  /** A CIMD client authenticated with a JWT without the explicit `typ` of SPEC.clientAuthentication (accepted by default). */
   ClientAssertionUntyped: 'client_assertion_untyped',
   /** A CIMD client's authentication JWT was refused for its `typ` (see the `clientAssertionTyp` option). */
   RejectedClientAssertionTyp: 'rejected:client_assertion_typ',
@@ -37,7 +37,7 @@ export const Reason = {
   RejectedDocument: 'rejected:document',
   /**
    * The document is valid, but this server supports none of its token endpoint auth methods
-   * (draft-ietf-oauth-client-id-metadata-document-03 §6): the provider answers `unauthorized_client`.
+   * (SPEC.clientAuthentication): the provider answers `unauthorized_client`.
    */
   UnauthorizedClient: 'rejected:unauthorized_client',
   RejectedPolicy: 'rejected:policy',
@@ -141,7 +141,7 @@ export class CimdError extends Error {
     this.details = Object.freeze({ ...options.details });
   }
 
-  /** The uniform, non-revealing description of draft-ietf-oauth-client-id-metadata-document-03 §9.6: never addresses, never internals. */
+  /** The uniform, non-revealing description of SPEC.ssrf: never addresses, never internals. */
   get publicMessage(): string {
     if (RETRIEVAL_CODES.has(this.code)) return PUBLIC_RETRIEVAL_MESSAGE;
     if (this.code === Reason.RateLimited) return 'client metadata document retrieval is temporarily rate limited';

@@ -112,16 +112,6 @@ function countsAsSighting(reason: ReasonCode): boolean {
   return reason !== 'rejected:url' && !reason.startsWith('operator:');
 }
 
-function positiveInteger(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 1) {
-    throw new TypeError(`oidc-provider-cimd: registry.${name} must be a positive integer, got ${String(value)}`);
-  }
-  return value;
-}
-
-const OPTION_NAMES = new Set(['maxClients', 'maxUsersPerClient', 'flushIntervalMs', 'retentionMs']);
-
 export class ClientRegistry {
   readonly #deps: RegistryDependencies;
   readonly #maxClients: number;
@@ -139,18 +129,12 @@ export class ClientRegistry {
   #closed = false;
 
   constructor(deps: RegistryDependencies, options: RegistryOptions = {}) {
-    for (const name of Object.keys(options)) {
-      if (!OPTION_NAMES.has(name)) {
-        throw new TypeError(
-          `oidc-provider-cimd: unknown registry option ${JSON.stringify(name)} (expected ${[...OPTION_NAMES].join(', ')})`,
-        );
-      }
-    }
+    // Validated by the options table (plugin/options.ts, `registry`); only the defaults are applied here.
     this.#deps = deps;
-    this.#maxClients = positiveInteger('maxClients', options.maxClients, 1000);
-    this.#maxUsers = positiveInteger('maxUsersPerClient', options.maxUsersPerClient, 1000);
-    this.#flushIntervalMs = positiveInteger('flushIntervalMs', options.flushIntervalMs, 10_000);
-    this.#retentionMs = positiveInteger('retentionMs', options.retentionMs, 90 * DAY);
+    this.#maxClients = options.maxClients ?? 1000;
+    this.#maxUsers = options.maxUsersPerClient ?? 1000;
+    this.#flushIntervalMs = options.flushIntervalMs ?? 10_000;
+    this.#retentionMs = options.retentionMs ?? 90 * DAY;
     // Bounded between flushes too, so a flood of junk ids cannot grow the process.
     this.#maxPending = Math.max(this.#maxClients, 100);
   }

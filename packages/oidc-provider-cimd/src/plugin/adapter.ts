@@ -73,7 +73,7 @@ function clientAdapter(base: Adapter, resolveClient: ClientResolver): Adapter {
       } catch (error) {
         if (isCimdError(error)) {
           // The provider renders this as a 400 error page: an unresolved client is never redirected to.
-          // draft-ietf-oauth-client-id-metadata-document-03 §6: no usable auth method is `unauthorized_client`.
+          // SPEC.clientAuthentication: no usable auth method is `unauthorized_client`.
           if (error.code === Reason.UnauthorizedClient)
             throw new errors.UnauthorizedClient(error.publicMessage, error.code);
           throw new errors.InvalidClient(error.publicMessage, error.code);

@@ -2,17 +2,9 @@
  * The plugin object: options in, a configuration transformer and an operator API out.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import Keyv from 'keyv';
 import type { AdapterPayload, Configuration } from 'oidc-provider';
 import { Provider } from 'oidc-provider';
 import type { CacheEntry } from '../cache/document-cache.js';
-import { DocumentCache } from '../cache/document-cache.js';
-import { createBoundedMemoryStore } from '../cache/memory-store.js';
-import { SharedGuard } from '../cache/shared-guard.js';
-import { createInvalidationBus, FetchLock, type InvalidationBus } from '../cluster/fetch-lock.js';
-import { announceStoreLimits, storeLimits } from '../cluster/limits.js';
-import { redisHandleOf } from '../cluster/redis.js';
-import { SharedFetchBudget } from '../cluster/shared-budget.js';
 import {
   type ConsentViewModel,
   type ConsentViewModelInput,
@@ -21,19 +13,14 @@ import {
   type InteractionPolicy,
   type LogoResponse,
 } from '../consent/index.js';
-import { FetchBudget } from '../fetch/budget.js';
 import type { Fetcher } from '../fetch/fetcher.js';
-import { StoreState } from '../observe/errors.js';
-import { createEmitter, type Emit } from '../observe/events.js';
-import { ClientRegistry, type RegisteredClient } from '../observe/registry.js';
-import { type CacheInspection, Resolver } from '../resolve/resolver.js';
-import type { UrlVerdict } from '../rules/client-id-url.js';
-import { createTrustPolicy } from '../rules/trust.js';
+import type { RegisteredClient } from '../observe/registry.js';
+import type { CacheInspection, Resolver } from '../resolve/resolver.js';
 import { type AdapterConstructor, type AdapterFactory, wrapAdapter } from './adapter.js';
 import { createClientAssertionCheck } from './client-assertion.js';
 import { type DiscoveryReport, runDiscoveryCheck } from './discovery-check.js';
 import { developmentAdapter } from './memory-adapter.js';
-import { CimdOptionError, type CimdOptions, isLoopbackIssuer, resolveCimdOptions } from './options.js';
+import { CimdOptionError, type CimdOptions, resolveCimdOptions } from './options.js';
 import { buildPipeline } from './pipeline.js';
 import { providerFetch } from './provider-fetch.js';
 
@@ -58,7 +45,7 @@ export interface Cimd {
    */
   purge(clientId: string): Promise<void>;
   /**
-   * Pre-registers a client (draft §7.2): validates its document now — fetched from the client_id, or the
+   * Pre-registers a client (SPEC.preRegistration): validates its document now — fetched from the client_id, or the
    * `document` given (which must name this client_id) — and stores it in the shared store as pinned. A pinned
    * client resolves without any fetch, whatever its host does, until `unpin` (or `purge`). `refresh` of a
    * pinned client refetches and keeps it pinned. Throws CimdError on a rejected id or document, and Error when
@@ -107,95 +94,12 @@ export function createCimd(options: CimdOptions = {}): Cimd {
   // Unknown keys, wrong types (nested options included) and contradicting options throw here, naming the option.
   const resolved = resolveCimdOptions(options);
   const enabled = resolved.enabled;
-  const allowLoopback = resolved.allowLoopback;
 
-  // Every fetch made on a client's behalf (documents, jwks_uri, logo_uri, sector_identifier_uri) draws on it.
-  const budget = new FetchBudget(options.budget);
-  // The composition root (./pipeline.ts): the same fetcher, URL rules, document-rule options and lifetime
-  // bounds that `cimd check` builds.
-  const pipeline = buildPipeline(resolved, { budget });
-  const fetcher = pipeline.fetcher;
-
-  const now = options.now ?? Date.now;
-  const shared = options.cache ?? new Keyv({ store: createBoundedMemoryStore() });
-  // Keyv re-emits store errors; without a listener an EventEmitter 'error' would crash the process.
-  shared.on('error', () => {});
-  const guard = new SharedGuard({ timeoutMs: resolved.sharedCacheTimeoutMs });
-  const redis = redisHandleOf(shared);
-  const cache = new DocumentCache({
-    shared,
-    redis,
-    maxEntries: resolved.memoryCacheSize,
-    guard,
-    revalidationGraceMs: 24 * 60 * 60 * 1000,
-    transportFallbackMs: resolved.transportFallbackMs,
-    // README "Caching and Redis": the store going down and coming back is reported once each.
-    onStoreState: (state) => emit(state === 'down' ? StoreState.Down : StoreState.Up, '', performance.now(), 'shared'),
-    now,
-  });
-  // README "Caching and Redis": a guarantee that cannot hold on this store is announced at startup, never lost silently.
-  announceStoreLimits(storeLimits(options.cache, redis));
-  const fetchLock =
-    redis && resolved.fetchLock
-      ? new FetchLock({ handle: redis, guard, ttlMs: resolved.fetchLockTtlMs ?? resolved.timeoutMs + 1000 })
-      : undefined;
-  let invalidation: InvalidationBus | undefined;
-  // The registry writes from a timer, off every request's path: it can afford a longer deadline than lookups,
-  // and has its own circuit, so a slow request-path operation never makes it drop a batch.
-  const registryGuard = new SharedGuard({ timeoutMs: Math.max(2000, resolved.sharedCacheTimeoutMs) });
-  const registry =
-    options.registry === false
-      ? undefined
-      : new ClientRegistry({ store: shared, run: (op) => registryGuard.run(op), now }, options.registry ?? {});
-  // The registry is fed the reason and the client id directly, so that without an onEvent listener no event
-  // object is built on the warm path.
-  const emitEvent = createEmitter(options.onEvent);
-  const emit: Emit = registry
-    ? (reason, cid, startedAt, tier, extra, host) => {
-        registry.note(reason, cid);
-        emitEvent(reason, cid, startedAt, tier, extra, host);
-      }
-    : emitEvent;
-  const policy = createTrustPolicy(options.policy);
-  // With Redis, the budgets are cluster-wide too: N instances must not each grant a flood the full budget.
-  budget.share(redis ? new SharedFetchBudget({ handle: redis, guard, ...budget.windows }) : undefined);
-  const lifetime = pipeline.lifetime;
-
-  // URL rules depend on the issuer; compiled once per issuer seen.
-  const urlRulesFor = pipeline.urlRulesFor;
-  const currentIssuer = (): string | undefined => options.issuer ?? Provider.ctx?.oidc?.provider?.issuer;
-  // The development exception was checked against the `issuer` option at startup; the provider that actually
-  // serves the request is what counts (draft-ietf-oauth-client-id-metadata-document-03 §9.6). A provider with a
-  // public issuer gets no CIMD client at all while allowLoopback is set: a misconfiguration fails closed, with an
-  // event per lookup (rule `development_exception`).
-  // The verdict is remembered for the last issuer seen: parsing it on every lookup cost more than the warm lookup.
-  let checkedIssuer: { issuer: string; loopback: boolean } | undefined;
-  const developmentExceptionRefused = (): string | undefined => {
-    if (!allowLoopback) return undefined;
-    const serving = Provider.ctx?.oidc?.provider?.issuer;
-    if (serving === undefined) return undefined;
-    if (checkedIssuer?.issuer !== serving) checkedIssuer = { issuer: serving, loopback: isLoopbackIssuer(serving) };
-    return checkedIssuer.loopback ? undefined : serving;
-  };
-  const urlRules = (cid: string): UrlVerdict => {
-    const publicIssuer = developmentExceptionRefused();
-    if (publicIssuer !== undefined) {
-      return {
-        ok: false,
-        rule: 'development_exception',
-        message: `allowLoopback is set, but the provider serving this request has the non-loopback issuer ${publicIssuer}; the development exception is refused`,
-      };
-    }
-    const issuer = currentIssuer();
-    if (issuer === undefined) {
-      return {
-        ok: false,
-        rule: 'issuer_unknown',
-        message: 'the provider issuer is not known yet (set the issuer option)',
-      };
-    }
-    return urlRulesFor(issuer)(cid);
-  };
+  // The composition root (./pipeline.ts) builds the whole pipeline, stateful parts included, exactly as
+  // `cimd check` builds it; this file only wires it into oidc-provider. The serving provider's issuer is the
+  // one of the request being handled.
+  const pipeline = buildPipeline(resolved, { servingIssuer: () => Provider.ctx?.oidc?.provider?.issuer });
+  const { fetcher, emit, registry, failures } = pipeline;
 
   let resolver: Resolver | undefined;
   const needResolver = (): Resolver => {
@@ -203,17 +107,17 @@ export function createCimd(options: CimdOptions = {}): Cimd {
     return resolver;
   };
 
-  // Consent (draft-ietf-oauth-client-id-metadata-document-03 §9.9, MCP authorization): records in the same shared store, under the same deadlines; logos through the fetcher.
+  // Consent (SPEC.domainTrust, MCP authorization): records in the same shared store, under the same deadlines; logos through the fetcher.
   const consent = createConsent({
-    options: options.consent ?? {},
-    store: shared,
-    guard,
+    options: resolved.consent ?? {},
+    store: pipeline.shared,
+    guard: pipeline.guard,
     fetcher,
-    now,
+    now: resolved.now ?? Date.now,
     inspect: async (cid) => resolver?.operator.inspect(cid),
-    // From the id, never from the cache (draft-ietf-oauth-client-id-metadata-document-03 §9.9, MCP authorization): a `no-store` document is a CIMD client all the same.
+    // From the id, never from the cache (SPEC.domainTrust, MCP authorization): a `no-store` document is a CIMD client all the same.
     isMetadataDocumentClient: (cid) => {
-      const verdict = urlRules(cid);
+      const verdict = pipeline.urlRules(cid);
       return verdict.ok || verdict.rule === 'issuer_unknown';
     },
   });
@@ -258,47 +162,19 @@ export function createCimd(options: CimdOptions = {}): Cimd {
       }
       configured = true;
 
-      const capabilities = pipeline.capabilities(configuration as never);
-      if (redis && !invalidation)
-        invalidation = createInvalidationBus(redis, guard, (cid, rev) => cache.forgetLocal(cid, rev));
-      resolver = new Resolver({
-        urlRules,
-        policy,
-        budget,
-        fetcher,
-        capabilities,
-        documentRules: pipeline.documentRules,
-        grantsWithoutUser: options.grantsWithoutUser ?? [],
-        cache,
-        emit,
-        lifetime,
-        failureBackoffMs: resolved.failureBackoffMs,
-        redirectRefetchAfterMs: resolved.redirectRefetchAfterMs,
-        transportFallbackMs: resolved.transportFallbackMs,
-        refreshCooldownMs: resolved.refreshCooldownMs,
-        now,
-        lock: fetchLock,
-        invalidation,
-      });
+      resolver = pipeline.resolver(pipeline.capabilities(configuration as never));
       const active = resolver;
 
-      // oidc-provider may look a client up again while rendering the error of a failed lookup; remembering the
-      // failure for the rest of that request keeps it to one fetch and one event per request.
-      const failedInRequest = new WeakMap<object, Map<string, unknown>>();
       // A warm client is answered synchronously (see Resolver.lookup): no promise on the hot path.
       const resolveClient = (id: string): AdapterPayload | undefined | Promise<AdapterPayload | undefined> => {
         // Cheapest possible exit for the ids of ordinary clients.
         if (!id.startsWith('https://')) return undefined;
         const ctx = Provider.ctx;
-        const earlier = ctx ? failedInRequest.get(ctx)?.get(id) : undefined;
+        const earlier = failures.earlier(ctx, id);
         if (earlier) throw earlier;
         const redirectUri = ctx?.oidc?.params?.redirect_uri;
         const remember = (error: unknown): never => {
-          if (ctx) {
-            const failures = failedInRequest.get(ctx) ?? new Map<string, unknown>();
-            failures.set(id, error);
-            failedInRequest.set(ctx, failures);
-          }
+          failures.remember(ctx, id, error);
           throw error;
         };
         let found: CacheEntry | undefined | Promise<CacheEntry | undefined>;
@@ -316,10 +192,10 @@ export function createCimd(options: CimdOptions = {}): Cimd {
       const inner = (configuration.adapter ?? developmentAdapter(configuration.clockTolerance)) as
         | AdapterFactory
         | AdapterConstructor;
-      // What users approved is kept with the deployment's own persistence (draft-ietf-oauth-client-id-metadata-document-03 §9.9, MCP authorization): its adapter.
+      // What users approved is kept with the deployment's own persistence (SPEC.domainTrust, MCP authorization): its adapter.
       consent.useAdapter(inner);
 
-      // draft-03 §6 explicit typing of client-authentication JWTs, checked in oidc-provider's own hook.
+      // SPEC.clientAuthentication: explicit typing of client-authentication JWTs, checked in oidc-provider's own hook.
       const staticIds = new Set((configuration.clients ?? []).map((client) => client.client_id));
       const assertJwtClientAuthClaimsAndHeader = createClientAssertionCheck({
         mode: resolved.clientAssertionTyp,
@@ -342,21 +218,9 @@ export function createCimd(options: CimdOptions = {}): Cimd {
         assertJwtClientAuthClaimsAndHeader,
       };
       if (registration?.idFactory) {
-        const idFactory = registration.idFactory;
         next.features = {
           ...configuration.features,
-          registration: {
-            ...registration,
-            idFactory(ctx) {
-              const id = idFactory(ctx);
-              if (typeof id === 'string' && id.startsWith('https://')) {
-                throw new Error(
-                  `oidc-provider-cimd: features.registration.idFactory produced ${JSON.stringify(id)}; ids of registered clients must not start with https:// (draft §7.1)`,
-                );
-              }
-              return id;
-            },
-          },
+          registration: { ...registration, idFactory: pipeline.guardIdFactory(registration.idFactory) },
         };
       }
       return next;
@@ -381,12 +245,7 @@ export function createCimd(options: CimdOptions = {}): Cimd {
         mode: resolved.discoveryCheck,
         ...(checkOptions?.onWarning ? { warn: checkOptions.onWarning } : {}),
       }),
-    async close() {
-      await registry?.close();
-      invalidation?.close();
-      invalidation = undefined;
-      await fetcher.close();
-    },
+    close: () => pipeline.close(),
   };
   return plugin;
 }

@@ -17,9 +17,10 @@ import type { FetcherOptions } from '../fetch/fetcher.js';
 import type { EventListener } from '../observe/events.js';
 import type { RegistryOptions } from '../observe/registry.js';
 import { isLoopbackAddress } from '../rules/address-policy.js';
+import { createUrlRules } from '../rules/client-id-url.js';
 import type { GrantWithoutUserRule } from '../rules/document.js';
-import type { LifetimeBounds } from '../rules/http-cache.js';
-import type { TrustPolicyOptions } from '../rules/trust.js';
+import { DEFAULT_LIFETIME_BOUNDS, type LifetimeBounds } from '../rules/http-cache.js';
+import { admissionOf, isExactIdPattern, patternProblem, type TrustPolicyOptions } from '../rules/trust.js';
 import type { ClientAssertionTypMode } from './client-assertion.js';
 import type { DiscoveryCheckMode } from './discovery-check.js';
 
@@ -60,6 +61,11 @@ export interface OptionRow<T, HasDefault extends boolean = boolean> {
   readonly nested?: OptionTable;
   /** For `false | {...}` options: the nested table applies when the value is not `false`. */
   readonly falseAllowed?: boolean;
+  /**
+   * A closer look once `test` passed: the first problem inside the value, `at` being the path below the option
+   * (`[2]`, `[0].clients[1]`), so that the error names the exact element.
+   */
+  readonly inspect?: (value: unknown) => { at: string; message: string } | undefined;
   /** Type-level only. */
   readonly __type?: T;
   readonly __hasDefault?: HasDefault;
@@ -101,16 +107,34 @@ const positiveInteger = <D extends number | undefined = undefined>(defaultValue?
       )) as OptionRow<number, D extends number ? true : false>;
 const nonNegativeInteger = () =>
   row<number>('an integer (0 or more)', (v) => Number.isSafeInteger(v) && (v as number) >= 0);
-const positiveNumber = () => row<number>('a positive number', (v) => isFiniteNumber(v) && v > 0);
 const nonNegativeSeconds = () => row<number>('a number of seconds (0 or more)', (v) => isFiniteNumber(v) && v >= 0);
 const fn = <F>() => row<F>('a function', (v) => typeof v === 'function');
 const strings = () =>
   row<readonly string[]>('an array of strings', (v) => Array.isArray(v) && v.every((s) => typeof s === 'string'));
+/**
+ * A list of client patterns (rules/trust.ts): each one must compile, so that a typo stops startup instead of
+ * silently matching nothing. Exact ids are checked against the client-id URL rules by a startup check.
+ */
+const patterns = () =>
+  Object.freeze({
+    ...strings(),
+    expected: 'an array of strings (client patterns: client ids, URL patterns, hosts, *.hosts or "known")',
+    inspect: (value: unknown) => {
+      const list = value as readonly string[];
+      for (let i = 0; i < list.length; i += 1) {
+        const problem = patternProblem(list[i]);
+        if (problem !== undefined) return { at: `[${i}]`, message: problem };
+      }
+      return undefined;
+    },
+  }) as OptionRow<readonly string[], false>;
 const oneOf = <V extends string>(...values: V[]) =>
   row<V>(values.map((v) => JSON.stringify(v)).join(' or '), (v) => values.includes(v as V));
 const withDefault = <T>(option: OptionRow<T, false>, defaultValue: T): OptionRow<T, true> =>
   Object.freeze({ ...option, default: defaultValue }) as OptionRow<T, true>;
-const object = <T>(table: TableOf<T>, expected = 'an object'): OptionRow<T, false> =>
+/** An options object as a caller writes it: every member optional, `undefined` meaning absent (exactOptionalPropertyTypes). */
+export type OptionsInput<T> = { [K in keyof T]?: T[K] | undefined };
+const object = <T>(table: TableOf<T>, expected = 'an object'): OptionRow<OptionsInput<T>, false> =>
   Object.freeze({ expected, test: isObject, nested: table as OptionTable });
 const falseOr = <T>(inner: OptionRow<T>): OptionRow<false | T, false> =>
   Object.freeze({ ...inner, expected: `false or ${inner.expected}`, falseAllowed: true }) as OptionRow<
@@ -123,52 +147,60 @@ const falseOr = <T>(inner: OptionRow<T>): OptionRow<false | T, false> =>
 
 const POLICY_OPTIONS: TableOf<TrustPolicyOptions> = {
   admission: oneOf('open', 'allowlist', 'report'),
-  allow: strings(),
-  deny: strings(),
+  allow: patterns(),
+  deny: patterns(),
   decide: fn<NonNullable<TrustPolicyOptions['decide']>>(),
 };
 
+const atLeast = (min: number, defaultValue: number) =>
+  row<number>(`a number of at least ${min}`, (v) => isFiniteNumber(v) && v >= min, defaultValue);
+
 const BUDGET_OPTIONS: TableOf<FetchBudgetOptions> = {
-  perHostBurst: positiveNumber(),
-  perHostPerSecond: positiveNumber(),
-  perDomainBurst: positiveNumber(),
-  perDomainPerSecond: positiveNumber(),
-  maxConcurrent: positiveInteger(),
+  perHostBurst: atLeast(1, 40),
+  perHostPerSecond: atLeast(0.001, 10),
+  perDomainBurst: atLeast(1, 80),
+  perDomainPerSecond: atLeast(0.001, 20),
+  maxConcurrent: positiveInteger(32),
+  /** Default: min(8, floor(maxConcurrent / 4)). */
   reservedForKnown: nonNegativeInteger(),
-  maxConcurrentPerDomain: positiveInteger(),
-  reservedPerDomainForKnown: nonNegativeInteger(),
-  maxHosts: positiveInteger(),
+  maxConcurrentPerDomain: positiveInteger(4),
+  reservedPerDomainForKnown: withDefault(nonNegativeInteger(), 2),
+  maxHosts: positiveInteger(10_000),
   now: fn<() => number>(),
 };
 
 const LIFETIME_OPTIONS: TableOf<LifetimeBounds> = {
-  minSeconds: nonNegativeSeconds(),
-  maxSeconds: nonNegativeSeconds(),
-  defaultSeconds: nonNegativeSeconds(),
+  minSeconds: withDefault(nonNegativeSeconds(), DEFAULT_LIFETIME_BOUNDS.minSeconds),
+  maxSeconds: withDefault(nonNegativeSeconds(), DEFAULT_LIFETIME_BOUNDS.maxSeconds),
+  defaultSeconds: withDefault(nonNegativeSeconds(), DEFAULT_LIFETIME_BOUNDS.defaultSeconds),
 };
 
 const LOGO_OPTIONS: TableOf<LogoOptions> = {
-  maxBytes: positiveInteger(),
-  path: row<string>('a path starting with "/"', (v) => typeof v === 'string' && v.startsWith('/')),
-  memoryEntries: positiveInteger(),
+  maxBytes: positiveInteger(64 * 1024),
+  path: row<string>(
+    'a path starting and ending with "/"',
+    (v) => typeof v === 'string' && v.startsWith('/') && v.endsWith('/'),
+    '/cimd/logo/',
+  ),
+  memoryEntries: positiveInteger(200),
   waitMs: positiveMs(2000),
   failureTtlMs: nonNegativeMs(300_000),
 };
 
 const CONSENT_OPTIONS: TableOf<ConsentOptions> = {
-  policy: oneOf('auto', 'manual'),
-  loopback: oneOf('always', 'once'),
-  registeredClients: bool(),
+  policy: withDefault(oneOf<'auto' | 'manual'>('auto', 'manual'), 'auto'),
+  loopback: withDefault(oneOf<'always' | 'once'>('always', 'once'), 'always'),
+  registeredClients: bool(false),
   adapter: fn<NonNullable<ConsentOptions['adapter']>>(),
   approvalTimeoutMs: positiveMs(2000),
-  trusted: strings(),
+  trusted: patterns(),
   newClient: falseOr(
     object<{ minAgeMs?: number; minUsers?: number }>(
-      { minAgeMs: nonNegativeMs(7 * 24 * 60 * 60 * 1000), minUsers: positiveInteger() },
+      { minAgeMs: nonNegativeMs(7 * 24 * 60 * 60 * 1000), minUsers: positiveInteger(5) },
       'an object { minAgeMs, minUsers }',
     ),
   ),
-  changedClient: bool(),
+  changedClient: bool(true),
   logo: falseOr(object<LogoOptions>(LOGO_OPTIONS)),
   recordTtlMs: positiveMs(400 * 24 * 60 * 60 * 1000),
 };
@@ -204,7 +236,7 @@ export const CIMD_OPTIONS = {
    */
   issuer: row<string>('an absolute URL', (v) => typeof v === 'string' && URL.canParse(v)),
   /**
-   * Development exception (draft-ietf-oauth-client-id-metadata-document-03 §9.6): accept `localhost` / loopback
+   * Development exception (SPEC.development): accept `localhost` / loopback
    * client ids and dial loopback addresses. Only honoured with a loopback issuer; any other issuer is a startup
    * error.
    */
@@ -303,23 +335,38 @@ export const CIMD_OPTIONS = {
    * grants: ['client_credentials'] }]`. Never to a client that authenticates with `none`. Default: none, so they
    * are dropped from every CIMD client.
    */
-  grantsWithoutUser: row<readonly GrantWithoutUserRule[]>(
-    'an array of { clients: [...patterns], grants: [...grant types] }',
-    (v) =>
-      Array.isArray(v) &&
-      v.every(
-        (rule) =>
-          isObject(rule) &&
-          Object.keys(rule).every((key) => key === 'clients' || key === 'grants') &&
-          Array.isArray(rule.clients) &&
-          rule.clients.every((c) => typeof c === 'string') &&
-          Array.isArray(rule.grants) &&
-          rule.grants.every((g) => typeof g === 'string'),
-      ),
-  ),
+  grantsWithoutUser: Object.freeze({
+    ...row<readonly GrantWithoutUserRule[]>('an array of { clients: [...patterns], grants: [...grant types] }', (v) =>
+      Array.isArray(v),
+    ),
+    inspect: (value: unknown) => {
+      const rules = value as readonly unknown[];
+      for (let i = 0; i < rules.length; i += 1) {
+        const rule = rules[i];
+        if (!isObject(rule))
+          return { at: `[${i}]`, message: `must be { clients: [...], grants: [...] }, got ${describe(rule)}` };
+        const unknown = Object.keys(rule).find((key) => key !== 'clients' && key !== 'grants');
+        if (unknown !== undefined)
+          return { at: `[${i}].${unknown}`, message: 'is not an option (expected clients and grants)' };
+        for (const key of ['clients', 'grants'] as const) {
+          const list = rule[key];
+          if (!Array.isArray(list) || !list.every((entry) => typeof entry === 'string')) {
+            return { at: `[${i}].${key}`, message: `must be an array of strings, got ${describe(list)}` };
+          }
+        }
+        const clients = rule.clients as string[];
+        for (let j = 0; j < clients.length; j += 1) {
+          const problem = patternProblem(clients[j]);
+          if (problem !== undefined) return { at: `[${i}].clients[${j}]`, message: problem };
+        }
+      }
+      return undefined;
+    },
+  }) as OptionRow<readonly GrantWithoutUserRule[], false>,
   /**
-   * Client-authentication JWTs of CIMD clients (private_key_jwt) without the explicit
-   * `typ: client-authentication+jwt` of draft-03 §6: `'accept'` (default) serves them and emits
+   * Client-authentication JWTs of CIMD clients (private_key_jwt) without an explicit type
+   * (`typ: oauth-client-auth+jwt`, SPEC.clientAuthentication, or
+   * `client-authentication+jwt`, rfc7523bis): `'accept'` (default) serves them and emits
    * `client_assertion_untyped`; `'require'` refuses them. Another explicit type is refused either way.
    */
   clientAssertionTyp: withDefault(oneOf<ClientAssertionTypMode>('accept', 'require'), 'accept'),
@@ -340,7 +387,7 @@ type Table = typeof CIMD_OPTIONS;
 type ValueOf<R> = R extends OptionRow<infer T> ? T : never;
 
 /** The options of `createCimd`, derived from {@link CIMD_OPTIONS} (one row per option). */
-export type CimdOptions = { -readonly [K in keyof Table]?: ValueOf<Table[K]> };
+export type CimdOptions = { -readonly [K in keyof Table]?: ValueOf<Table[K]> | undefined };
 
 /** The options with their defaults applied: an option with a default is always set. */
 export type ResolvedCimdOptions = {
@@ -411,6 +458,10 @@ export function validateOptions(input: unknown, table: OptionTable, path = ''): 
     if (!spec.test(value)) {
       throw new CimdOptionError(`option ${name} must be ${spec.expected}, got ${describe(value)}`, { option: name });
     }
+    const problem = spec.inspect?.(value);
+    if (problem) {
+      throw new CimdOptionError(`option ${name}${problem.at}: ${problem.message}`, { option: `${name}${problem.at}` });
+    }
     if (spec.nested) validateOptions(value, spec.nested, `${name}.`);
   }
 }
@@ -421,38 +472,143 @@ export const isLoopbackIssuer = (issuer: string): boolean => {
   return host !== undefined && (host === 'localhost' || isLoopbackAddress(host));
 };
 
+/** Every list of client patterns in the options, with its option path. */
+function patternLists(o: ResolvedCimdOptions): [string, readonly string[]][] {
+  const lists: [string, readonly string[] | undefined][] = [
+    ['policy.allow', o.policy?.allow],
+    ['policy.deny', o.policy?.deny],
+    ['consent.trusted', o.consent?.trusted],
+    ...(o.grantsWithoutUser ?? []).map((rule, i): [string, readonly string[]] => [
+      `grantsWithoutUser[${i}].clients`,
+      rule.clients,
+    ]),
+  ];
+  return lists.filter((entry): entry is [string, readonly string[]] => entry[1] !== undefined);
+}
+
 /**
  * The startup checks that relate options to each other. They run after the type checks, on the options with
  * defaults applied.
  */
-const STARTUP_CHECKS: readonly ((options: ResolvedCimdOptions) => void)[] = [
-  (o) => {
-    // draft-ietf-oauth-client-id-metadata-document-03 §9.6: loopback client ids are a development exception,
-    // so they are only honoured when the server itself runs on loopback.
-    if (!o.allowLoopback) return;
-    if (o.issuer === undefined) {
-      throw new CimdOptionError(
-        'allowLoopback needs the `issuer` option, so that the development exception can be limited to a loopback issuer',
-        { option: 'allowLoopback' },
-      );
-    }
-    if (!isLoopbackIssuer(o.issuer)) {
-      throw new CimdOptionError(
-        `allowLoopback is a development exception and is only honoured with a loopback issuer (localhost, 127.0.0.0/8 or [::1]); the issuer is ${o.issuer}. Remove allowLoopback in production.`,
-        { option: 'allowLoopback' },
-      );
-    }
+/** A startup check: the option(s) it concerns (the error's `option` path), what it requires, the check. */
+export interface StartupCheck {
+  readonly option: string;
+  readonly requires: string;
+  readonly run: (options: ResolvedCimdOptions) => void;
+}
+
+export const STARTUP_CHECKS: readonly StartupCheck[] = [
+  {
+    option: 'allowLoopback',
+    requires: '`allowLoopback` needs the `issuer` option, and a loopback one (localhost, 127.0.0.0/8, [::1])',
+    run: (o) => {
+      // SPEC.development: loopback client ids are a development exception,
+      // so they are only honoured when the server itself runs on loopback.
+      if (!o.allowLoopback) return;
+      if (o.issuer === undefined) {
+        throw new CimdOptionError(
+          'allowLoopback needs the `issuer` option, so that the development exception can be limited to a loopback issuer',
+          { option: 'allowLoopback' },
+        );
+      }
+      if (!isLoopbackIssuer(o.issuer)) {
+        throw new CimdOptionError(
+          `allowLoopback is a development exception and is only honoured with a loopback issuer (localhost, 127.0.0.0/8 or [::1]); the issuer is ${o.issuer}. Remove allowLoopback in production.`,
+          { option: 'allowLoopback' },
+        );
+      }
+    },
   },
-  (o) => {
-    const { minSeconds, maxSeconds } = o.lifetime ?? {};
-    if (minSeconds !== undefined && maxSeconds !== undefined && minSeconds > maxSeconds) {
-      throw new CimdOptionError(
-        `option lifetime.minSeconds (${minSeconds}) exceeds lifetime.maxSeconds (${maxSeconds})`,
-        {
-          option: 'lifetime.minSeconds',
-        },
-      );
-    }
+  {
+    option: 'policy.admission',
+    requires:
+      "`policy.admission: 'open'` with `policy.allow` or `policy.decide` (they would have no effect); `'allowlist'` or `'report'` without either",
+    run: (o) => {
+      // SPEC.domainTrust: an allow-list means what it says.
+      const policy = o.policy;
+      if (policy === undefined) return;
+      const hasAllowRules = (policy.allow ?? []).length > 0 || policy.decide !== undefined;
+      const admission = admissionOf(policy as TrustPolicyOptions);
+      if (admission === 'open' && hasAllowRules) {
+        throw new CimdOptionError(
+          "option policy.admission 'open' admits every client, so policy.allow or policy.decide would have no effect; use 'allowlist' to enforce it or 'report' to try it out",
+          { option: 'policy.admission' },
+        );
+      }
+      if (admission !== 'open' && !hasAllowRules) {
+        throw new CimdOptionError(
+          `option policy.admission '${admission}' needs policy.allow patterns (e.g. 'known') or a policy.decide hook`,
+          { option: 'policy.admission' },
+        );
+      }
+    },
+  },
+  {
+    option: 'budget.reservedForKnown',
+    requires: '`budget.reservedForKnown` must be smaller than `budget.maxConcurrent`',
+    run: (o) => {
+      const budget = o.budget;
+      if (budget?.reservedForKnown === undefined) return;
+      const maxConcurrent = budget.maxConcurrent ?? (BUDGET_OPTIONS.maxConcurrent.default as number);
+      if (budget.reservedForKnown >= maxConcurrent) {
+        throw new CimdOptionError(
+          `option budget.reservedForKnown (${budget.reservedForKnown}) must be smaller than budget.maxConcurrent (${maxConcurrent}): unknown clients would get no fetch at all`,
+          { option: 'budget.reservedForKnown' },
+        );
+      }
+    },
+  },
+  {
+    option: 'policy.allow[i], policy.deny[i], consent.trusted[i], grantsWithoutUser[i].clients[j]',
+    requires:
+      'an exact client id in a pattern list must be a canonical client id under the client-id URL rules (the error names the rule and suggests the canonical spelling)',
+    run: (o) => {
+      // An exact client id in a pattern list is compared byte for byte, so one that is not a canonical client id
+      // (SPEC.clientIdUrl rules: `https://Claude.ai/…`, `…:443/…`, `…?x=1`,
+      // `…/./…`) could never match: the client would be refused silently. It stops startup, with a hint.
+      const rules = createUrlRules({
+        // Without an issuer, one no client id can share (the own-origin rule is the server's, not the pattern's).
+        issuer: o.issuer ?? 'https://issuer.invalid',
+        allowLoopback: o.allowLoopback,
+        allowRootPath: o.allowRootPath,
+        allowQuery: o.allowQuery,
+        ...(o.allowedPorts !== undefined ? { allowedPorts: o.allowedPorts } : {}),
+      });
+      for (const [path, list] of patternLists(o)) {
+        list.forEach((pattern, index) => {
+          if (!isExactIdPattern(pattern)) return;
+          const id = pattern.trim();
+          const verdict = rules(id);
+          if (verdict.ok) return;
+          const parsed = URL.parse(id);
+          if (parsed && !o.allowQuery) parsed.search = '';
+          const suggestion = parsed?.href;
+          const hint =
+            suggestion !== undefined && suggestion !== id && rules(suggestion).ok
+              ? ` (did you mean ${JSON.stringify(suggestion)}?)`
+              : '';
+          throw new CimdOptionError(
+            `option ${path}[${index}] ${JSON.stringify(pattern)} can never match: ${verdict.message} (rule ${verdict.rule})${hint}`,
+            { option: `${path}[${index}]` },
+          );
+        });
+      }
+    },
+  },
+  {
+    option: 'lifetime.minSeconds',
+    requires: '`lifetime.minSeconds` must not exceed `lifetime.maxSeconds`',
+    run: (o) => {
+      const { minSeconds, maxSeconds } = o.lifetime ?? {};
+      if (minSeconds !== undefined && maxSeconds !== undefined && minSeconds > maxSeconds) {
+        throw new CimdOptionError(
+          `option lifetime.minSeconds (${minSeconds}) exceeds lifetime.maxSeconds (${maxSeconds})`,
+          {
+            option: 'lifetime.minSeconds',
+          },
+        );
+      }
+    },
   },
 ];
 
@@ -468,6 +624,6 @@ export function resolveCimdOptions(input: unknown = {}): ResolvedCimdOptions {
     resolved[name] = given[name] !== undefined ? given[name] : spec.default;
   }
   const options = resolved as ResolvedCimdOptions;
-  for (const check of STARTUP_CHECKS) check(options);
+  for (const check of STARTUP_CHECKS) check.run(options);
   return Object.freeze(options);
 }

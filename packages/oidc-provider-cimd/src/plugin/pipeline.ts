@@ -1,22 +1,58 @@
 /**
- * The composition root: from the resolved options, the parts of the pipeline that the server (`createCimd`)
- * and `cimd check` (`checkClientId`, `checkDocument`) both need. Both build them here, so the guarded fetcher,
- * the URL rules, the document-rule options, the lifetime bounds and the capabilities cannot differ between
- * what the server does and what `check` reports.
+ * The composition root: from the validated options (plugin/options.ts) and the facts of the provider, the WHOLE
+ * pipeline, stateful parts included: the fetch budget (cluster-wide with Redis, fixed at construction), the
+ * guarded fetcher, the client-id URL rules and the development-exception rule, the trust policy, the document
+ * rules, the cache tiers, the fetch lock, the invalidation bus, the client registry and the event emitter, the
+ * per-request failure memo and the `idFactory` guard. The server (`createCimd`, plugin/create.ts, which only
+ * wires the result into oidc-provider) and `cimd check` (check/) both build it here, so what `check` reports for
+ * a client (a URL rule, the development exception, a policy refusal) is what the server decides.
  */
+import Keyv from 'keyv';
 import { LRUCache } from 'lru-cache';
-import type { FetchBudget } from '../fetch/budget.js';
+import { DocumentCache } from '../cache/document-cache.js';
+import { createBoundedMemoryStore } from '../cache/memory-store.js';
+import { SharedGuard } from '../cache/shared-guard.js';
+import { createInvalidationBus, FetchLock, type InvalidationBus } from '../cluster/fetch-lock.js';
+import { announceStoreLimits, storeLimits } from '../cluster/limits.js';
+import { type RedisHandle, redisHandleOf } from '../cluster/redis.js';
+import { SharedFetchBudget } from '../cluster/shared-budget.js';
+import { FetchBudget } from '../fetch/budget.js';
 import { createFetcher, type Fetcher } from '../fetch/fetcher.js';
 import { FETCH_STEPS, type FetchStep } from '../fetch/steps.js';
+import { StoreState } from '../observe/errors.js';
+import { createEmitter, type Emit } from '../observe/events.js';
+import { ClientRegistry } from '../observe/registry.js';
+import { Resolver } from '../resolve/resolver.js';
 import { createAddressPolicy } from '../rules/address-policy.js';
 import { createUrlRules, type UrlVerdict } from '../rules/client-id-url.js';
 import { type DocumentRuleOptions, grantsWithoutUserPolicy } from '../rules/document.js';
 import { DEFAULT_LIFETIME_BOUNDS, type LifetimeBounds } from '../rules/http-cache.js';
+import { createTrustPolicy, type PolicyVerdict } from '../rules/trust.js';
+import { SPEC } from '../spec.js';
 import { type CapabilityConfig, deriveCapabilities, type ProviderCapabilities } from './capabilities.js';
-import type { ResolvedCimdOptions } from './options.js';
+import { isLoopbackIssuer, type ResolvedCimdOptions } from './options.js';
+
+/** What the pipeline needs to know about the provider it serves. */
+export interface ProviderFacts {
+  /**
+   * The issuer of the provider serving the current request (`undefined` outside a request). The server reads
+   * it from oidc-provider's request context; `check` states it (its `issuer`, or `providerIssuer`).
+   */
+  servingIssuer(): string | undefined;
+  /** A fetcher to use instead of building one (e.g. `cimd.fetcher`, handed to `check`); the caller owns it. */
+  fetcher?: Fetcher | undefined;
+  /**
+   * Whether to build the parts that only a running server needs (the shared store, the fetch lock, the
+   * invalidation bus, the client registry). Default true; `check` builds none of them.
+   */
+  stateful?: boolean | undefined;
+}
 
 export interface Pipeline {
-  /** The guarded fetcher: the address policy on every address dialled, the timeouts, the caps. */
+  readonly options: ResolvedCimdOptions;
+  /** The budget every fetch made on a client's behalf draws on; cluster-wide with a Redis store. */
+  readonly budget: FetchBudget;
+  /** The guarded fetcher: the address policy on every address dialled, the timeouts, the caps, the budget. */
   readonly fetcher: Fetcher;
   /** The ordered fetch steps the fetcher applies (fetch/steps.ts). */
   readonly fetchSteps: readonly FetchStep[];
@@ -25,30 +61,96 @@ export interface Pipeline {
    * the in-process tier), rejections are not.
    */
   urlRulesFor(issuer: string): (cid: string) => UrlVerdict;
+  /**
+   * The URL rules as the server applies them: the development exception first (refused while the serving
+   * provider's issuer is not loopback), then the issuer being known, then {@link urlRulesFor}.
+   */
+  urlRules(cid: string): UrlVerdict;
+  /** The trust policy (allow-list, deny-list, hook, admission mode). */
+  readonly policy: (cid: string, url: URL) => PolicyVerdict | Promise<PolicyVerdict>;
   /** What the document rules are told beyond the capabilities. */
   readonly documentRules: DocumentRuleOptions;
   /** Lifetime bounds of a cached document. */
   readonly lifetime: LifetimeBounds;
   /** What a provider with this configuration supports, as the document rules need it. */
   capabilities(configuration?: CapabilityConfig): ProviderCapabilities;
+  /** The event emitter (the `onEvent` listener, the diagnostics channel, the registry). */
+  readonly emit: Emit;
+  /** The shared tier (the `cache` option, or a private bounded in-memory Keyv). */
+  readonly shared: Keyv;
+  /** The shared-store deadline guard of the request path. */
+  readonly guard: SharedGuard;
+  /** Both cache tiers. */
+  readonly cache: DocumentCache;
+  /** The Redis handle behind the shared tier, when it is Redis. */
+  readonly redis: RedisHandle | undefined;
+  /** One fetch per CID across instances (Redis only, `fetchLock`). */
+  readonly lock: FetchLock | undefined;
+  /** The client registry, unless `registry: false` (or `check`). */
+  readonly registry: ClientRegistry | undefined;
+  /** The resolver for a provider with these capabilities; with Redis, its invalidation bus is made with it. */
+  resolver(capabilities: ProviderCapabilities): Resolver;
+  /**
+   * oidc-provider may look a client up again while rendering the error of a failed lookup; remembering the
+   * failure for the rest of that request keeps it to one fetch and one event per request.
+   */
+  readonly failures: RequestFailureMemo;
+  /** Wraps `features.registration.idFactory` so that it never mints an id a CIMD client could hold. */
+  guardIdFactory<F extends (ctx: never) => unknown>(idFactory: F): F;
+  /** Releases what the pipeline built (the caller's fetcher and Keyv store are left open). */
+  close(): Promise<void>;
 }
 
-export interface PipelineParts {
-  /** The budget every fetch made on a client's behalf draws on (the server's; `check` has none). */
-  budget?: FetchBudget;
-  /** A fetcher to use instead of building one (e.g. `cimd.fetcher`, handed to `check`). */
-  fetcher?: Fetcher;
+/** Failures remembered per request (per oidc-provider context object), dropped with it. */
+export interface RequestFailureMemo {
+  earlier(request: object | undefined, cid: string): unknown;
+  remember(request: object | undefined, cid: string, error: unknown): void;
 }
 
-export function buildPipeline(options: ResolvedCimdOptions, parts: PipelineParts = {}): Pipeline {
+function createRequestFailureMemo(): RequestFailureMemo {
+  const failed = new WeakMap<object, Map<string, unknown>>();
+  return {
+    earlier: (request, cid) => (request ? failed.get(request)?.get(cid) : undefined),
+    remember(request, cid, error) {
+      if (!request) return;
+      const failures = failed.get(request) ?? new Map<string, unknown>();
+      failures.set(cid, error);
+      failed.set(request, failures);
+    },
+  };
+}
+
+export function buildPipeline(options: ResolvedCimdOptions, facts: ProviderFacts): Pipeline {
+  const stateful = facts.stateful !== false;
+  const now = options.now ?? Date.now;
+
+  // The shared tier and its guard come first: the cluster-wide budget, the lock and the registry live there.
+  const shared = (stateful ? options.cache : undefined) ?? new Keyv({ store: createBoundedMemoryStore() });
+  // Keyv re-emits store errors; without a listener an EventEmitter 'error' would crash the process.
+  shared.on('error', () => {});
+  const guard = new SharedGuard({ timeoutMs: options.sharedCacheTimeoutMs });
+  const redis = stateful ? redisHandleOf(shared) : undefined;
+  if (stateful) {
+    // A guarantee that cannot hold on this store is announced at startup, never lost silently.
+    announceStoreLimits(storeLimits(options.cache, redis));
+  }
+
+  // Every fetch made on a client's behalf (documents, jwks_uri, logo_uri, sector_identifier_uri) draws on it.
+  // With Redis the budgets are cluster-wide too (N instances must not each grant a flood the full budget),
+  // decided here, at construction.
+  const budget = new FetchBudget(options.budget ?? {}, (windows) =>
+    redis ? new SharedFetchBudget({ handle: redis, guard, ...windows }) : undefined,
+  );
+
+  const ownsFetcher = facts.fetcher === undefined;
   const fetcher =
-    parts.fetcher ??
+    facts.fetcher ??
     createFetcher({
       addressPolicy: createAddressPolicy({
         allowLoopback: options.allowLoopback,
         ...(options.denyList ? { denyList: options.denyList } : {}),
       }),
-      ...(parts.budget ? { budget: parts.budget } : {}),
+      budget,
       dnsTimeoutMs: options.dnsTimeoutMs,
       connectTimeoutMs: options.connectTimeoutMs,
       timeoutMs: options.timeoutMs,
@@ -86,16 +188,122 @@ export function buildPipeline(options: ResolvedCimdOptions, parts: PipelineParts
     return compiled.rules;
   };
 
+  // The development exception (SPEC.development) was checked against the `issuer` option at startup; the provider that actually
+  // serves the request is what counts. A provider with a public issuer gets no CIMD client at all while
+  // allowLoopback is set: a misconfiguration fails closed, with an event per lookup (rule
+  // `development_exception`). The verdict is remembered for the last issuer seen: parsing it on every lookup
+  // cost more than the warm lookup.
+  let checkedIssuer: { issuer: string; loopback: boolean } | undefined;
+  const developmentExceptionRefused = (): string | undefined => {
+    if (!options.allowLoopback) return undefined;
+    const serving = facts.servingIssuer();
+    if (serving === undefined) return undefined;
+    if (checkedIssuer?.issuer !== serving) checkedIssuer = { issuer: serving, loopback: isLoopbackIssuer(serving) };
+    return checkedIssuer.loopback ? undefined : serving;
+  };
+  const urlRules = (cid: string): UrlVerdict => {
+    const publicIssuer = developmentExceptionRefused();
+    if (publicIssuer !== undefined) {
+      return {
+        ok: false,
+        rule: 'development_exception',
+        message: `allowLoopback is set, but the provider serving this request has the non-loopback issuer ${publicIssuer}; the development exception is refused`,
+      };
+    }
+    const issuer = options.issuer ?? facts.servingIssuer();
+    if (issuer === undefined) {
+      return {
+        ok: false,
+        rule: 'issuer_unknown',
+        message: 'the provider issuer is not known yet (set the issuer option)',
+      };
+    }
+    return urlRulesFor(issuer)(cid);
+  };
+
   const documentRules: DocumentRuleOptions = Object.freeze({
     requireClientName: options.requireClientName,
     allowGrantWithoutUser: grantsWithoutUserPolicy(options.grantsWithoutUser ?? []),
   });
   const lifetime: LifetimeBounds = Object.freeze({ ...DEFAULT_LIFETIME_BOUNDS, ...options.lifetime });
+  const policy = createTrustPolicy(options.policy ?? {});
+
+  const cache = new DocumentCache({
+    shared,
+    redis,
+    maxEntries: options.memoryCacheSize,
+    guard,
+    revalidationGraceMs: 24 * 60 * 60 * 1000,
+    transportFallbackMs: options.transportFallbackMs,
+    // The store going down and coming back is reported once each (docs/caching.md); `emit` is defined below and
+    // only called later, from a store operation.
+    onStoreState: (state) => emit(state === 'down' ? StoreState.Down : StoreState.Up, '', performance.now(), 'shared'),
+    now,
+  });
+  const lock =
+    redis && options.fetchLock
+      ? new FetchLock({ handle: redis, guard, ttlMs: options.fetchLockTtlMs ?? options.timeoutMs + 1000 })
+      : undefined;
+  // The registry writes from a timer, off every request's path: it can afford a longer deadline than lookups,
+  // and has its own circuit, so a slow request-path operation never makes it drop a batch.
+  const registryGuard = new SharedGuard({ timeoutMs: Math.max(2000, options.sharedCacheTimeoutMs) });
+  const registry =
+    !stateful || options.registry === false
+      ? undefined
+      : new ClientRegistry({ store: shared, run: (op) => registryGuard.run(op), now }, options.registry ?? {});
+  // The registry is fed the reason and the client id directly, so that without an onEvent listener no event
+  // object is built on the warm path.
+  const emitEvent = createEmitter(options.onEvent);
+  const emit: Emit = registry
+    ? (reason, cid, startedAt, tier, extra, host) => {
+        registry.note(reason, cid);
+        emitEvent(reason, cid, startedAt, tier, extra, host);
+      }
+    : emitEvent;
+
+  let invalidation: InvalidationBus | undefined;
+  const resolver = (capabilities: ProviderCapabilities): Resolver => {
+    if (redis && !invalidation) invalidation = createInvalidationBus(redis, guard, (cid, rev) => cache.forgetLocal(cid, rev));
+    return new Resolver({
+      urlRules,
+      policy,
+      budget,
+      fetcher,
+      capabilities,
+      documentRules,
+      grantsWithoutUser: options.grantsWithoutUser ?? [],
+      cache,
+      emit,
+      lifetime,
+      failureBackoffMs: options.failureBackoffMs,
+      redirectRefetchAfterMs: options.redirectRefetchAfterMs,
+      transportFallbackMs: options.transportFallbackMs,
+      refreshCooldownMs: options.refreshCooldownMs,
+      now,
+      lock,
+      invalidation,
+    });
+  };
+
+  const guardIdFactory = <F extends (ctx: never) => unknown>(idFactory: F): F =>
+    ((ctx: never) => {
+      const id = idFactory(ctx);
+      if (typeof id === 'string' && id.startsWith('https://')) {
+        throw new Error(
+          `oidc-provider-cimd: features.registration.idFactory produced ${JSON.stringify(id)}; ids of registered clients must not start with https:// (${SPEC.mixedClients})`,
+        );
+      }
+      return id;
+    }) as F;
 
   return {
+    options,
+    budget,
     fetcher,
     fetchSteps: FETCH_STEPS,
     urlRulesFor,
+    urlRules,
+    policy,
     documentRules,
     lifetime,
     capabilities: (configuration = {}) =>
@@ -103,5 +311,21 @@ export function buildPipeline(options: ResolvedCimdOptions, parts: PipelineParts
         ...(options.extraGrantTypes ? { extraGrantTypes: options.extraGrantTypes } : {}),
         ...(options.extraResponseModes ? { extraResponseModes: options.extraResponseModes } : {}),
       }),
+    emit,
+    shared,
+    guard,
+    cache,
+    redis,
+    lock,
+    registry,
+    resolver,
+    failures: createRequestFailureMemo(),
+    guardIdFactory,
+    async close() {
+      await registry?.close();
+      invalidation?.close();
+      invalidation = undefined;
+      if (ownsFetcher) await fetcher.close();
+    },
   };
 }

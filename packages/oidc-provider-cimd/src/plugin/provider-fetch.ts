@@ -1,6 +1,6 @@
 /**
  * oidc-provider's own outbound requests (its `fetch` configuration hook: `jwks_uri`, `sector_identifier_uri`,
- * back-channel calls) go through the guarded fetcher and its budgets (draft-ietf-oauth-client-id-metadata-document-03 §9.6). When such a fetch fails on
+ * back-channel calls) go through the guarded fetcher and its budgets (SPEC.ssrf). When such a fetch fails on
  * behalf of a CIMD client, the token request that needed it fails with `invalid_client` and oidc-provider logs
  * nothing a deployment could act on; the plugin reports it as an event instead (`client_fetch_failed`, with the
  * client id and the member whose URL failed).

@@ -332,7 +332,16 @@ export class Loader {
     }
 
     const entry = entryFrom(cid, validated, policy, now, { ...flags, document: rawDocument(response.body) });
-    return this.#committed(cid, entry, policy.store || mode.pinned === true, previous, mode, report, Reason.Fetched);
+    return this.#committed(
+      cid,
+      entry,
+      policy.store || mode.pinned === true,
+      previous,
+      mode,
+      report,
+      Reason.Fetched,
+      validated.authMethod,
+    );
   }
 
   async #committed(
@@ -343,6 +352,7 @@ export class Loader {
     mode: LoadMode,
     report: (outcome: LockOutcome) => void,
     reason: ReasonCode,
+    detail?: string,
   ): Promise<Result> {
     let committed: CommitAnswer | undefined;
     if (store) {
@@ -357,11 +367,12 @@ export class Loader {
     report({ kind: store && status === 'applied' ? 'stored' : 'unstored' });
     this.#o.backoff.clear(cid);
     const answer: Answer = { entry, reason, tier: 'origin' };
+    if (detail !== undefined) answer.detail = detail;
     if (status !== undefined && status !== 'applied') answer.commit = status;
     return { ok: true, answer };
   }
 
-  /** Validates a document an operator supplies for a pin (draft §7.2 pre-registration); nothing is fetched. */
+  /** Validates a document an operator supplies for a pin (SPEC.preRegistration); nothing is fetched. */
   pinnedFromDocument(cid: string, document: string | Uint8Array): CacheEntry {
     const { capabilities, documentRules } = this.#o.judge.inputs;
     const validated = validateDocument(document, cid, capabilities, documentRules);

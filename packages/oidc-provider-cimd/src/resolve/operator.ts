@@ -1,6 +1,6 @@
 /**
  * The operator API: inspect, refresh, pin, unpin, purge. Each command obeys the URL rules and the trust policy
- * (draft-ietf-oauth-client-id-metadata-document-03 §9.9, README "Operator API": a denied client id is never
+ * (SPEC.domainTrust, README "Operator API": a denied client id is never
  * fetched, not by an operator either), is one commit through the document cache (the one owner of client
  * state: no lookup that started before it can undo it, on any instance or process), and emits an audit event
  * (README "Errors and events").
@@ -133,7 +133,7 @@ export class OperatorApi {
   }
 
   /**
-   * Pre-registers a client (draft-ietf-oauth-client-id-metadata-document-02 §7.2): validates its document now
+   * Pre-registers a client (SPEC.preRegistration): validates its document now
    * (fetched from the CID, or the one given) and commits it as pinned. A pinned client resolves without any
    * fetch, whatever its host does, until an operator unpins (or purges) it: no lookup, revocation or "mark in
    * use" replaces or removes it. Throws CimdError when the CID or the document is rejected, and

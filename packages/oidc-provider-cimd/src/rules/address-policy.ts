@@ -7,7 +7,7 @@ import ipaddr from 'ipaddr.js';
 type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
 export interface AddressPolicyOptions {
-  /** Development exception (draft §8.6): also allow 127.0.0.0/8 and ::1. */
+  /** Development exception (SPEC.development): also allow 127.0.0.0/8 and ::1. */
   allowLoopback?: boolean;
   /** CIDRs or addresses never to dial, in addition to {@link DEFAULT_DENY_LIST} (which always applies). */
   denyList?: readonly string[];

@@ -15,7 +15,7 @@ export interface RuleText {
 }
 
 /**
- * The client_id URL rules (draft-ietf-oauth-client-id-metadata-document-03 §3, RFC 3986, RFC 6761), in the
+ * The client_id URL rules (SPEC.clientIdUrl, RFC 3986, RFC 6761), in the
  * order `createUrlRules` applies them: the first that fails is the one reported.
  */
 export const URL_RULES = {
@@ -82,7 +82,7 @@ const HTTPS_MEMBER = (member: string): RuleText => ({
 });
 
 /**
- * The document rules (draft-ietf-oauth-client-id-metadata-document-03 §4 and §6, RFC 7591 §2), in the order
+ * The document rules (SPEC.metadataDocument and SPEC.clientAuthentication, RFC 7591 §2), in the order
  * `validateDocument` applies them.
  */
 export const DOCUMENT_RULES = {
@@ -150,7 +150,7 @@ export const DOCUMENT_RULES = {
 
 /**
  * The rules on a JWK Set fetched from `jwks_uri` (RFC 7517 §5; public keys only, as for inline `jwks`:
- * draft-ietf-oauth-client-id-metadata-document-03 §4.1). Only `cimd check` fetches it; the provider does so at
+ * SPEC.metadataDocument). Only `cimd check` fetches it; the provider does so at
  * token time.
  */
 export const JWKS_RULES = {

@@ -1,5 +1,5 @@
 /**
- * The client_id URL rules of draft-ietf-oauth-client-id-metadata-document-02 §3: which strings may be a Client ID Metadata Document URL at all.
+ * The client_id URL rules of SPEC.clientIdUrl: which strings may be a Client ID Metadata Document URL at all.
  * Pure and synchronous, no I/O. Runs on every client lookup, so the options are compiled once
  * ({@link createUrlRules}) and the cheap checks on the raw string come before the URL parser.
  *
@@ -247,7 +247,7 @@ export function createUrlRules(options: UrlRuleOptions): (cid: unknown) => UrlVe
   };
 }
 
-/** Checks one CID against draft-ietf-oauth-client-id-metadata-document-02 §3 (compiles the options on every call; prefer {@link createUrlRules}). */
+/** Checks one CID against SPEC.clientIdUrl (compiles the options on every call; prefer {@link createUrlRules}). */
 export function checkClientIdUrl(cid: unknown, options: UrlRuleOptions): UrlVerdict {
   return createUrlRules(options)(cid);
 }

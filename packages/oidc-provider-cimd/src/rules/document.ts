@@ -1,11 +1,11 @@
 /**
- * Validation and normalisation of a fetched Client ID Metadata Document (draft-ietf-oauth-client-id-metadata-document-02 §4, RFC 7591 §2). Pure: no I/O, no clock.
+ * Validation and normalisation of a fetched Client ID Metadata Document (SPEC.metadataDocument, RFC 7591 §2). Pure: no I/O, no clock.
  *
  * The output is client metadata that node-oidc-provider 9's own client schema accepts on a provider whose
  * capabilities were described to us, so that real client documents (which are written for many servers at
  * once) work without the provider rejecting them for asking about features it lacks.
  *
- * Decisions beyond the letter of draft-ietf-oauth-client-id-metadata-document-02 §4, RFC 7591 §2:
+ * Decisions beyond the letter of SPEC.metadataDocument, RFC 7591 §2:
  * - A member whose value is `null` is treated as absent, except `client_id` (must be the CID) and
  *   `client_secret` / `client_secret_expires_at` (rejected whatever their value).
  * - Only members oidc-provider recognises by default are returned, and of those only the ones a CIMD client
@@ -29,7 +29,7 @@ import { parseStrictJson, StrictJsonError } from './strict-json.js';
 import { type ClientPattern, compilePatterns } from './trust.js';
 
 /**
- * What the provider supports, as the document rules need it to normalise a client (draft-ietf-oauth-client-id-metadata-document-02 §4, RFC 7591 §2). Derived by
+ * What the provider supports, as the document rules need it to normalise a client (SPEC.metadataDocument, RFC 7591 §2). Derived by
  * the plugin (plugin/capabilities.ts) from the configuration handed to `configure()`.
  */
 export interface ProviderCapabilities {
@@ -80,16 +80,14 @@ export interface GrantWithoutUserRule {
   grants: readonly string[];
 }
 
-/** Compiles the rules into `DocumentRuleOptions.allowGrantWithoutUser`. Throws TypeError on a bad pattern. */
+/**
+ * Compiles the rules into `DocumentRuleOptions.allowGrantWithoutUser`. The rules are validated by the options
+ * table (plugin/options.ts, `grantsWithoutUser`).
+ */
 export function grantsWithoutUserPolicy(
   rules: readonly GrantWithoutUserRule[],
 ): (cid: string, grant: string) => boolean {
-  const compiled = rules.map((rule) => {
-    if (!Array.isArray(rule?.clients) || !Array.isArray(rule?.grants)) {
-      throw new TypeError('oidc-provider-cimd: grantsWithoutUser entries must be { clients: [...], grants: [...] }');
-    }
-    return { matches: compilePatterns(rule.clients), grants: new Set(rule.grants) };
-  });
+  const compiled = rules.map((rule) => ({ matches: compilePatterns(rule.clients), grants: new Set(rule.grants) }));
   return (cid, grant) => {
     const url = URL.parse(cid);
     return url !== null && compiled.some((rule) => rule.grants.has(grant) && rule.matches(cid, url));
@@ -110,6 +108,8 @@ export interface NormalisedDocument {
   dropped: { grantTypes: string[]; responseTypes: string[]; responseModes: string[]; scopes: string[] };
   /** At least one redirect URI, and every one is a loopback `http` URI. */
   loopbackOnly: boolean;
+  /** The auth method chosen and why (SPEC.clientAuthentication leaves the choice open): the `fetched` event's detail. */
+  authMethod: string;
 }
 
 /** Token endpoint auth methods that need a shared secret, which a CIMD client can never have. */
@@ -260,13 +260,30 @@ const unauthorized = (message: string): CimdError =>
     rule: 'token_endpoint_auth_method',
   });
 
+/** The auth method chosen for a client, and why (reported in the `fetched` event's detail). */
+export interface AuthMethodChoice {
+  method: string;
+  /** Plain words: which member decided, and what was passed over. */
+  because: string;
+}
+
 /**
- * Chooses the token endpoint auth method, exactly as draft-ietf-oauth-client-id-metadata-document-03 §6 and
- * OpenID Connect RP Metadata Choices 1.0 §2 ask (RFC 7591's `client_secret_basic` default is ignored):
+ * Chooses the token endpoint auth method. RFC 7591's `client_secret_basic` default is ignored.
+ *
+ * SPEC.clientAuthentication (Client Authentication): "An authorization server MAY
+ * restrict the supported methods of client authentication based on its own policies, and SHOULD advertise the
+ * supported methods of client authentication in the authorization server metadata"; a client names its methods
+ * with `token_endpoint_auth_method` or, to offer several, `token_endpoint_auth_methods_supported` (OpenID
+ * Connect RP Metadata Choices 1.0 §2). The draft does not say which entry of the list the server picks, and
+ * oidc-provider keeps ONE method per client, so the choice decides whether a signing client can authenticate at
+ * all. The choice left open is made as a client expects it: the list is in the client's order of preference,
+ * and the first entry this server supports wins (never `none` ahead of the client's own first choice: a client
+ * listing `["private_key_jwt", "none"]` signs its requests, and given `none` would get `invalid_client`).
  * - neither member → `none`;
  * - the plural list must not name a shared-secret method, and a singular value must be one of its entries;
- * - the singular value if the provider supports it, else `none` if listed and supported, else the first listed
- *   method the provider supports; an unsupported entry is not an error while another one is supported;
+ *   an empty list is a malformed document (`rejected:document`, rule `token_endpoint_auth_methods_supported`);
+ * - the singular value if the provider supports it, else the first listed method the provider supports; an
+ *   unsupported entry is not an error while another one is supported;
  * - nothing supported (a lone unsupported singular included) → `unauthorized_client`. `none` is never assumed
  *   when the list does not name it.
  */
@@ -274,7 +291,7 @@ function selectAuthMethod(
   doc: Record<string, unknown>,
   capabilities: ProviderCapabilities,
   singular: string | undefined,
-): string {
+): AuthMethodChoice {
   const usable = (method: string) =>
     capabilities.clientAuthMethods.has(method) &&
     !SHARED_SECRET_AUTH_METHODS.has(method) &&
@@ -282,6 +299,12 @@ function selectAuthMethod(
 
   const plural = stringArray(doc, 'token_endpoint_auth_methods_supported');
   if (plural !== undefined) {
+    if (plural.length === 0) {
+      throw invalid(
+        'token_endpoint_auth_methods_supported',
+        'token_endpoint_auth_methods_supported is empty; list the methods the client can use, or omit the member',
+      );
+    }
     const sharedSecret = plural.find((method) => SHARED_SECRET_AUTH_METHODS.has(method));
     if (sharedSecret !== undefined) {
       throw secret(
@@ -298,23 +321,27 @@ function selectAuthMethod(
   }
   if (singular === undefined && plural === undefined) {
     if (!usable('none')) throw unauthorized('this server does not support the auth method none');
-    return 'none';
+    return { method: 'none', because: 'auth method none: the document names no method' };
   }
-  if (singular !== undefined && usable(singular)) return singular;
+  if (singular !== undefined && usable(singular)) {
+    return { method: singular, because: `auth method ${singular}: token_endpoint_auth_method` };
+  }
   const listed = plural ?? [];
-  if (listed.includes('none') && usable('none')) return 'none';
-  const first = listed.find(usable);
-  if (first !== undefined) return first;
+  const index = listed.findIndex(usable);
+  if (index >= 0) {
+    const method = listed[index]!;
+    const passed = [...new Set([...(singular === undefined ? [] : [singular]), ...listed.slice(0, index)])];
+    return {
+      method,
+      because: `auth method ${method}: the first entry of token_endpoint_auth_methods_supported this server supports${passed.length > 0 ? ` (not supported: ${passed.join(', ')})` : ''}`,
+    };
+  }
   const named = [...new Set([...(singular === undefined ? [] : [singular]), ...listed])];
-  throw unauthorized(
-    named.length > 0
-      ? `this server supports none of the client's auth methods (${named.join(', ')})`
-      : 'token_endpoint_auth_methods_supported is empty',
-  );
+  throw unauthorized(`this server supports none of the client's auth methods (${named.join(', ')})`);
 }
 
 /**
- * Validates a client metadata document against draft-ietf-oauth-client-id-metadata-document-02 §4, RFC 7591 §2 and normalises it for oidc-provider.
+ * Validates a client metadata document against SPEC.metadataDocument, RFC 7591 §2 and normalises it for oidc-provider.
  *
  * @param body the response body, bytes (must be UTF-8) or text
  * @param cid the `client_id` exactly as received; the document's `client_id` must equal it byte for byte
@@ -376,7 +403,8 @@ export function validateDocument(
   const dropped: NormalisedDocument['dropped'] = { grantTypes: [], responseTypes: [], responseModes: [], scopes: [] };
 
   // Token endpoint authentication (decides which grants the client may keep).
-  const authMethod = selectAuthMethod(doc, capabilities, singularMethod);
+  const authMethodChoice = selectAuthMethod(doc, capabilities, singularMethod);
+  const authMethod = authMethodChoice.method;
   if (KEY_AUTH_METHODS.has(authMethod) && jwks === undefined && uris.jwks_uri === undefined) {
     throw invalid('jwks', `${authMethod} requires jwks or jwks_uri`);
   }
@@ -499,5 +527,5 @@ export function validateDocument(
     ...(requireAuthTime === undefined ? {} : { require_auth_time: requireAuthTime }),
   };
 
-  return { metadata, dropped, loopbackOnly };
+  return { metadata, dropped, loopbackOnly, authMethod: authMethodChoice.because };
 }

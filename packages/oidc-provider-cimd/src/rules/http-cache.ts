@@ -1,5 +1,5 @@
 /**
- * HTTP caching rules for client metadata documents (draft-ietf-oauth-client-id-metadata-document-02 §5.1, RFC 9111, RFC 5861), as pure functions of the
+ * HTTP caching rules for client metadata documents (SPEC.caching, RFC 9111, RFC 5861), as pure functions of the
  * response headers and the clock.
  */
 export interface LifetimeBounds {

@@ -4,7 +4,7 @@
  *
  * A client metadata document is public, so its keys must be public keys: no private members (`d`, `p`, `q`,
  * `dp`, `dq`, `qi`, `oth` of RFC 7518 §6.3.2, `priv` of AKP keys) and no symmetric `oct` keys, whose `k` is the
- * secret itself (draft-ietf-oauth-client-id-metadata-document-03 §4.1). The shape is RFC 7517 §5: an object
+ * secret itself (SPEC.metadataDocument). The shape is RFC 7517 §5: an object
  * with a `keys` array of JWKs.
  */
 

@@ -1,5 +1,5 @@
 /**
- * The known-clients catalog (draft-ietf-oauth-client-id-metadata-document-03 §9.9): the client ids, or URL patterns, that widely used MCP clients present.
+ * The known-clients catalog (SPEC.domainTrust): the client ids, or URL patterns, that widely used MCP clients present.
  * Facts only: each entry names where the id is documented and when that was last checked. A deployment uses it
  * as an allow-list preset or as `consent.trusted` (the pattern token `known`, or `knownClientPatterns()`), can
  * extend it with its own patterns, or leave it out.

@@ -1,5 +1,5 @@
 /**
- * Pure redirect URI helpers (draft-ietf-oauth-client-id-metadata-document-02 §4, RFC 7591 §2, RFC 8252 §7.3, RFC 9700 §2.1).
+ * Pure redirect URI helpers (SPEC.metadataDocument, RFC 7591 §2, RFC 8252 §7.3, RFC 9700 §2.1).
  *
  * Matching deliberately mirrors node-oidc-provider 9's `Client#redirectUriAllowed`, so that the plugin (which
  * decides, for instance, whether to refetch a document whose redirect URIs do not match) and the provider

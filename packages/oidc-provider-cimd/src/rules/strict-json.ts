@@ -1,6 +1,6 @@
 /**
  * A small, strict RFC 8259 JSON parser. It exists because `JSON.parse` silently keeps the last of two members
- * with the same name, and a client metadata document with a duplicate member must be rejected (draft-ietf-oauth-client-id-metadata-document-02 §4, RFC 7591 §2): two
+ * with the same name, and a client metadata document with a duplicate member must be rejected (SPEC.metadataDocument, RFC 7591 §2): two
  * parsers reading one document differently is how a reviewer and a server come to disagree about a client.
  *
  * Choices where RFC 8259 leaves room:

@@ -1,5 +1,5 @@
 /**
- * Trust policy (draft-ietf-oauth-client-id-metadata-document-03 §9.9): which client ids this server is willing to fetch at all. Decided before any I/O.
+ * Trust policy (SPEC.domainTrust): which client ids this server is willing to fetch at all. Decided before any I/O.
  */
 import { KNOWN_CLIENTS_TOKEN, knownClientPatterns } from './known-clients.js';
 
@@ -7,7 +7,8 @@ import { KNOWN_CLIENTS_TOKEN, knownClientPatterns } from './known-clients.js';
  * A pattern is one of:
  * - an exact client id (`https://app.example.com/client.json`), compared byte for byte;
  * - a URL pattern (`https://chatgpt.com/oauth/*\/client.json`): `*` matches exactly one whole, non-empty path
- *   segment; scheme, host, port and every other segment match exactly; no query, no fragment;
+ *   segment of RFC 3986 `pchar` characters without `%` (so `%2F` and `%5C` never match); scheme, host, port and
+ *   every other segment match exactly; no query, no fragment;
  * - an exact host (`example.com`, `example.com:8443`) or a wildcard host (`*.example.com`: any subdomain, not
  *   the apex). Unsafe on hosts that serve other people's content (github.com): use exact ids or URL patterns;
  * - the word `known`: every pattern of the known-clients catalog (`knownClients`).
@@ -48,13 +49,17 @@ export type PolicyVerdict = { allowed: true; wouldDeny?: string } | { allowed: f
 
 export type Matcher = (cid: string, url: URL) => boolean;
 
-const OPTION_NAMES = new Set(['admission', 'allow', 'deny', 'decide']);
-
 function badPattern(pattern: string, why: string): TypeError {
   return new TypeError(`oidc-provider-cimd: bad client pattern ${JSON.stringify(pattern)}: ${why}`);
 }
 
-/** `https://host[:port]/a/*\/b`: `*` stands for one whole, non-empty path segment. */
+/** RFC 3986 §3.3 `pchar` without `pct-encoded`: unreserved, sub-delims, `:` and `@`. */
+const PCHAR_WITHOUT_PERCENT = /^[A-Za-z0-9\-._~!$&'()*+,;=:@]+$/;
+/** What a `*` of a URL pattern matches: one non-empty segment of `pchar` without `%`, never `.` or `..`. */
+const isWildcardSegment = (segment: string): boolean =>
+  segment !== '.' && segment !== '..' && PCHAR_WITHOUT_PERCENT.test(segment);
+
+/** `https://host[:port]/a/*\/b`: `*` stands for one whole, non-empty path segment without `%`. */
 function compileUrlPattern(pattern: string): Matcher {
   if (pattern.includes('?')) throw badPattern(pattern, 'a URL pattern cannot have a query');
   if (pattern.includes('#')) throw badPattern(pattern, 'a URL pattern cannot have a fragment');
@@ -70,7 +75,7 @@ function compileUrlPattern(pattern: string): Matcher {
       throw badPattern(pattern, '`*` must be a whole path segment (`/*/`), never part of one');
     }
   }
-  // The pattern, with a plain segment in place of each `*`, must be a canonical URL, as every CID is (draft-ietf-oauth-client-id-metadata-document-02 §3):
+  // The pattern, with a plain segment in place of each `*`, must be a canonical URL, as every CID is (SPEC.clientIdUrl):
   // otherwise it could never match, and the operator would not find out.
   const probe = `https://${authority}/${segments.map((s) => (s === '*' ? 'x' : s)).join('/')}`;
   const parsed = URL.parse(probe);
@@ -80,6 +85,9 @@ function compileUrlPattern(pattern: string): Matcher {
   }
   const host = parsed.host; // lower-case, without a default port
   const expected = segments.map((segment) => (segment === '*' ? undefined : segment));
+  // `*` stands for one segment of RFC 3986 §3.3 `pchar` characters WITHOUT `%`: a percent-encoded `/` or `\`
+  // (`..%2F..%2Fshare`) would be one segment to the matcher but a path escape to an origin or CDN that decodes
+  // it, outside the `/oauth/<id>/` containment the pattern promises.
   return (cid, url) => {
     if (url.protocol !== 'https:' || url.host !== host || url.search !== '' || url.hash !== '') return false;
     // Only the canonical spelling of a CID matches (the resolver only ever passes canonical ones).
@@ -88,7 +96,7 @@ function compileUrlPattern(pattern: string): Matcher {
     if (actual.length !== expected.length) return false;
     for (let i = 0; i < expected.length; i++) {
       const want = expected[i];
-      if (want === undefined ? actual[i] === '' : actual[i] !== want) return false;
+      if (want === undefined ? !isWildcardSegment(actual[i]!) : actual[i] !== want) return false;
     }
     return true;
   };
@@ -100,7 +108,7 @@ function compilePattern(raw: string): Matcher {
   const p = raw.trim();
   if (p.startsWith('https://')) {
     if (p.includes('*')) return compileUrlPattern(p);
-    // An exact id with a fragment can never match: CIDs never have one (draft-ietf-oauth-client-id-metadata-document-02 §3).
+    // An exact id with a fragment can never match: CIDs never have one (SPEC.clientIdUrl).
     if (p.includes('#')) throw badPattern(raw, 'a client id never has a fragment');
     return (cid) => cid === p;
   }
@@ -116,6 +124,23 @@ function compilePattern(raw: string): Matcher {
     throw badPattern(raw, 'expected a client id, a URL pattern, a host, *.host or `known`');
   }
   return lower.includes(':') ? (_cid, url) => url.host === lower : (_cid, url) => url.hostname === lower;
+}
+
+/** Why a pattern is not valid (for the startup checks of plugin/options.ts), or `undefined` when it is. */
+export function patternProblem(raw: unknown): string | undefined {
+  if (typeof raw === 'string' && raw.trim().toLowerCase() === KNOWN_CLIENTS_TOKEN) return undefined;
+  try {
+    compilePattern(raw as string);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message.replace(/^oidc-provider-cimd: /, '');
+  }
+}
+
+/** Whether a (valid) pattern is an exact client id, compared byte for byte: it must then be a canonical client id. */
+export function isExactIdPattern(raw: string): boolean {
+  const p = raw.trim();
+  return p.startsWith('https://') && !p.includes('*');
 }
 
 /** The list with the token `known` replaced by the catalog's patterns. */
@@ -140,39 +165,23 @@ export function compilePatterns(patterns: readonly ClientPattern[]): Matcher {
 
 const ALLOWED: PolicyVerdict = Object.freeze({ allowed: true });
 
+/** The admission mode a policy runs in: the one given, else `allowlist` when there are allow rules, else `open`. */
+export function admissionOf(options: TrustPolicyOptions): AdmissionMode {
+  const hasAllowRules = (options.allow ?? []).length > 0 || options.decide !== undefined;
+  return options.admission ?? (hasAllowRules ? 'allowlist' : 'open');
+}
+
+/**
+ * The trust policy. Takes options the options table has validated (plugin/options.ts: patterns, the admission
+ * mode and its agreement with the allow rules are startup checks there); it checks nothing itself.
+ */
 export function createTrustPolicy(
   options: TrustPolicyOptions = {},
 ): (cid: string, url: URL) => Promise<PolicyVerdict> | PolicyVerdict {
-  for (const name of Object.keys(options)) {
-    if (!OPTION_NAMES.has(name)) {
-      throw new TypeError(
-        `oidc-provider-cimd: unknown policy option ${JSON.stringify(name)} (expected admission, allow, deny or decide)`,
-      );
-    }
-  }
   const allowList = options.allow ?? [];
   const denyList = options.deny ?? [];
   const { decide } = options;
-  if (decide !== undefined && typeof decide !== 'function') {
-    throw new TypeError('oidc-provider-cimd: policy.decide must be a function');
-  }
-  const hasAllowRules = allowList.length > 0 || decide !== undefined;
-  const admission = options.admission ?? (hasAllowRules ? 'allowlist' : 'open');
-  if (!ADMISSION_MODES.includes(admission)) {
-    throw new TypeError(
-      `oidc-provider-cimd: policy.admission must be 'open', 'allowlist' or 'report', got ${JSON.stringify(admission)}`,
-    );
-  }
-  if (admission === 'open' && hasAllowRules) {
-    throw new TypeError(
-      "oidc-provider-cimd: policy.admission 'open' admits every client, so an allow-list or a decide hook would have no effect; use 'allowlist' to enforce it or 'report' to try it out",
-    );
-  }
-  if (admission !== 'open' && !hasAllowRules) {
-    throw new TypeError(
-      `oidc-provider-cimd: policy.admission '${admission}' needs allow patterns (e.g. 'known') or a decide hook`,
-    );
-  }
+  const admission = admissionOf(options);
 
   const denied = compilePatterns(denyList);
   const allowed = compilePatterns(allowList);
