@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Keyv } from '@keyv/redis';
-import { type Adapter, Provider } from 'oidc-provider';
+import { Provider } from 'oidc-provider';
 import { CHANGED_CHECK, type CimdEvent, createCimd, LOOPBACK_CHECK } from 'oidc-provider-cimd';
 import { createBoundedMemoryStore } from '../../packages/oidc-provider-cimd/src/cache/memory-store.js';
 import { startAuthorization } from '../helpers/auth-flow.js';
