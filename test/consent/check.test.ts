@@ -6,7 +6,7 @@
  */
 import { Keyv } from '@keyv/redis';
 import { interactionPolicy } from 'oidc-provider';
-import { CHANGED_CHECK, createCimd, LOOPBACK_CHECK } from 'oidc-provider-cimd';
+import { CHANGED_CHECK, CHANGED_DURING_CONSENT_CHECK, createCimd, LOOPBACK_CHECK } from 'oidc-provider-cimd';
 import {
   Browser,
   type ConsentHarness,
@@ -288,7 +288,12 @@ describe('composition with the deployment interaction policy', () => {
     const result = cimd.interactionPolicy(policy);
     expect(result).toBe(policy);
     expect(result.map((p) => p.name)).toEqual(['custom', 'login', 'consent']);
-    expect(result.get('consent')!.checks.map((c) => c.reason)).toEqual([LOOPBACK_CHECK, CHANGED_CHECK, ...before]);
+    expect(result.get('consent')!.checks.map((c) => c.reason)).toEqual([
+      CHANGED_DURING_CONSENT_CHECK,
+      LOOPBACK_CHECK,
+      CHANGED_CHECK,
+      ...before,
+    ]);
     // Idempotent.
     cimd.interactionPolicy(policy);
     expect(result.get('consent')!.checks.filter((c) => c.reason === LOOPBACK_CHECK)).toHaveLength(1);

@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Keyv } from '@keyv/redis';
-import { type Adapter, Provider } from 'oidc-provider';
+import { Provider } from 'oidc-provider';
 import { CHANGED_CHECK, type CimdEvent, createCimd, LOOPBACK_CHECK } from 'oidc-provider-cimd';
 import { createBoundedMemoryStore } from '../../packages/oidc-provider-cimd/src/cache/memory-store.js';
 import { startAuthorization } from '../helpers/auth-flow.js';
@@ -20,6 +20,7 @@ import {
   Browser,
   type DocumentHost,
   loopbackDocument,
+  recordingAdapter,
   startConsentHarness,
   startDocumentHost,
   webDocument,
@@ -127,46 +128,6 @@ describe('a changed client is always asked again', () => {
 });
 
 describe('approvals live with the adapter, and a grant without a readable approval is asked again', () => {
-  /** oidc-provider's memory adapter semantics, with a switch that makes the consent model fail. */
-  function recordingAdapter() {
-    const models = new Map<string, Map<string, unknown>>();
-    const state = { failConsent: false, dropConsent: false, consentWrites: 0 };
-    const adapter = (name: string): Adapter => {
-      const rows = models.get(name) ?? new Map<string, unknown>();
-      models.set(name, rows);
-      const consent = name === 'CimdConsent';
-      return {
-        async upsert(id, payload) {
-          if (consent) state.consentWrites++;
-          rows.set(id, payload);
-        },
-        async find(id) {
-          if (consent && state.failConsent) throw new Error('database down');
-          if (consent && state.dropConsent) return undefined;
-          return rows.get(id) as never;
-        },
-        async findByUid(uid) {
-          for (const value of rows.values()) if ((value as { uid?: string }).uid === uid) return value as never;
-          return undefined;
-        },
-        async findByUserCode() {
-          return undefined;
-        },
-        async consume(id) {
-          const row = rows.get(id) as Record<string, unknown> | undefined;
-          if (row) row.consumed = Math.floor(Date.now() / 1000);
-        },
-        async destroy(id) {
-          rows.delete(id);
-        },
-        async revokeByGrantId(grantId) {
-          for (const [id, value] of rows) if ((value as { grantId?: string }).grantId === grantId) rows.delete(id);
-        },
-      };
-    };
-    return { adapter, models, state };
-  }
-
   it('stores the approval as the CimdConsent model of the provider adapter, keyed by the grant', async () => {
     const { adapter, models } = recordingAdapter();
     const op = await startConsentHarness({ config: { adapter } });

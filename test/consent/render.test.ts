@@ -35,6 +35,7 @@ function facts(overrides: Partial<ConsentFacts> = {}): ConsentFacts {
     trusted: false,
     newClient: { known: true, firstSeenAt: new Date().toISOString(), users: 0, isNew: true },
     changes: [],
+    documentFingerprint: 'f'.repeat(64),
     now: Date.now(),
     ...overrides,
   };
@@ -150,7 +151,7 @@ describe('consent renderer', () => {
     expect(html).toContain('<h1 id="consent-title">Allow access?</h1>');
     expect(html).toContain('<p class="service">Example AS</p>');
     expect(html).toMatch(
-      /<form method="post" action="\/interaction\/u1\/confirm"><button class="primary" type="submit">Allow<\/button><\/form>/,
+      /<form method="post" action="\/interaction\/u1\/confirm"><input type="hidden" name="cimdFingerprint" value="f{64}"><button class="primary" type="submit">Allow<\/button><\/form>/,
     );
     expect(html).toMatch(
       /<form method="post" action="\/interaction\/u1\/abort"><button type="submit">Deny<\/button><\/form>/,

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Configuration, Provider, type Provider as ProviderType } from 'oidc-provider';
+import { type Adapter, type Configuration, Provider, type Provider as ProviderType } from 'oidc-provider';
 import { type Cimd, type CimdOptions, type ConsentViewModel, createCimd } from 'oidc-provider-cimd';
 import { Browser } from '../helpers/browser.js';
 import { getTestCertificate } from '../helpers/certs.js';
@@ -91,6 +91,15 @@ export interface ConsentHarness {
   consentsSince(mark: number): ShownPrompt[];
   /** Whether the next consent prompts are approved (default) or denied. */
   approve: boolean;
+  /**
+   * Runs at every consent prompt after the view model was built and before the answer (e.g. to change the
+   * client's document while the page is "shown"; setting `approve` here decides this very answer).
+   */
+  onConsent: ((prompt: ShownPrompt) => Promise<void> | void) | undefined;
+  /** Runs at every consent prompt before the view model is built. */
+  beforeView: ((prompt: ShownPrompt) => Promise<void> | void) | undefined;
+  /** Extra members of the consent result (e.g. the `cimdFingerprint` a consent page passes back). */
+  consentResult: ((prompt: ShownPrompt) => Record<string, unknown>) | undefined;
   /** Runs an authorization in `browser` as `account`; resolves to where the browser was sent. */
   authorize(
     browser: Browser,
@@ -134,6 +143,9 @@ export async function startConsentHarness(
     cimd,
     prompts,
     approve: true,
+    onConsent: undefined,
+    beforeView: undefined,
+    consentResult: undefined,
     consentsSince: (mark) => prompts.slice(mark).filter((p) => p.name === 'consent'),
     async authorize(browser, clientId, redirectUri, opts = {}) {
       nextAccount = opts.account ?? 'alice';
@@ -182,8 +194,10 @@ export async function startConsentHarness(
         );
         return;
       }
+      await harness.beforeView?.(shown);
       const client = await provider.Client.find(String(details.params.client_id));
       shown.view = await cimd.consentViewModel({ interaction: details, client: client! });
+      await harness.onConsent?.(shown);
       if (!harness.approve) {
         await provider.interactionFinished(req, res, { error: 'access_denied' }, { mergeWithLastSubmission: false });
         return;
@@ -194,7 +208,12 @@ export async function startConsentHarness(
       const missing = details.prompt.details as { missingOIDCScope?: string[] };
       if (missing.missingOIDCScope) grant!.addOIDCScope(missing.missingOIDCScope.join(' '));
       const grantId = await grant!.save();
-      await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+      await provider.interactionFinished(
+        req,
+        res,
+        { consent: { grantId, ...harness.consentResult?.(shown) } },
+        { mergeWithLastSubmission: true },
+      );
     })().catch((error: unknown) => {
       res.statusCode = 500;
       res.end(String(error));
@@ -214,3 +233,46 @@ export function webDocument(redirectUris: string[], extra: Record<string, unknow
 }
 
 export { Browser };
+
+/**
+ * An oidc-provider adapter that keeps every model in maps the test can read (`models`), and whose `CimdConsent`
+ * model (the approvals) can be made to fail or to lose its rows (`state`).
+ */
+export function recordingAdapter() {
+  const models = new Map<string, Map<string, unknown>>();
+  const state = { failConsent: false, dropConsent: false, consentWrites: 0 };
+  const adapter = (name: string): Adapter => {
+    const rows = models.get(name) ?? new Map<string, unknown>();
+    models.set(name, rows);
+    const consent = name === 'CimdConsent';
+    return {
+      async upsert(id, payload) {
+        if (consent) state.consentWrites++;
+        rows.set(id, payload);
+      },
+      async find(id) {
+        if (consent && state.failConsent) throw new Error('database down');
+        if (consent && state.dropConsent) return undefined;
+        return rows.get(id) as never;
+      },
+      async findByUid(uid) {
+        for (const value of rows.values()) if ((value as { uid?: string }).uid === uid) return value as never;
+        return undefined;
+      },
+      async findByUserCode() {
+        return undefined;
+      },
+      async consume(id) {
+        const row = rows.get(id) as Record<string, unknown> | undefined;
+        if (row) row.consumed = Math.floor(Date.now() / 1000);
+      },
+      async destroy(id) {
+        rows.delete(id);
+      },
+      async revokeByGrantId(grantId) {
+        for (const [id, value] of rows) if ((value as { grantId?: string }).grantId === grantId) rows.delete(id);
+      },
+    };
+  };
+  return { adapter, models, state };
+}

@@ -10,6 +10,7 @@ export {
 } from './cluster/redis.js';
 export {
   CHANGED_CHECK,
+  CHANGED_DURING_CONSENT_CHECK,
   type ClientChange,
   type ConsentClient,
   type ConsentInteraction,
@@ -22,6 +23,7 @@ export {
   type ConsentWarningId,
   type DefaultInteractionPolicy,
   escapeHtml,
+  FINGERPRINT_FIELD,
   type InteractionPolicy,
   LOOPBACK_CHECK,
   type LogoOptions,

@@ -12,6 +12,7 @@
  * form", and the user is asked again.
  */
 import type { Adapter, AdapterPayload } from 'oidc-provider';
+import type { LocalRedirectKind } from '../rules/redirect-uris.js';
 import { isSecurityParts, type SecurityParts } from './fingerprint.js';
 
 /** The oidc-provider model name the records are stored under. */
@@ -23,6 +24,12 @@ export interface ApprovalRecord {
   clientId: string;
   fingerprint: string;
   parts: SecurityParts;
+  /**
+   * Set when the approval was given for a redirect to a program on the user's device: a loopback or a
+   * private-use scheme redirect (RFC 8252 §7.1, §7.3), whose consent page carried the warning. Only such an
+   * approval satisfies `consent.loopback: 'once'` for that kind of redirect; a record without it never does.
+   */
+  localRedirect?: LocalRedirectKind;
   /** ms since the epoch. */
   approvedAt: number;
 }
@@ -45,6 +52,9 @@ function isApprovalRecord(value: unknown): value is ApprovalRecord {
     typeof record.clientId === 'string' &&
     typeof record.fingerprint === 'string' &&
     typeof record.approvedAt === 'number' &&
+    (record.localRedirect === undefined ||
+      record.localRedirect === 'loopback' ||
+      record.localRedirect === 'private-use') &&
     isSecurityParts(record.parts)
   );
 }

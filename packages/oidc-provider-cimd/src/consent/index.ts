@@ -13,12 +13,13 @@ import { type Adapter, type Configuration, interactionPolicy, type KoaContextWit
 import type { SharedGuard } from '../cache/shared-guard.js';
 import type { Fetcher } from '../fetch/fetcher.js';
 import type { CacheInspection } from '../resolve/resolver.js';
-import { isLoopbackOnly, isLoopbackRedirectUri } from '../rules/redirect-uris.js';
+import { isLoopbackOnly, type LocalRedirectKind, localRedirectKind } from '../rules/redirect-uris.js';
 import { type ClientPattern, compilePatterns } from '../rules/trust.js';
 import { type ApprovalRead, Approvals } from './approvals.js';
 import { type ClientChange, diffParts, fingerprint, type SecurityParts, securityParts } from './fingerprint.js';
 import { type LogoOptions, LogoProxy } from './logo.js';
 import { ConsentRecords } from './records.js';
+import { FINGERPRINT_FIELD, readShown, SHOWN_DOCUMENT_DETAIL, type ShownDocument } from './shown.js';
 import { buildConsentViewModel, type ConsentViewModel, type NewClientSignal } from './view-model.js';
 
 export interface ConsentOptions {
@@ -29,10 +30,11 @@ export interface ConsentOptions {
    */
   policy?: 'auto' | 'manual';
   /**
-   * Authorizations whose requested `redirect_uri` is loopback (any local program can receive the response):
-   * `'always'` (default) asks for consent every time, even with an existing grant, also for clients that
-   * register https redirect URIs too; `'once'` asks until this user has approved the client (its current
-   * document) once through this plugin.
+   * Authorizations whose requested `redirect_uri` is loopback or a private-use URI scheme (RFC 8252 §7.1, §7.3:
+   * any local program can receive the response): `'always'` (default) asks for consent every time, even with an
+   * existing grant, also for clients that register https redirect URIs too; `'once'` asks until this user has
+   * approved the client (its current document) once through this plugin for that kind of redirect (loopback, or
+   * private-use): an approval given through an https redirect, which showed no warning, never counts.
    */
   loopback?: 'always' | 'once';
   /**
@@ -89,6 +91,7 @@ export interface ConsentViewModelInput {
 /** The reasons of the checks the plugin adds to the consent prompt. */
 export const LOOPBACK_CHECK = 'cimd_loopback_client';
 export const CHANGED_CHECK = 'cimd_client_changed';
+export const CHANGED_DURING_CONSENT_CHECK = 'cimd_client_changed_during_consent';
 
 export interface ConsentDependencies {
   options: ConsentOptions;
@@ -110,14 +113,21 @@ export type DefaultInteractionPolicy = interactionPolicy.DefaultPolicy;
 interface Evaluation {
   /** The checks apply to this client (a CIMD client, or any client with `registeredClients`). */
   applies: boolean;
-  /** The requested redirect URI is loopback. */
-  loopbackRedirect: boolean;
+  /** The requested redirect URI hands the response to a program on the device (loopback, private-use scheme). */
+  localRedirect: LocalRedirectKind | undefined;
   consented: boolean;
   /** The user has an earlier grant for this client. */
   granted: boolean;
   /** What the user approved under that grant: `found`, or `missing`/`unavailable` (then ask: fail closed). */
   approval: ApprovalRead['status'] | undefined;
   changes: ClientChange[];
+  /** For what kind of redirect the found approval was given (`undefined`: an https redirect, or not known). */
+  approvedFor: LocalRedirectKind | undefined;
+  /**
+   * Set at resume when the document changed after the consent page showed it: what changed (empty when the
+   * page's document is known by its fingerprint only). The user is asked again; nothing was recorded.
+   */
+  changedWhileShown: ClientChange[] | undefined;
 }
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -240,8 +250,8 @@ export function createConsent(deps: ConsentDependencies): Consent {
       return metadata;
     };
     const redirect = requestedRedirect(oidc.params ?? {}, client.redirectUris ?? []);
-    const loopbackRedirect = redirect !== undefined && isLoopbackRedirectUri(redirect);
-    const needApproval = applies && (changedClient || (loopbackRedirect && loopbackMode === 'once'));
+    const localRedirect = localRedirectKind(redirect);
+    const needApproval = applies && (changedClient || (localRedirect !== undefined && loopbackMode === 'once'));
     const parts = needApproval || consented ? securityParts(clientMetadata()) : undefined;
     const print = parts ? fingerprint(parts) : undefined;
 
@@ -260,15 +270,41 @@ export function createConsent(deps: ConsentDependencies): Consent {
     }
 
     if (consented && accountId) {
+      // Consent is bound to what the user saw (draft-ietf-oauth-client-id-metadata-document-03 §9.9, README
+      // "Consent"): when the document changed between showing the page and this resume (a refetch after a short
+      // max-age, a refresh on another instance), the user approved redirect URIs or keys other than the current
+      // ones. Ask again, and record nothing: neither the approval nor the user among the client's users.
+      const shown = applies ? shownDocument(ctx) : undefined;
+      if (shown && print && parts && shown.fingerprint !== print) {
+        return {
+          applies,
+          localRedirect,
+          consented,
+          granted: true,
+          approval: undefined,
+          changes: [],
+          approvedFor: undefined,
+          changedWhileShown: shown.parts ? diffParts(shown.parts, parts) : [],
+        };
+      }
       // The user approved in this very interaction: remember what they approved, under the grant that holds it.
       const grantId = typeof consent?.grantId === 'string' ? consent.grantId : grant?.jti;
+      const record = { accountId, clientId: cid, fingerprint: print!, parts: parts!, localRedirect };
+      if (localRedirect === undefined) delete record.localRedirect;
       await Promise.all([
-        applies && grantId && parts && print
-          ? approvals.write(grantId, { accountId, clientId: cid, fingerprint: print, parts }, grant?.exp)
-          : undefined,
+        applies && grantId && parts && print ? approvals.write(grantId, record, grant?.exp) : undefined,
         cimd && newClient ? records.addUser(cid, accountId) : undefined,
       ]);
-      return { applies, loopbackRedirect, consented, granted: true, approval: 'found', changes: [] };
+      return {
+        applies,
+        localRedirect,
+        consented,
+        granted: true,
+        approval: 'found',
+        changes: [],
+        approvedFor: localRedirect,
+        changedWhileShown: undefined,
+      };
     }
     if (cimd && newClient && !records.noted(cid)) await records.noteSeen(cid);
 
@@ -280,12 +316,34 @@ export function createConsent(deps: ConsentDependencies): Consent {
         : [];
     return {
       applies,
-      loopbackRedirect,
+      localRedirect,
       consented,
       granted: existingGrantId !== undefined,
       approval: approval?.status,
       changes,
+      approvedFor: approval?.status === 'found' ? approval.record.localRedirect : undefined,
+      changedWhileShown: undefined,
     };
+  }
+
+  /**
+   * At resume: the document the consent page showed. The page's own word (the fingerprint it passed back in the
+   * consent result) wins; else the one kept with the interaction (the view model's, or the one current when the
+   * prompt was decided). `undefined` when the consent did not come from a consent prompt of ours.
+   */
+  function shownDocument(ctx: KoaContextWithOIDC): ShownDocument | undefined {
+    const interaction = ctx.oidc.entities?.Interaction as
+      | { prompt?: { name?: string; details?: Record<string, unknown> } }
+      | undefined;
+    const kept =
+      interaction?.prompt?.name === 'consent'
+        ? readShown(interaction.prompt.details?.[SHOWN_DOCUMENT_DETAIL])
+        : undefined;
+    const passed = (ctx.oidc.result?.consent as Record<string, unknown> | undefined)?.[FINGERPRINT_FIELD];
+    if (typeof passed === 'string') {
+      return { fingerprint: passed, parts: kept?.fingerprint === passed ? kept.parts : undefined };
+    }
+    return kept;
   }
 
   const evaluation = (ctx: KoaContextWithOIDC): Promise<Evaluation> => {
@@ -305,18 +363,50 @@ export function createConsent(deps: ConsentDependencies): Consent {
       if (!ctx.oidc.client) return false;
       const result = await evaluation(ctx);
       // Any local program can present a well-known client's id with its own loopback redirect URI, whatever
-      // other redirect URIs the client registers (MCP: SHOULD warn for localhost redirects).
-      if (!result.applies || !result.loopbackRedirect || result.consented) {
+      // other redirect URIs the client registers (MCP: SHOULD warn for localhost redirects). Any app can claim a
+      // private-use scheme the same way (RFC 8252 §8.6: such requests SHOULD NOT be processed without user
+      // interaction).
+      if (!result.applies || result.localRedirect === undefined || result.consented) {
         return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       }
       if (loopbackMode === 'always') return interactionPolicy.Check.REQUEST_PROMPT;
-      return !result.granted || result.approval !== 'found' || result.changes.length > 0;
+      // 'once': only an approval given for this kind of redirect, whose page carried the warning, counts.
+      return (
+        !result.granted ||
+        result.approval !== 'found' ||
+        result.approvedFor !== result.localRedirect ||
+        result.changes.length > 0
+      );
     },
-    (ctx) => ({
-      loopbackOnly: isLoopbackOnly(ctx.oidc.client?.redirectUris ?? []),
-      loopbackRedirect: true,
-    }),
+    async (ctx) => {
+      const result = await evaluation(ctx);
+      return {
+        loopbackOnly: isLoopbackOnly(ctx.oidc.client?.redirectUris ?? []),
+        loopbackRedirect: result.localRedirect === 'loopback',
+        privateUseRedirect: result.localRedirect === 'private-use',
+      };
+    },
   );
+
+  const changedDuringConsentCheck = new interactionPolicy.Check(
+    CHANGED_DURING_CONSENT_CHECK,
+    "the client's redirect URIs, keys or authentication method changed while the consent page was shown",
+    'consent_required',
+    async (ctx) => {
+      if (!ctx.oidc.client) return false;
+      return (await evaluation(ctx)).changedWhileShown !== undefined;
+    },
+    async (ctx) => ({ changedWhileShown: (await evaluation(ctx)).changedWhileShown ?? [] }),
+  );
+
+  /** The document a consent prompt is about, when it is decided: kept with the interaction (prompt details). */
+  const promptDocument = (ctx: KoaContextWithOIDC): Record<string, unknown> | undefined => {
+    const client = ctx.oidc.client;
+    if (!client || !(isCimdClient(client.clientId) || registeredClients)) return undefined;
+    const parts = securityParts(client.metadata() as Record<string, unknown>);
+    return { [SHOWN_DOCUMENT_DETAIL]: { fingerprint: fingerprint(parts), parts } satisfies ShownDocument };
+  };
+  const withDocument = new WeakSet<interactionPolicy.Prompt>();
 
   const changedCheck = new interactionPolicy.Check(
     CHANGED_CHECK,
@@ -348,10 +438,15 @@ export function createConsent(deps: ConsentDependencies): Consent {
     }
     // First, so that prompt=none reports consent_required (the first failing check names the error), and
     // ahead of oidc-provider's own native_client_prompt (interaction_required).
-    const ours = [loopbackCheck, changedCheck].filter(
+    const ours = [changedDuringConsentCheck, loopbackCheck, changedCheck].filter(
       (check) => !consent.checks.some((existing) => existing.reason === check.reason),
     );
     consent.checks.splice(0, 0, ...ours);
+    if (!withDocument.has(consent)) {
+      withDocument.add(consent);
+      const details = consent.details;
+      consent.details = async (ctx) => ({ ...(await details(ctx)), ...promptDocument(ctx) });
+    }
     return target;
   }
 
@@ -366,10 +461,24 @@ export function createConsent(deps: ConsentDependencies): Consent {
     const entry = cimd ? await cimdEntry(clientId) : undefined;
     const isTrustedClient = cimd && trusted(clientId);
     const parts: SecurityParts = securityParts(metadata);
+    const print = fingerprint(parts);
     const details = interaction.prompt.details ?? {};
-    const detailChanges = Array.isArray(details.clientChanges) ? (details.clientChanges as ClientChange[]) : undefined;
+    // What the checks worked out is about the document current when the prompt was decided; when the document
+    // changed since, work the changes out again for the one this page shows.
+    const kept = readShown(details[SHOWN_DOCUMENT_DETAIL]);
+    const decidedOnShown = kept === undefined || kept.fingerprint === print;
+    const detailChanges =
+      decidedOnShown && Array.isArray(details.clientChanges) ? (details.clientChanges as ClientChange[]) : undefined;
+    const changedWhileShown = Array.isArray(details.changedWhileShown)
+      ? (details.changedWhileShown as ClientChange[])
+      : undefined;
 
-    const [logo, clientRead, approval] = await Promise.all([
+    const [, logo, clientRead, approval] = await Promise.all([
+      // Consent is bound to what the user saw: keep this document with the interaction; at resume a different one
+      // asks again.
+      (cimd || registeredClients) && !(kept?.fingerprint === print)
+        ? keepShown(interaction, { fingerprint: print, parts })
+        : undefined,
       logos
         ? withDeadline(startLogo(clientId, metadata, entry) ?? Promise.resolve(undefined), logos.waitMs, undefined)
         : undefined,
@@ -410,12 +519,36 @@ export function createConsent(deps: ConsentDependencies): Consent {
       clientId,
       metadata,
       isMetadataDocumentClient: cimd,
+      checksApply: cimd || registeredClients,
       logoUrl: logo?.ok ? logo.url : undefined,
       trusted: isTrustedClient,
       newClient: newSignal,
       changes,
+      changedWhileShown,
+      documentFingerprint: print,
       now: now(),
     });
+  }
+
+  /**
+   * Records `shown` in the interaction's prompt details and saves the interaction, when it is oidc-provider's
+   * Interaction (what `interactionDetails()` returns). A plain copy cannot be saved: then the page passes the
+   * fingerprint back in the consent result (FINGERPRINT_FIELD). A failed or slow save leaves the document of the
+   * prompt's decision in place, and at resume a difference asks again: never a wrong record.
+   */
+  async function keepShown(interaction: ConsentInteraction, shown: ShownDocument): Promise<void> {
+    const target = interaction as unknown as { prompt?: { details?: Record<string, unknown> }; persist?: unknown };
+    const details = target.prompt?.details;
+    if (typeof target.persist !== 'function' || details === null || typeof details !== 'object') return;
+    details[SHOWN_DOCUMENT_DETAIL] = shown;
+    const persist = target.persist as () => Promise<unknown>;
+    await withDeadline(
+      Promise.resolve()
+        .then(() => persist.call(target))
+        .catch(() => undefined),
+      options.approvalTimeoutMs ?? 2000,
+      undefined,
+    );
   }
 
   return {
@@ -444,6 +577,7 @@ export {
   sniffImageType,
 } from './logo.js';
 export { type ConsentPageOptions, escapeHtml, type RenderedConsentPage, renderConsentPage } from './render.js';
+export { FINGERPRINT_FIELD, SHOWN_DOCUMENT_DETAIL } from './shown.js';
 export type {
   ConsentResource,
   ConsentViewModel,

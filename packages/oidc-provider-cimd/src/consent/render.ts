@@ -5,7 +5,8 @@
  * block right under them.
  */
 import { createHash } from 'node:crypto';
-import type { ConsentViewModel, ConsentWarning } from './view-model.js';
+import { FINGERPRINT_FIELD } from './shown.js';
+import type { ConsentViewModel, ConsentWarning, ConsentWarningId } from './view-model.js';
 import { displayText } from './view-model.js';
 
 export interface ConsentPageOptions {
@@ -130,15 +131,17 @@ export function formTargetFor(uri: string | undefined): string | undefined {
 /** A CSP source list entry may not carry separators or quotes; anything else is dropped. */
 const isSafeSource = (source: string) => /^[A-Za-z0-9+.\-:/[\]*']+$/.test(source);
 
+/** The element id of each warning block (stable: tests and deployments' stylesheets use them). */
+const WARNING_ELEMENT: Readonly<Record<ConsentWarningId, string>> = {
+  loopback: 'loopback-warning',
+  changed_while_shown: 'changed-while-shown-warning',
+  changed_client: 'changed-warning',
+  approval_unknown: 'confirm-again-notice',
+  new_client: 'new-client-notice',
+};
+
 function warningBlock(warning: ConsentWarning): Markup {
-  const id =
-    warning.id === 'loopback'
-      ? 'loopback-warning'
-      : warning.id === 'changed_client'
-        ? 'changed-warning'
-        : warning.id === 'approval_unknown'
-          ? 'confirm-again-notice'
-          : 'new-client-notice';
+  const id = WARNING_ELEMENT[warning.id];
   const role = warning.severity === 'danger' ? 'alert' : 'note';
   const icon = warning.severity === 'danger' ? '⚠ ' : '';
   return h`
@@ -188,7 +191,7 @@ ${options.serviceName ? h`<p class="service">${options.serviceName}</p>` : ''}
       ${who}
     </div>
   </div>
-  <div class="party${view.loopbackOnly || view.loopbackRedirect ? ' loopback' : ''}">
+  <div class="party${view.loopbackOnly || view.loopbackRedirect || view.privateUseRedirect ? ' loopback' : ''}">
     <div>
       <p class="label">You will be sent back to</p>
       <p class="host" id="redirect-host">${view.redirectHost ?? view.redirectUri ?? 'unknown'}</p>
@@ -208,7 +211,7 @@ ${
 <ul class="scopes" id="scopes">${items}</ul>
 <p class="fine">${view.accountId ? h`Signed in as <b>${view.accountId}</b>. ` : ''}Client ID: <span id="client-id">${displayText(view.clientId)}</span></p>
 <div class="actions">
-  <form method="post" action="${options.approveAction}">${hidden(fields)}<button class="primary" type="submit">Allow</button></form>
+  <form method="post" action="${options.approveAction}">${hidden({ ...fields, [FINGERPRINT_FIELD]: view.documentFingerprint })}<button class="primary" type="submit">Allow</button></form>
   <form method="post" action="${options.denyAction}">${hidden(fields)}<button type="submit">Deny</button></form>
 </div>
 </main>`;

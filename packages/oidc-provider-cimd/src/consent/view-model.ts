@@ -5,7 +5,7 @@
  * Client-supplied values (`clientName`, `clientUri`, and the redirect URI, which the client chose) are
  * returned as they are, marked as supplied by the client; a template must escape them like any untrusted text.
  */
-import { isLoopbackOnly, isLoopbackRedirectUri } from '../rules/redirect-uris.js';
+import { isLoopbackOnly, isLoopbackRedirectUri, isPrivateUseRedirectUri } from '../rules/redirect-uris.js';
 import type { ClientChange } from './fingerprint.js';
 
 /** A string the client's document supplied: unverified. */
@@ -29,11 +29,16 @@ export interface ConsentResource {
   scopes: string[];
 }
 
-export type ConsentWarningId = 'loopback' | 'changed_client' | 'approval_unknown' | 'new_client';
+export type ConsentWarningId =
+  | 'loopback'
+  | 'changed_while_shown'
+  | 'changed_client'
+  | 'approval_unknown'
+  | 'new_client';
 
 export interface ConsentWarning {
   id: ConsentWarningId;
-  /** `danger`: the loopback and changed warnings; `caution`: the new-client and confirm-again notices. */
+  /** `danger`: the loopback and the two changed warnings; `caution`: the new-client and confirm-again notices. */
   severity: 'danger' | 'caution';
   /** One sentence, plain text (escape it). */
   title: string;
@@ -86,6 +91,11 @@ export interface ConsentViewModel {
   loopbackOnly: boolean;
   /** The redirect URI of this request is loopback: any local program can receive the response. */
   loopbackRedirect: boolean;
+  /**
+   * The redirect URI of this request uses a private-use URI scheme (RFC 8252 §7.1, `com.example.app:/cb`): any
+   * app on the device can claim the scheme and receive the response. Warned about like a loopback redirect.
+   */
+  privateUseRedirect: boolean;
   /** The client id matches a trusted pattern (the new-client notice is then never shown). */
   trusted: boolean;
   /** The client is new to this server (below the thresholds, or unknown). Never for trusted or registered clients. */
@@ -96,6 +106,19 @@ export interface ConsentViewModel {
   changed: boolean;
   /** What changed (empty when nothing did or it is not known). */
   changes: ClientChange[];
+  /**
+   * The user allowed on an earlier showing of this page, but the client's document changed before the answer
+   * arrived, so nothing was recorded and the page asks again: what changed (possibly empty when not known).
+   * `undefined` otherwise.
+   */
+  changedWhileShown: ClientChange[] | undefined;
+  /**
+   * sha256 (hex) of the security-relevant parts (redirect URIs, auth method, keys) of the document this view
+   * describes. The plugin keeps it with the interaction when `interaction` is oidc-provider's Interaction; a page
+   * can also pass it back as `consent.cimdFingerprint` in the interaction result (the plugin's renderer puts it
+   * in a hidden `cimdFingerprint` field of the Allow form). At resume, a different current document asks again.
+   */
+  documentFingerprint: string;
   /** Ready-made texts, most severe first. */
   warnings: ConsentWarning[];
 }
@@ -110,12 +133,22 @@ export interface ConsentFacts {
   /** Client metadata in snake_case (oidc-provider's `client.metadata()`). */
   metadata: Readonly<Record<string, unknown>>;
   isMetadataDocumentClient: boolean;
+  /**
+   * The plugin's consent checks apply to this client (a CIMD client, or any client with
+   * `consent.registeredClients`). Default: `isMetadataDocumentClient`. The private-use scheme warning is shown
+   * only then: a registered native app's own scheme is the deployment's business.
+   */
+  checksApply?: boolean;
   logoUrl: string | undefined;
   trusted: boolean;
   /** `undefined`: the signal does not apply. */
   newClient: (NewClientSignal & { isNew: boolean }) | undefined;
   /** `undefined`: not known (signal off, no account, store unavailable). */
   changes: ClientChange[] | undefined;
+  /** Set on the page that asks again because the document changed while it was shown the last time. */
+  changedWhileShown?: ClientChange[] | undefined;
+  /** The fingerprint of `metadata`'s security-relevant parts. */
+  documentFingerprint: string;
   now: number;
 }
 
@@ -182,6 +215,7 @@ export function buildConsentViewModel(facts: ConsentFacts): ConsentViewModel {
   const redirectHost = hostOf(redirectUri);
   const loopbackOnly = isLoopbackOnly(registered);
   const loopbackRedirect = redirectUri !== undefined && isLoopbackRedirectUri(redirectUri);
+  const privateUseRedirect = redirectUri !== undefined && isPrivateUseRedirectUri(redirectUri);
   const who = clientHost ?? facts.clientId;
 
   const details = facts.promptDetails;
@@ -193,7 +227,16 @@ export function buildConsentViewModel(facts: ConsentFacts): ConsentViewModel {
   const changes = facts.changes ?? [];
   const isNew = facts.newClient?.isNew ?? false;
   const warnings: ConsentWarning[] = [];
-  if (loopbackOnly || loopbackRedirect) {
+  if (privateUseRedirect && (facts.checksApply ?? facts.isMetadataDocumentClient)) {
+    // RFC 8252 §8.6: any app can register a private-use scheme; the user is the only check that this is the app.
+    warnings.push({
+      id: 'loopback',
+      severity: 'danger',
+      title: `Warning: this sign-in returns to an app on this device (${redirectHost ?? 'an app link'}), not to a website.`,
+      text: `Any app on your device can claim this link and present itself as ${who}. Allow only if you started this sign-in yourself just now.`,
+      details: [],
+    });
+  } else if (loopbackOnly || loopbackRedirect) {
     const target = redirectHost ?? 'localhost';
     warnings.push({
       id: 'loopback',
@@ -203,6 +246,16 @@ export function buildConsentViewModel(facts: ConsentFacts): ConsentViewModel {
         : `Warning: this sign-in returns to a program on this computer (${target}), not to a website.`,
       text: `Any program running on your computer can present itself as ${who}. Allow only if you started this sign-in yourself just now.`,
       details: [],
+    });
+  }
+  const changedWhileShown = facts.changedWhileShown;
+  if (changedWhileShown) {
+    warnings.push({
+      id: 'changed_while_shown',
+      severity: 'danger',
+      title: `${who} changed while this page was open.`,
+      text: 'Its client metadata document changed after you were shown it, so your answer was not recorded. Check what it says now, and allow only if you expected this change.',
+      details: changedWhileShown.flatMap(describeChange),
     });
   }
   if (changes.length) {
@@ -259,6 +312,7 @@ export function buildConsentViewModel(facts: ConsentFacts): ConsentViewModel {
     resources,
     loopbackOnly,
     loopbackRedirect,
+    privateUseRedirect,
     trusted: facts.trusted,
     isNew,
     newClient: facts.newClient
@@ -266,6 +320,8 @@ export function buildConsentViewModel(facts: ConsentFacts): ConsentViewModel {
       : undefined,
     changed: changes.length > 0,
     changes,
+    changedWhileShown,
+    documentFingerprint: facts.documentFingerprint,
     warnings,
   };
 }

@@ -37,6 +37,35 @@ export function isLoopbackOnly(uris: readonly string[]): boolean {
 }
 
 /**
+ * Whether `uri` is a private-use URI scheme redirect (RFC 8252 §7.1, `com.example.app:/cb`): any scheme but
+ * `http` and `https`. Like a loopback redirect, any app on the device can claim the scheme and receive the
+ * response (RFC 8252 §8.6), so consent treats both alike. Schemes are compared after WHATWG URL parsing, as
+ * oidc-provider does.
+ */
+export function isPrivateUseRedirectUri(uri: string): boolean {
+  if (typeof uri !== 'string' || /^[\s\0-\x20]*https?:/i.test(uri)) return false;
+  const url = parseUrl(uri);
+  return (
+    url !== undefined &&
+    /^[a-z][a-z0-9+.-]*:$/.test(url.protocol) &&
+    url.protocol !== 'http:' &&
+    url.protocol !== 'https:'
+  );
+}
+
+/**
+ * Where a redirect URI hands the response to a program on the user's device rather than to a website:
+ * `loopback` (RFC 8252 §7.3), `private-use` (RFC 8252 §7.1), else `undefined`.
+ */
+export type LocalRedirectKind = 'loopback' | 'private-use';
+
+export function localRedirectKind(uri: string | undefined): LocalRedirectKind | undefined {
+  if (uri === undefined) return undefined;
+  if (isLoopbackRedirectUri(uri)) return 'loopback';
+  return isPrivateUseRedirectUri(uri) ? 'private-use' : undefined;
+}
+
+/**
  * For a loopback redirect URI: the URI string as written, minus its port (`:`, digits). A URI without a port
  * is returned unchanged. `undefined` when the URI is not a loopback redirect URI or its port is not numeric,
  * which makes it ineligible for the port exception.
