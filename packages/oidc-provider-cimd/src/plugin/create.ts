@@ -23,6 +23,7 @@ import {
 } from '../consent/index.js';
 import { FetchBudget } from '../fetch/budget.js';
 import type { Fetcher } from '../fetch/fetcher.js';
+import { KnownClients } from '../known/record.js';
 import { createEmitter, type Emit } from '../observe/events.js';
 import { ClientRegistry, type RegisteredClient } from '../observe/registry.js';
 import { type CacheInspection, Resolver } from '../resolve/resolver.js';
@@ -153,6 +154,9 @@ export function createCimd(options: CimdOptions = {}): Cimd {
       }
     : emitEvent;
   const policy = createTrustPolicy(options.policy);
+  // Known-good clients (docs/trust-and-budgets.md): recorded with the provider's adapter when a grant is saved,
+  // never inferred from a cached copy.
+  const known = new KnownClients({ now, timeoutMs: Math.max(500, resolved.sharedCacheTimeoutMs) });
   // With Redis, the budgets are cluster-wide too: N instances must not each grant a flood the full budget.
   budget.share(redis ? new SharedFetchBudget({ handle: redis, guard, ...budget.windows }) : undefined);
   const lifetime = pipeline.lifetime;
@@ -273,6 +277,7 @@ export function createCimd(options: CimdOptions = {}): Cimd {
         now,
         lock: fetchLock,
         invalidation,
+        known,
       });
       const active = resolver;
 
@@ -312,6 +317,11 @@ export function createCimd(options: CimdOptions = {}): Cimd {
         | AdapterConstructor;
       // What users approved is kept with the deployment's own persistence (draft-ietf-oauth-client-id-metadata-document-03 §9.9, MCP authorization): its adapter.
       consent.useAdapter(inner);
+      known.use((name) =>
+        typeof inner === 'function' && typeof inner.prototype === 'object' && inner.prototype !== null
+          ? new (inner as AdapterConstructor)(name)
+          : (inner as AdapterFactory)(name),
+      );
 
       // draft-03 §6 explicit typing of client-authentication JWTs, checked in oidc-provider's own hook.
       const staticIds = new Set((configuration.clients ?? []).map((client) => client.client_id));
@@ -327,11 +337,14 @@ export function createCimd(options: CimdOptions = {}): Cimd {
         ...configuration,
         adapter: wrapAdapter(inner, resolveClient, (clientId, accountId) => {
           void active.markUsed(clientId);
+          void known.markInUse(clientId);
           // The client registry counts the user, hashed.
           if (accountId !== undefined) registry?.noteUser(clientId, accountId);
         }),
         discovery: { ...configuration.discovery, client_id_metadata_document_supported: true },
-        ...(resolved.guardProviderFetch ? { fetch: providerFetch(fetcher, emit) as Configuration['fetch'] } : {}),
+        ...(resolved.guardProviderFetch
+          ? { fetch: providerFetch(fetcher, emit, known) as Configuration['fetch'] }
+          : {}),
         interactions: consent.composeInteractions(configuration.interactions),
         assertJwtClientAuthClaimsAndHeader,
       };

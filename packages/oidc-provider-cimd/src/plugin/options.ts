@@ -137,6 +137,8 @@ const BUDGET_OPTIONS: TableOf<FetchBudgetOptions> = {
   reservedForKnown: nonNegativeInteger(),
   maxConcurrentPerDomain: positiveInteger(),
   reservedPerDomainForKnown: nonNegativeInteger(),
+  maxConcurrentPerAddress: positiveInteger(),
+  reservedPerAddressForKnown: nonNegativeInteger(),
   maxHosts: positiveInteger(),
   now: fn<() => number>(),
 };

@@ -7,6 +7,7 @@ import type { CacheEntry, DocumentCache } from '../cache/document-cache.js';
 import type { InvalidationBus, LockOutcome } from '../cluster/fetch-lock.js';
 import type { FetchBudget } from '../fetch/budget.js';
 import type { Fetcher, FetchResult } from '../fetch/fetcher.js';
+import type { KnownClientsView } from '../known/record.js';
 import { CimdError, isCimdError, Reason, type ReasonCode } from '../observe/errors.js';
 import type { CacheTier } from '../observe/events.js';
 import { type DocumentRuleOptions, type ProviderCapabilities, validateDocument } from '../rules/document.js';
@@ -44,6 +45,8 @@ export interface LoaderOptions {
   /** Transport fallback window past freshness, ms; 0 turns it off. */
   transportFallbackMs: number;
   now: () => number;
+  /** Which clients are known-good (known/record.ts): durable, never cache presence. Absent: none is. */
+  known?: KnownClientsView | undefined;
 }
 
 export interface LoadMode {
@@ -136,14 +139,19 @@ export class Loader {
   }
 
   /**
-   * Over budget, a client that validated before keeps being served its last valid copy, within the stale bound
-   * (the longest a response may ask to be kept: `lifetime.maxSeconds`), instead of an error: rate limits must never lock out a known-good client
-   * (README "Revocation, stale copies and the transport fallback").
+   * Over budget, the last valid copy stands in instead of an error, but only within the bounds a failed refresh
+   * has (stale-if-error, the transport fallback of a client in use), never past them and never past a
+   * revocation (README "Trust policy and fetch budgets", docs/trust-and-budgets.md).
    */
   #overBudgetStandIn(previous: CacheEntry | undefined, reason: string): Answer | undefined {
-    if (!previous || previous.pinned) return undefined;
-    if (this.#o.now() >= previous.freshUntil + this.#o.lifetime.maxSeconds * 1000) return undefined;
-    return { entry: previous, reason: Reason.StaleOverBudget, tier: 'memory', detail: reason };
+    const standIn = this.#staleStandIn(previous, undefined);
+    return standIn ? { ...standIn, reason: Reason.StaleOverBudget, detail: reason } : undefined;
+  }
+
+  /** Whether `cid` is known-good now: a durable fact (known/record.ts), never whether a copy is cached. */
+  async #isKnown(cid: string): Promise<boolean> {
+    const answer = this.#o.known?.isKnown(cid);
+    return answer instanceof Promise ? await answer : answer === true;
   }
 
   #fail(cid: string, error: CimdError, tier: CacheTier): Result {
@@ -202,9 +210,10 @@ export class Loader {
       return stale ? { ok: true, answer: stale } : failed(error, 'none');
     }
 
-    // A client id that validated before (we hold a copy) draws on capacity that first-time ids cannot exhaust
-    // (README "Fetch budgets").
-    const ticket = await o.budget.acquire(cid, { known: previous !== undefined });
+    // A known-good client (completed an authorization, last refresh did not fail) draws on capacity that
+    // first-time ids cannot exhaust (docs/trust-and-budgets.md).
+    const known = await this.#isKnown(cid);
+    const ticket = await o.budget.acquire(cid, { known });
     if (!ticket.granted) {
       // Over budget is rate limiting, not a failure of this client: no back-off, and no fetch.
       const reason = ticket.reason;
@@ -220,9 +229,16 @@ export class Loader {
         previous && (previous.etag || previous.lastModified)
           ? { etag: previous.etag, lastModified: previous.lastModified }
           : undefined;
-      response = await o.fetcher.fetchDocument(cid, conditional);
+      response = await o.fetcher.fetchDocument(cid, conditional, undefined, { known });
     } catch (cause) {
       const error = isCimdError(cause) ? cause : new CimdError(Reason.RejectedNetwork, String(cause), { cause });
+      if (error.code === Reason.RateLimited) {
+        // Refused by a cap the fetcher applies (the resolved address's): rate limiting like the budget above.
+        report(failedOutcome(error));
+        const stale = mode.serveStale ? this.#overBudgetStandIn(previous, error.message) : undefined;
+        return stale ? { ok: true, answer: stale } : failed(error, 'none');
+      }
+      o.known?.refreshed(cid, false);
       if (previous && !previous.pinned && isRevocation(error)) {
         // Never answered with a stale copy, and removed everywhere at once (README "Revocation, stale copies and the transport fallback").
         await this.#revoke(cid);
@@ -259,6 +275,7 @@ export class Loader {
       const kept = policy.store ? await this.#store(entry, mode) : { stored: false, entry };
       report({ kind: kept.stored ? 'stored' : 'unstored' });
       o.backoff.clear(cid);
+      o.known?.refreshed(cid, true);
       return answered(kept.entry, Reason.Revalidated, 'origin');
     }
 
@@ -268,6 +285,7 @@ export class Loader {
     } catch (cause) {
       const error = isCimdError(cause) ? cause : new CimdError(Reason.RejectedDocument, String(cause), { cause });
       report(failedOutcome(error));
+      o.known?.refreshed(cid, false);
       // An invalid document is never a reason for a stale copy, and never overwrites a valid entry.
       return this.#fail(cid, error, 'origin');
     }
@@ -281,6 +299,7 @@ export class Loader {
     }
     report({ kind: kept.stored ? 'stored' : 'unstored' });
     o.backoff.clear(cid);
+    o.known?.refreshed(cid, true);
     return answered(kept.entry, Reason.Fetched, 'origin');
   }
 
