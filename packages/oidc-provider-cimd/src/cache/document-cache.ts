@@ -50,6 +50,14 @@ export interface DocumentCacheOptions {
   now: () => number;
 }
 
+/**
+ * The longest the shared store keeps the document of a client that never completed an authorization: long
+ * enough for a sign-in in progress and the herd of its requests, whatever freshness lifetime the response asks
+ * for. Documents are what anyone can mint without limit; this makes the store's worst case
+ * `rate × UNUSED_RETENTION_MS × entry size` (docs/trust-and-budgets.md).
+ */
+export const UNUSED_RETENTION_MS = 5 * 60 * 1000;
+
 /** Key of a document in the shared store (the store may add its own namespace). */
 export const DOCUMENT_KEY_PREFIX = 'cimd:doc:';
 
@@ -151,7 +159,8 @@ export class DocumentCache {
    * transport fallback, and to revalidate cheaply. Any other client: its freshness lifetime, no more.
    */
   #retentionMs(entry: CacheEntry): number {
-    if (!entry.used) return Math.max(1, entry.freshUntil - this.#now());
+    // A hard bound whatever the response's max-age (bounded shared-store growth, docs/trust-and-budgets.md).
+    if (!entry.used) return Math.max(1, Math.min(entry.freshUntil - this.#now(), UNUSED_RETENTION_MS));
     const base = Math.max(entry.staleIfErrorUntil, entry.freshUntil + this.#fallbackMs) - this.#now();
     const grace = entry.etag || entry.lastModified ? this.#graceMs : 0;
     return Math.max(1, base + grace);

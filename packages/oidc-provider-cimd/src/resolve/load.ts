@@ -256,7 +256,8 @@ export class Loader {
 
     const now = o.now();
     const policy = cachePolicy(response.headers, now, o.lifetime);
-    const flags = { pinned: mode.pinned === true, used: previous?.used === true };
+    // A known-good client is in use whether or not a copy of its entry survived (docs/trust-and-budgets.md).
+    const flags = { pinned: mode.pinned === true, used: previous?.used === true || known };
 
     if (response.status === 304 && previous) {
       // A 304 only extends the life of the document we already validated; its body is never looked at.
