@@ -50,6 +50,7 @@ describe('shared-store retention with Redis', () => {
         perDomainPerSecond: 100_000,
         maxConcurrent: 64,
         maxConcurrentPerDomain: 64,
+        maxConcurrentPerAddress: 64,
       },
     });
     try {

@@ -13,6 +13,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import type { Adapter, AdapterPayload, Configuration } from 'oidc-provider';
 import { type CimdEvent, type CimdOptions, createCimd } from 'oidc-provider-cimd';
 import { createResolver } from '../helpers/resolver.js';
 import { certificateFor } from './cert.js';
@@ -63,7 +64,7 @@ beforeAll(async () => {
     socket.on('error', () => {});
     socket.on('close', () => slowSockets.delete(socket));
   });
-  await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => slow.listen(0, '127.0.0.2', resolve));
   slowPort = (slow.address() as AddressInfo).port;
 });
 
@@ -75,7 +76,12 @@ afterAll(async () => {
 
 function plugin(options: CimdOptions = {}) {
   const events: CimdEvent[] = [];
-  const lookup = createResolver(Object.fromEntries([POPULAR, OTHER, ...SLOW].map((name) => [name, ['127.0.0.1']])));
+  // The slow names live on another address than the documents: caps per resolved address would otherwise
+  // (rightly) count them all as one server.
+  const lookup = createResolver({
+    ...Object.fromEntries([POPULAR, OTHER].map((name) => [name, ['127.0.0.1']])),
+    ...Object.fromEntries(SLOW.map((name) => [name, ['127.0.0.2']])),
+  });
   const cimd = createCimd({
     issuer: 'http://localhost:3000',
     allowLoopback: true,
@@ -84,8 +90,16 @@ function plugin(options: CimdOptions = {}) {
     ...options,
     onEvent: (event) => events.push(event),
   });
-  cimd.configure({});
-  return { cimd, events };
+  const configuration = cimd.configure({});
+  return { cimd, events, configuration };
+}
+
+/** A user completed an authorization of `cid`: the provider saved a grant (what makes a client known-good). */
+async function completeAuthorization(configuration: Configuration, cid: string): Promise<void> {
+  const adapter = (configuration.adapter as (name: string) => Adapter)('Grant');
+  await adapter.upsert(`grant-${cid}`, { clientId: cid, accountId: 'alice' } as AdapterPayload, 600);
+  // The known record is written after the grant, off the request's path.
+  await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
 /** `count` junk ids on the popular host, `perSecond` of them per simulated second. */
@@ -133,10 +147,11 @@ describe('junk ids on a legitimate client host', () => {
 
   test('ten times faster: the host budget runs out for junk, and the known client is still refreshed after expiry', async () => {
     const clock = { now: Date.now() };
-    const { cimd, events } = plugin({ now: () => clock.now, budget: { now: () => clock.now } });
+    const { cimd, events, configuration } = plugin({ now: () => clock.now, budget: { now: () => clock.now } });
     try {
       const legit = `https://${POPULAR}:${docsPort}/client`;
       await expect(cimd.resolve(legit)).resolves.toMatchObject({ cid: legit });
+      await completeAuthorization(configuration, legit);
       const codes = await junk(cimd, clock, 700, 50, 'c');
       // The budget held: most junk was refused without a fetch.
       expect(codes.get('rate_limited') ?? 0).toBeGreaterThan(100);

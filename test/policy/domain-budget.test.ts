@@ -19,13 +19,25 @@ const release = (t: BudgetTicket) => {
 
 describe('budget scope', () => {
   test('hosts of one registrable domain share a domain; private PSL suffixes count as public ones', () => {
-    expect(budgetScope('https://a.b.example.com/x')).toEqual({ host: 'a.b.example.com', domain: 'example.com' });
-    expect(budgetScope('c.example.com:8443')).toEqual({ host: 'c.example.com:8443', domain: 'example.com' });
+    expect(budgetScope('https://a.b.example.com/x')).toEqual({
+      host: 'a.b.example.com',
+      domain: 'example.com',
+      site: 'example.com',
+    });
+    expect(budgetScope('c.example.com:8443')).toEqual({
+      host: 'c.example.com:8443',
+      domain: 'example.com',
+      site: 'example.com',
+    });
     expect(budgetScope('https://x.y.example.co.uk/').domain).toBe('example.co.uk');
     // github.io is in the PSL's private section: every Pages site is its own owner.
     expect(budgetScope('https://alice.github.io/c').domain).toBe('alice.github.io');
     expect(budgetScope('https://bob.github.io/c').domain).toBe('bob.github.io');
-    expect(budgetScope('https://93.184.216.10/c')).toEqual({ host: '93.184.216.10', domain: '93.184.216.10' });
+    expect(budgetScope('https://93.184.216.10/c')).toEqual({
+      host: '93.184.216.10',
+      domain: '93.184.216.10',
+      site: '93.184.216.10',
+    });
     expect(budgetScope('https://[2001:4860::1]:8443/c').domain).toBe('[2001:4860::1]');
     expect(budgetScope('https://localhost:3000/c').domain).toBe('localhost');
   });
@@ -119,7 +131,7 @@ describe('options and the shared check', () => {
     );
     const refused = await budget.acquire('https://a.example.com/c', { known: true });
     expect(refused).toMatchObject({ granted: false, code: 'cluster_domain_rate' });
-    expect(calls).toEqual([[{ host: 'a.example.com', domain: 'example.com' }, { known: true }]]);
+    expect(calls).toEqual([[{ host: 'a.example.com', domain: 'example.com', site: 'example.com' }, { known: true }]]);
     expect(budget.inflight).toBe(0);
     answer = undefined;
     const granted = await budget.acquire('https://a.example.com/c');

@@ -49,8 +49,8 @@ function plugin(options: CimdOptions = {}) {
     ...options,
     onEvent: (event) => events.push(event),
   });
-  cimd.configure({});
-  return { cimd, events };
+  const configuration = cimd.configure({});
+  return { cimd, events, configuration };
 }
 
 describe('trust policy at resolution', () => {
@@ -330,9 +330,16 @@ describe('event catalogue', () => {
       const tight = plugin({ budget: { perHostBurst: 2, perHostPerSecond: 0.001 }, lifetime: { minSeconds: 0 } });
       routes.set(
         '/cat/tight',
-        json((cid) => doc(cid), { 'cache-control': 'max-age=0' }),
+        json((cid) => doc(cid), { 'cache-control': 'max-age=0, stale-if-error=600' }),
       );
       await tight.cimd.resolve(at('/cat/tight')); // fetched
+      // Known-good: a user completed an authorization (the grant is saved through the configured adapter).
+      await (tight.configuration.adapter as (name: string) => import('oidc-provider').Adapter)('Grant').upsert(
+        'grant-tight',
+        { clientId: at('/cat/tight'), accountId: 'alice' },
+        60,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 20));
       await attempt(tight.cimd.resolve(at('/cat/missing')));
       await tight.cimd.resolve(at('/cat/tight')); // fetched, from the reserve only known clients draw on
       await tight.cimd.resolve(at('/cat/tight')); // stale_over_budget: the reserve is spent too

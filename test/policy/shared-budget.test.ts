@@ -38,6 +38,7 @@ describe('fetch budget shared through Redis', () => {
         perHostPerSecond: 0.1,
         maxConcurrent: 400,
         maxConcurrentPerDomain: 400,
+        maxConcurrentPerAddress: 400,
         now: () => 0,
       },
       ...(sharedCacheTimeoutMs === undefined ? {} : { sharedCacheTimeoutMs }),

@@ -166,12 +166,19 @@ describe('document lifecycle', () => {
     await expect(cimd.resolve(cid)).rejects.toMatchObject({ code: 'rejected:status' });
   });
 
-  test('over the fetch budget, a client that validated before is served its last valid copy (stale_over_budget)', async () => {
+  test('over the fetch budget, a known-good client is served its last valid copy within stale-if-error (stale_over_budget)', async () => {
     const legit = path('legit');
     const cid = h.docs.cid(legit);
-    h.docs.route(legit, { body: clientDoc(cid), headers: { 'cache-control': 'max-age=60' } });
-    const { cimd, reasons } = await plugin({ budget: { perHostBurst: 3, perHostPerSecond: 0.001 } });
+    h.docs.route(legit, { body: clientDoc(cid), headers: { 'cache-control': 'max-age=60, stale-if-error=600' } });
+    const { cimd, config, reasons } = await plugin({ budget: { perHostBurst: 3, perHostPerSecond: 0.001 } });
     await cimd.resolve(cid);
+    // Known-good is a durable fact: a user completed an authorization (a grant saved through the adapter).
+    await (config.adapter as (name: string) => import('oidc-provider').Adapter)('Grant').upsert(
+      'grant-legit',
+      { clientId: cid, accountId: 'alice' },
+      60,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 20));
     // Junk ids on the same host use up the rest of the host's budget.
     for (let i = 0; i < 4; i++) {
       await cimd.resolve(h.docs.cid(path(`junk-${i}`))).catch(() => undefined);

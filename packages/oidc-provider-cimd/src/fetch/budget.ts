@@ -4,11 +4,16 @@
  *
  * - A token bucket per target host AND per registrable domain (eTLD+1 from the Public Suffix List, private
  *   section included, through `tldts`): fifty subdomains of one domain share one domain budget.
- * - A cap on concurrent fetches per registrable domain, so slow subdomains of one domain cannot hold the
- *   global slots.
- * - A global cap on concurrent fetches, of which `reservedForKnown` slots only refreshes of client ids that
- *   validated before (`known: true`) may use; each bucket also keeps a small reserve that only they draw on.
- *   First-time ids, which is what an attacker can mint, cannot exhaust either.
+ * - First-time fairness: a cap on concurrent fetches per *site*, the registrable domain under the Public
+ *   Suffix List's ICANN section alone (so every free `name.duckdns.org`, `name.vercel.app`, `name.github.io`
+ *   is one site), and a cap on concurrent fetches per resolved address (so a thousand names pointed at one
+ *   server are one), taken by the fetcher once the name is resolved ({@link FetchBudget.takeAddress}). Names
+ *   that cost nothing to create cannot hold the global slots.
+ * - A global cap on concurrent fetches, of which `reservedForKnown` slots only fetches of known-good clients
+ *   (`known: true`: completed an authorization, recorded durably, last refresh did not fail; known/record.ts)
+ *   may use; each bucket and each per-site and per-address cap also keeps a small reserve that only they draw
+ *   on. Known clients are capped per site and per address in flight too. First-time ids, which is what an
+ *   attacker can mint, cannot exhaust any of it.
  *
  * Over budget means "fail fast": the caller gets no fetch rather than a queue that an attacker can fill.
  */
@@ -31,6 +36,10 @@ export interface FetchBudgetOptions {
   maxConcurrentPerDomain?: number;
   /** Extra concurrent fetches to one registrable domain that only known clients may take. Default 2. */
   reservedPerDomainForKnown?: number;
+  /** Concurrent fetches to one resolved address (first-time ids). Default 4. */
+  maxConcurrentPerAddress?: number;
+  /** Extra concurrent fetches to one resolved address that only known clients may take. Default 2. */
+  reservedPerAddressForKnown?: number;
   /** Hosts and domains tracked at most each (least recently used forgotten first). Default 10000. */
   maxHosts?: number;
   now?: () => number;
@@ -40,6 +49,7 @@ export interface FetchBudgetOptions {
 export type BudgetRefusal =
   | 'global_concurrency'
   | 'domain_concurrency'
+  | 'address_concurrency'
   | 'host_rate'
   | 'domain_rate'
   | 'cluster_host_rate'
@@ -50,7 +60,10 @@ export type BudgetTicket =
   | { granted: false; code: BudgetRefusal; reason: string };
 
 export interface TakeOptions {
-  /** A refresh of a client id that validated before: may use the capacity reserved for such refreshes. */
+  /**
+   * A fetch for a known-good client (its document, `jwks_uri` or logo): may use the capacity reserved for
+   * them. Known-good is a durable fact (known/record.ts), never whether a copy is cached.
+   */
   known?: boolean;
 }
 
@@ -69,6 +82,11 @@ export interface BudgetScope {
   host: string;
   /** Registrable domain (eTLD+1); the host name itself for IP literals, `localhost` and single labels. */
   domain: string;
+  /**
+   * Registrable domain under the Public Suffix List's ICANN section only: all of `duckdns.org` is one site.
+   * Concurrency caps group by it (first-time fairness).
+   */
+  site: string;
 }
 
 /** Accepts a URL or a `host[:port]`. */
@@ -77,11 +95,10 @@ export function budgetScope(target: string): BudgetScope {
   if (!url) url = URL.parse('https://invalid.invalid');
   const host = url!.host.toLowerCase();
   const hostname = url!.hostname.toLowerCase();
-  const domain =
-    hostname.startsWith('[') || /^[\d.]+$/.test(hostname)
-      ? hostname
-      : (getDomain(hostname, { allowPrivateDomains: true, validateHostname: false }) ?? hostname);
-  return { host, domain };
+  if (hostname.startsWith('[') || /^[\d.]+$/.test(hostname)) return { host, domain: hostname, site: hostname };
+  const domain = getDomain(hostname, { allowPrivateDomains: true, validateHostname: false }) ?? hostname;
+  const site = getDomain(hostname, { allowPrivateDomains: false, validateHostname: false }) ?? hostname;
+  return { host, domain, site };
 }
 
 interface Bucket {
@@ -151,6 +168,12 @@ class Buckets {
   }
 }
 
+function decrement(map: Map<string, number>, key: string): void {
+  const left = (map.get(key) ?? 1) - 1;
+  if (left > 0) map.set(key, left);
+  else map.delete(key);
+}
+
 export class FetchBudget {
   readonly #maxConcurrent: number;
   readonly #reservedForKnown: number;
@@ -159,7 +182,11 @@ export class FetchBudget {
   readonly #now: () => number;
   readonly #hosts: Buckets;
   readonly #domains: Buckets;
+  readonly #perAddress: number;
+  readonly #perAddressKnown: number;
+  /** In flight per site (ICANN registrable domain). */
   readonly #domainInflight = new Map<string, number>();
+  readonly #addressInflight = new Map<string, number>();
   #inflight = 0;
   readonly #shared: SharedBudgetCheck | undefined;
 
@@ -181,6 +208,8 @@ export class FetchBudget {
     this.#reservedForKnown = positive('reservedForKnown', Math.min(8, Math.floor(this.#maxConcurrent / 4)));
     this.#perDomain = positive('maxConcurrentPerDomain', 4);
     this.#perDomainKnown = this.#perDomain + positive('reservedPerDomainForKnown', 2);
+    this.#perAddress = positive('maxConcurrentPerAddress', 4);
+    this.#perAddressKnown = this.#perAddress + positive('reservedPerAddressForKnown', 2);
     this.#now = options.now ?? Date.now;
     this.#shared = typeof shared === 'function' ? shared(this.windows) : shared;
   }
@@ -220,12 +249,12 @@ export class FetchBudget {
           : `${globalCap} outbound fetches for new clients already in flight`,
       };
     }
-    const domainInflight = this.#domainInflight.get(scope.domain) ?? 0;
+    const domainInflight = this.#domainInflight.get(scope.site) ?? 0;
     if (domainInflight >= (known ? this.#perDomainKnown : this.#perDomain)) {
       return {
         granted: false,
         code: 'domain_concurrency',
-        reason: `${domainInflight} fetches to ${scope.domain} already in flight`,
+        reason: `${domainInflight} fetches to ${scope.site} already in flight`,
       };
     }
     const now = this.#now();
@@ -238,7 +267,7 @@ export class FetchBudget {
     this.#hosts.spend(scope.host, hostPool);
     this.#domains.spend(scope.domain, domainPool);
     this.#inflight += 1;
-    this.#domainInflight.set(scope.domain, domainInflight + 1);
+    this.#domainInflight.set(scope.site, domainInflight + 1);
     let released = false;
     return {
       granted: true,
@@ -246,9 +275,35 @@ export class FetchBudget {
         if (released) return;
         released = true;
         this.#inflight -= 1;
-        const left = (this.#domainInflight.get(scope.domain) ?? 1) - 1;
-        if (left > 0) this.#domainInflight.set(scope.domain, left);
-        else this.#domainInflight.delete(scope.domain);
+        decrement(this.#domainInflight, scope.site);
+      },
+    };
+  }
+
+  /**
+   * One concurrency slot at a resolved address (first-time fairness): taken by the fetcher once the name is
+   * resolved, after {@link take} granted. `address`: the addresses a name resolved to, sorted and joined, or
+   * one address.
+   */
+  takeAddress(address: string, options: TakeOptions = {}): BudgetTicket {
+    const known = options.known === true;
+    const inflight = this.#addressInflight.get(address) ?? 0;
+    if (inflight >= (known ? this.#perAddressKnown : this.#perAddress)) {
+      // The address is not named: refusals reach events, and resolved addresses are never revealed.
+      return {
+        granted: false,
+        code: 'address_concurrency',
+        reason: `${inflight} fetches to the address this name resolves to already in flight`,
+      };
+    }
+    this.#addressInflight.set(address, inflight + 1);
+    let released = false;
+    return {
+      granted: true,
+      release: () => {
+        if (released) return;
+        released = true;
+        decrement(this.#addressInflight, address);
       },
     };
   }

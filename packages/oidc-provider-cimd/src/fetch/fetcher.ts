@@ -10,7 +10,7 @@ import ipaddr from 'ipaddr.js';
 import { Agent, buildConnector, Response as UndiciResponse, fetch as undiciFetch } from 'undici';
 import { CimdError, isCimdError, Reason } from '../observe/errors.js';
 import { type AddressPolicy, checkAddress, isIpLiteral } from '../rules/address-policy.js';
-import type { FetchBudget } from './budget.js';
+import type { FetchBudget, TakeOptions } from './budget.js';
 import { createDeadlineLookup } from './dns.js';
 import { atStep, bodyTooLarge, FETCH_STEPS, type FetchStepId, type ResponseHead } from './steps.js';
 
@@ -60,14 +60,21 @@ export interface GetOptions {
   contentType: (mediaType: string) => boolean;
   headers?: Record<string, string>;
   signal?: AbortSignal;
+  /** A fetch for a known-good client: charged to the capacity reserved for them (fetch/budget.ts). */
+  known?: boolean;
 }
 
 export interface Fetcher {
-  /** GET a client metadata document. 304 is a success only when a conditional header was sent. */
+  /**
+   * GET a client metadata document. 304 is a success only when a conditional header was sent. The caller holds
+   * the budget ticket; with `charge`, the fetcher also takes a slot at the resolved address (first-time
+   * fairness), and refuses with `rate_limited` when the address has none left.
+   */
   fetchDocument(
     url: string,
     conditional?: { etag?: string; lastModified?: string },
     signal?: AbortSignal,
+    charge?: TakeOptions,
   ): Promise<FetchResult>;
   /** Guarded GET for other client-supplied https URLs (e.g. `logo_uri`). */
   get(url: string, opts: GetOptions): Promise<FetchResult>;
@@ -76,7 +83,7 @@ export interface Fetcher {
    * (any `init.dispatcher` is dropped), never follows redirects, applies the whole-request timeout and caps
    * the response body.
    */
-  fetch(input: string | URL, init?: Record<string, unknown>): Promise<Response>;
+  fetch(input: string | URL, init?: Record<string, unknown>, charge?: TakeOptions): Promise<Response>;
   close(): Promise<void>;
 }
 
@@ -327,6 +334,67 @@ function deadline(timeoutMs: number, external: AbortSignal | undefined) {
   };
 }
 
+/**
+ * One answer per name for a moment: the address gate and the connector that dials right after it see the same
+ * addresses, for the price of one resolution. Failures are not remembered; concurrent lookups share one.
+ * The address policy still checks every answer, and the connector the address actually dialled.
+ */
+export function createSharedAnswerLookup(base: LookupFunction, ttlMs = 2000, max = 1000): LookupFunction {
+  type Answer = { at: number; addresses: { address: string; family: number }[] };
+  const answers = new Map<string, Answer>();
+  const pending = new Map<string, LookupCallback[]>();
+  const deliver = (
+    callback: LookupCallback,
+    opts: { all?: boolean; family?: unknown },
+    addresses: Answer['addresses'],
+  ): void => {
+    const family = opts.family === 4 || opts.family === 6 ? opts.family : undefined;
+    const usable = family === undefined ? addresses : addresses.filter((a) => a.family === family);
+    if (usable.length === 0) {
+      callback(Object.assign(new Error('no addresses'), { code: 'ENOTFOUND' }), '', 0);
+      return;
+    }
+    if (opts.all) (callback as (err: null, list: typeof usable) => void)(null, usable);
+    else callback(null, usable[0]!.address, usable[0]!.family);
+  };
+  return ((hostname: string, options: unknown, cb?: unknown) => {
+    const callback = (typeof options === 'function' ? options : cb) as LookupCallback;
+    const opts = (typeof options === 'object' && options !== null ? options : {}) as {
+      all?: boolean;
+      family?: unknown;
+    };
+    const key = hostname.toLowerCase();
+    const now = Date.now();
+    const answer = answers.get(key);
+    if (answer && now - answer.at < ttlMs) return deliver(callback, opts, answer.addresses);
+    const waiters = pending.get(key);
+    const waiter: LookupCallback = (err, addresses) => {
+      if (err) callback(err, '', 0);
+      else deliver(callback, opts, addresses as unknown as Answer['addresses']);
+    };
+    if (waiters) {
+      waiters.push(waiter);
+      return;
+    }
+    pending.set(key, [waiter]);
+    base(hostname, { all: true }, (err, addresses, family) => {
+      const list = Array.isArray(addresses)
+        ? addresses.map((a) => ({ address: a.address, family: a.family }))
+        : typeof addresses === 'string' && addresses !== ''
+          ? [{ address: addresses, family: family ?? (net.isIPv6(addresses) ? 6 : 4) }]
+          : [];
+      const all = pending.get(key) ?? [];
+      pending.delete(key);
+      if (!err && list.length > 0) {
+        answers.delete(key);
+        if (answers.size >= max) answers.delete(answers.keys().next().value!);
+        answers.set(key, { at: Date.now(), addresses: list });
+      }
+      for (const each of all) (each as (e: typeof err, a: typeof list) => void)(err, list);
+    });
+  }) as LookupFunction;
+}
+
 export function createFetcher(options: FetcherOptions): Fetcher {
   const connectTimeoutMs = options.connectTimeoutMs ?? 3000;
   const timeoutMs = options.timeoutMs ?? 5000;
@@ -334,16 +402,19 @@ export function createFetcher(options: FetcherOptions): Fetcher {
   const fetchMaxBodyBytes = options.fetchMaxBodyBytes ?? DEFAULT_FETCH_MAX_BODY_BYTES;
   const userAgent = options.userAgent ?? 'oidc-provider-cimd';
 
+  const lookup = createSharedAnswerLookup(
+    options.lookup ??
+      createDeadlineLookup({
+        timeoutMs: options.dnsTimeoutMs ?? 1500,
+        allowLoopback: options.addressPolicy.allowLoopback,
+      }),
+  );
+  const checkedLookup = createCheckedLookup(options.addressPolicy, lookup);
   const agent = new Agent({
     connect: createGuardedConnector({
       addressPolicy: options.addressPolicy,
       connectTimeoutMs,
-      lookup:
-        options.lookup ??
-        createDeadlineLookup({
-          timeoutMs: options.dnsTimeoutMs ?? 1500,
-          allowLoopback: options.addressPolicy.allowLoopback,
-        }),
+      lookup,
       ca: options.ca,
     }),
     // No keep-alive: every request resolves and checks afresh, and an aborted body never poisons a pool.
@@ -354,21 +425,52 @@ export function createFetcher(options: FetcherOptions): Fetcher {
   });
 
   /** A budget ticket's release function, or a `rate_limited` CimdError when the budget refuses. */
-  async function takeBudget(url: string): Promise<() => void> {
+  async function takeBudget(url: string, charge: TakeOptions): Promise<() => void> {
     if (!options.budget) return () => {};
-    const ticket = await options.budget.acquire(url);
+    const ticket = await options.budget.acquire(url, charge);
     if (!ticket.granted)
       throw new CimdError(Reason.RateLimited, `over the fetch budget (${ticket.code}): ${ticket.reason}`);
     return ticket.release;
   }
 
-  async function guardedGet(url: string, opts: GetOptions & { conditional: boolean }): Promise<FetchResult> {
+  /**
+   * First-time fairness per resolved address (fetch/budget.ts): resolves the name (the connector reuses the
+   * answer) and takes a slot at the address it will dial. A name that does not resolve, or resolves to a
+   * refused address, fails here as it would have at connect.
+   */
+  async function takeAddress(target: URL, charge: TakeOptions | undefined): Promise<() => void> {
+    const budget = options.budget;
+    if (!budget || !charge) return () => {};
+    const host = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
+    let address = host;
+    if (net.isIP(host) === 0) {
+      address = await new Promise<string>((resolve, reject) => {
+        checkedLookup(host, { all: true }, (err, list) => {
+          if (err) return reject(err);
+          const first = Array.isArray(list) ? list[0]?.address : list;
+          if (!first) return reject(Object.assign(new Error(`no addresses for ${host}`), { code: 'ENOTFOUND' }));
+          resolve(ipaddr.isValid(first) ? ipaddr.parse(first).toNormalizedString() : first);
+        });
+      });
+    }
+    const ticket = budget.takeAddress(address, charge);
+    if (!ticket.granted)
+      throw new CimdError(Reason.RateLimited, `over the fetch budget (${ticket.code}): ${ticket.reason}`);
+    return ticket.release;
+  }
+
+  async function guardedGet(
+    url: string,
+    opts: GetOptions & { conditional: boolean; charge?: TakeOptions | undefined },
+  ): Promise<FetchResult> {
     const target = parseHttpsUrl(url);
     const limit = deadline(timeoutMs, opts.signal);
     // Where a failure without a step of its own (a timeout, a reset) happened: before the response, or while
     // the body streams.
     let phase: FetchStepId = 'connect';
+    let releaseAddress = () => {};
     try {
+      releaseAddress = await takeAddress(target, opts.charge);
       const response = await agent.request({
         origin: target.origin,
         path: `${target.pathname}${target.search}`,
@@ -416,6 +518,7 @@ export function createFetcher(options: FetcherOptions): Fetcher {
     } catch (err) {
       throw atStep(classify(err, limit.timedOut()), phase);
     } finally {
+      releaseAddress();
       limit.dispose();
     }
   }
@@ -424,7 +527,7 @@ export function createFetcher(options: FetcherOptions): Fetcher {
     JSON_MEDIA_TYPE.test(type) || (options.acceptTextPlain === true && type === 'text/plain');
 
   return {
-    fetchDocument(url, conditional, signal) {
+    fetchDocument(url, conditional, signal, charge) {
       const headers: Record<string, string> = {};
       if (conditional?.etag) headers['if-none-match'] = conditional.etag;
       if (conditional?.lastModified) headers['if-modified-since'] = conditional.lastModified;
@@ -435,22 +538,39 @@ export function createFetcher(options: FetcherOptions): Fetcher {
         headers,
         signal,
         conditional: Object.keys(headers).length > 0,
+        charge,
       });
     },
 
     async get(url, opts) {
       parseHttpsUrl(url);
-      const release = await takeBudget(url);
+      const charge = { known: opts.known === true };
+      const release = await takeBudget(url, charge);
       try {
-        return await guardedGet(url, { ...opts, conditional: false });
+        return await guardedGet(url, { ...opts, conditional: false, charge });
       } finally {
         release();
       }
     },
 
-    async fetch(input, init = {}) {
+    async fetch(input, init = {}, charge = {}) {
       const { dispatcher: _ignored, signal: callerSignal, redirect: _redirect, ...rest } = init;
-      const release = await takeBudget(String(input));
+      const releaseBudget = await takeBudget(String(input), charge);
+      let releaseAddress: () => void;
+      try {
+        const target = URL.parse(String(input));
+        releaseAddress = target ? await takeAddress(target, charge) : () => {};
+      } catch (err) {
+        releaseBudget();
+        throw classify(err, false);
+      }
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        releaseAddress();
+        releaseBudget();
+      };
       const timeout = AbortSignal.timeout(timeoutMs);
       const signal = callerSignal instanceof AbortSignal ? AbortSignal.any([timeout, callerSignal]) : timeout;
       // The slot is held until the body is read, cancelled or failed, and at most for the whole-request timeout.

@@ -99,7 +99,7 @@ export function createCimd(options: CimdOptions = {}): Cimd {
   // `cimd check` builds it; this file only wires it into oidc-provider. The serving provider's issuer is the
   // one of the request being handled.
   const pipeline = buildPipeline(resolved, { servingIssuer: () => Provider.ctx?.oidc?.provider?.issuer });
-  const { fetcher, emit, registry, failures } = pipeline;
+  const { fetcher, emit, registry, failures, known } = pipeline;
 
   let resolver: Resolver | undefined;
   const needResolver = (): Resolver => {
@@ -194,6 +194,11 @@ export function createCimd(options: CimdOptions = {}): Cimd {
         | AdapterConstructor;
       // What users approved is kept with the deployment's own persistence (SPEC.domainTrust, MCP authorization): its adapter.
       consent.useAdapter(inner);
+      known.use((name) =>
+        typeof inner === 'function' && typeof inner.prototype === 'object' && inner.prototype !== null
+          ? new (inner as AdapterConstructor)(name)
+          : (inner as AdapterFactory)(name),
+      );
 
       // SPEC.clientAuthentication: explicit typing of client-authentication JWTs, checked in oidc-provider's own hook.
       const staticIds = new Set((configuration.clients ?? []).map((client) => client.client_id));
@@ -209,11 +214,14 @@ export function createCimd(options: CimdOptions = {}): Cimd {
         ...configuration,
         adapter: wrapAdapter(inner, resolveClient, (clientId, accountId) => {
           void active.markUsed(clientId);
+          void known.markInUse(clientId);
           // The client registry counts the user, hashed.
           if (accountId !== undefined) registry?.noteUser(clientId, accountId);
         }),
         discovery: { ...configuration.discovery, client_id_metadata_document_supported: true },
-        ...(resolved.guardProviderFetch ? { fetch: providerFetch(fetcher, emit) as Configuration['fetch'] } : {}),
+        ...(resolved.guardProviderFetch
+          ? { fetch: providerFetch(fetcher, emit, known) as Configuration['fetch'] }
+          : {}),
         interactions: consent.composeInteractions(configuration.interactions),
         assertJwtClientAuthClaimsAndHeader,
       };

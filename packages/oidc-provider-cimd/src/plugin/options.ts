@@ -165,6 +165,8 @@ const BUDGET_OPTIONS: TableOf<FetchBudgetOptions> = {
   reservedForKnown: nonNegativeInteger(),
   maxConcurrentPerDomain: positiveInteger(4),
   reservedPerDomainForKnown: withDefault(nonNegativeInteger(), 2),
+  maxConcurrentPerAddress: positiveInteger(4),
+  reservedPerAddressForKnown: withDefault(nonNegativeInteger(), 2),
   maxHosts: positiveInteger(10_000),
   now: fn<() => number>(),
 };

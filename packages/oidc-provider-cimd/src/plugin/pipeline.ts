@@ -20,6 +20,7 @@ import { FetchBudget } from '../fetch/budget.js';
 import { createFetcher, type Fetcher } from '../fetch/fetcher.js';
 import { FETCH_STEPS, type FetchStep } from '../fetch/steps.js';
 import { StoreState } from '../observe/errors.js';
+import { KnownClients } from '../known/record.js';
 import { createEmitter, type Emit } from '../observe/events.js';
 import { ClientRegistry } from '../observe/registry.js';
 import { Resolver } from '../resolve/resolver.js';
@@ -86,6 +87,8 @@ export interface Pipeline {
   readonly redis: RedisHandle | undefined;
   /** One fetch per CID across instances (Redis only, `fetchLock`). */
   readonly lock: FetchLock | undefined;
+  /** Which clients are known-good: a durable record kept with the provider's adapter (known/record.ts). */
+  readonly known: KnownClients;
   /** The client registry, unless `registry: false` (or `check`). */
   readonly registry: ClientRegistry | undefined;
   /** The resolver for a provider with these capabilities; with Redis, its invalidation bus is made with it. */
@@ -261,6 +264,10 @@ export function buildPipeline(options: ResolvedCimdOptions, facts: ProviderFacts
       }
     : emitEvent;
 
+  // Known-good clients (docs/trust-and-budgets.md): recorded with the provider's adapter when a grant is saved,
+  // never inferred from a cached copy.
+  const known = new KnownClients({ now, timeoutMs: Math.max(500, options.sharedCacheTimeoutMs) });
+
   let invalidation: InvalidationBus | undefined;
   const resolver = (capabilities: ProviderCapabilities): Resolver => {
     if (redis && !invalidation) invalidation = createInvalidationBus(redis, guard, (cid, rev) => cache.forgetLocal(cid, rev));
@@ -282,6 +289,7 @@ export function buildPipeline(options: ResolvedCimdOptions, facts: ProviderFacts
       now,
       lock,
       invalidation,
+      known,
     });
   };
 
@@ -318,6 +326,7 @@ export function buildPipeline(options: ResolvedCimdOptions, facts: ProviderFacts
     redis,
     lock,
     registry,
+    known,
     resolver,
     failures: createRequestFailureMemo(),
     guardIdFactory,

@@ -7,6 +7,7 @@
  */
 import { Provider } from 'oidc-provider';
 import type { Fetcher } from '../fetch/fetcher.js';
+import type { KnownClientsView } from '../known/record.js';
 import { Reason } from '../observe/errors.js';
 import type { Emit } from '../observe/events.js';
 
@@ -19,7 +20,11 @@ function memberOf(client: Record<string, unknown>, url: string): string {
   return 'url';
 }
 
-export function providerFetch(fetcher: Fetcher, emit: Emit): ProviderFetch {
+/**
+ * `known`: a known-good client's key set (and other fetches) is charged to the capacity reserved for known
+ * clients, so junk ids on its host cannot fail its token requests (docs/trust-and-budgets.md).
+ */
+export function providerFetch(fetcher: Fetcher, emit: Emit, known?: KnownClientsView): ProviderFetch {
   return async (url, init) => {
     const started = performance.now();
     const client = Provider.ctx?.oidc?.client as unknown as Record<string, unknown> | undefined;
@@ -35,7 +40,9 @@ export function providerFetch(fetcher: Fetcher, emit: Emit): ProviderFetch {
     };
     let response: Response;
     try {
-      response = await fetcher.fetch(url, init);
+      const isKnown = cid === undefined ? false : known?.isKnown(cid);
+      const charge = { known: (isKnown instanceof Promise ? await isKnown : isKnown) === true };
+      response = await fetcher.fetch(url, init, charge);
     } catch (error) {
       report(error instanceof Error ? error.message : String(error));
       throw error;

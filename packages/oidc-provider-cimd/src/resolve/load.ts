@@ -11,6 +11,7 @@ import type { CacheEntry, CommitAnswer, CommitStatus, DocumentCache } from '../c
 import type { InvalidationBus, LockOutcome } from '../cluster/fetch-lock.js';
 import type { FetchBudget } from '../fetch/budget.js';
 import type { Fetcher, FetchResult } from '../fetch/fetcher.js';
+import type { KnownClientsView } from '../known/record.js';
 import { CimdError, type FailureClass, isCimdError, Reason, type ReasonCode } from '../observe/errors.js';
 import type { CacheTier } from '../observe/events.js';
 import { validateDocument } from '../rules/document.js';
@@ -66,6 +67,8 @@ export interface LoaderOptions {
   /** Transport fallback window past freshness, ms; 0 turns it off. */
   transportFallbackMs: number;
   now: () => number;
+  /** Which clients are known-good (known/record.ts): durable, never cache presence. Absent: none is. */
+  known?: KnownClientsView | undefined;
 }
 
 export interface LoadMode {
@@ -161,14 +164,19 @@ export class Loader {
   }
 
   /**
-   * Over budget, a client that validated before keeps being served its last valid copy, within the stale bound
-   * (the longest a response may ask to be kept: `lifetime.maxSeconds`), instead of an error: rate limits must
-   * never lock out a known-good client (README "Revocation, stale copies and the transport fallback").
+   * Over budget, the last valid copy stands in instead of an error, but only within the bounds a failed refresh
+   * has (stale-if-error, the transport fallback of a client in use: no fetch reached the origin, as with a
+   * transport failure), never past them and never past a revocation (docs/trust-and-budgets.md).
    */
   #overBudgetStandIn(previous: CacheEntry | undefined, reason: string): Answer | undefined {
-    if (!previous || previous.pinned || !this.#o.judge.isCurrent(previous)) return undefined;
-    if (this.#o.now() >= previous.freshUntil + this.#o.lifetime.maxSeconds * 1000) return undefined;
-    return { entry: previous, reason: Reason.StaleOverBudget, tier: 'memory', detail: reason };
+    const standIn = this.#staleStandIn(previous, new CimdError(Reason.RateLimited, reason), 'transport');
+    return standIn ? { ...standIn, reason: Reason.StaleOverBudget, detail: reason } : undefined;
+  }
+
+  /** Whether `cid` is known-good now: a durable fact (known/record.ts), never whether a copy is cached. */
+  async #isKnown(cid: string): Promise<boolean> {
+    const answer = this.#o.known?.isKnown(cid);
+    return answer instanceof Promise ? await answer : answer === true;
   }
 
   /**
@@ -243,9 +251,10 @@ export class Loader {
       return stale ? { ok: true, answer: stale } : failed(error, 'none', backedOff);
     }
 
-    // A client id that validated before (we hold a copy) draws on capacity that first-time ids cannot exhaust
-    // (README "Fetch budgets").
-    const ticket = await o.budget.acquire(cid, { known: previous !== undefined });
+    // A known-good client (completed an authorization, last refresh did not fail) draws on capacity that
+    // first-time ids cannot exhaust (docs/trust-and-budgets.md).
+    const known = await this.#isKnown(cid);
+    const ticket = await o.budget.acquire(cid, { known });
     if (!ticket.granted) {
       // Over budget is rate limiting, not a failure of this client: no back-off, and no fetch.
       const reason = ticket.reason;
@@ -261,10 +270,12 @@ export class Loader {
         previous && (previous.etag || previous.lastModified)
           ? { etag: previous.etag, lastModified: previous.lastModified }
           : undefined;
-      response = await o.fetcher.fetchDocument(cid, conditional);
+      response = await o.fetcher.fetchDocument(cid, conditional, undefined, { known });
     } catch (cause) {
       const error = isCimdError(cause) ? cause : new CimdError(Reason.RejectedNetwork, String(cause), { cause });
       const failure = failureClass(error);
+      // Refused by a cap the fetcher applies (the resolved address's) is rate limiting, not this client's failure.
+      if (failure !== 'limited') o.known?.refreshed(cid, false);
       if (previous && !previous.pinned && failure === 'revoked') {
         // Never answered with a stale copy, and removed everywhere at once (README "Revocation, stale copies
         // and the transport fallback"); a pin is never removed by a lookup (the commit refuses it).
@@ -288,7 +299,8 @@ export class Loader {
     const policy = cachePolicy(response.headers, now, o.lifetime);
     const flags = {
       pinned: mode.pinned === true,
-      used: previous?.used === true,
+      // A known-good client is in use whether or not a copy of its entry survived (docs/trust-and-budgets.md).
+      used: previous?.used === true || known,
       rules: o.judge.fingerprint,
       ...(mode.refresh ? { refreshedAt: now } : {}),
     };
@@ -297,6 +309,7 @@ export class Loader {
       // A 304 only extends the life of the document we already hold; its body is never looked at. The document
       // is judged again under today's rules (it may have been judged under other rules).
       const judged = o.judge.judge(previous);
+      o.known?.refreshed(cid, judged.ok);
       if (!judged.ok) {
         report(failedOutcome(judged.error, 'invalid'));
         o.backoff.start(cid, 'invalid');
@@ -326,11 +339,13 @@ export class Loader {
     } catch (cause) {
       const error = isCimdError(cause) ? cause : new CimdError(Reason.RejectedDocument, String(cause), { cause });
       report(failedOutcome(error, 'invalid'));
+      o.known?.refreshed(cid, false);
       // An invalid document is never a reason for a stale copy, and never overwrites a valid entry.
       o.backoff.start(cid, 'invalid');
       return failed(error, 'origin', 'invalid');
     }
 
+    o.known?.refreshed(cid, true);
     const entry = entryFrom(cid, validated, policy, now, { ...flags, document: rawDocument(response.body) });
     return this.#committed(
       cid,

@@ -13,6 +13,7 @@ import type { FetchLock, InvalidationBus } from '../cluster/fetch-lock.js';
 import { fetchOnceInCluster } from '../cluster/lock-wait.js';
 import type { FetchBudget } from '../fetch/budget.js';
 import type { Fetcher } from '../fetch/fetcher.js';
+import type { KnownClientsView } from '../known/record.js';
 import { CimdError, Reason } from '../observe/errors.js';
 import type { Emit } from '../observe/events.js';
 import type { UrlVerdict } from '../rules/client-id-url.js';
@@ -61,6 +62,8 @@ export interface ResolverOptions {
   lockWaitMs?: number;
   /** Tells other instances to drop their in-process copy after purge/refresh/revocation. */
   invalidation?: InvalidationBus | undefined;
+  /** Which clients are known-good for the fetch budgets (known/record.ts). */
+  known?: KnownClientsView | undefined;
 }
 
 export interface ResolveHints {
@@ -94,6 +97,7 @@ export class Resolver {
       invalidation: () => this.#o.invalidation,
       transportFallbackMs: options.transportFallbackMs ?? 0,
       now: options.now,
+      known: options.known,
     });
     this.operator = new OperatorApi({
       admit: (cid, started) => this.#admit(cid, started),
