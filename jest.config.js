@@ -5,9 +5,7 @@ import { resolve } from 'node:path';
 // KEYV_REDIS_DIR and KEYV_DIR do the same for @keyv/redis (peer range) and keyv (dependency range); modules those
 // copies import resolve from their own folder (the floor's @redis/client, say).
 const dirs = (name, dir, entry) =>
-  dir
-    ? { [`^${name}$`]: resolve(dir, entry), [`^${name}/(.*)$`]: `${resolve(dir)}/$1` }
-    : {};
+  dir ? { [`^${name}$`]: resolve(dir, entry), [`^${name}/(.*)$`]: `${resolve(dir)}/$1` } : {};
 const providerUnderTest = {
   ...dirs('oidc-provider', process.env.OIDC_PROVIDER_DIR, 'lib/index.js'),
   ...dirs('@keyv/redis', process.env.KEYV_REDIS_DIR, 'dist/index.js'),
