@@ -61,7 +61,15 @@ function plugin(options: CimdOptions): Cimd {
   const cimd = createCimd({
     issuer: 'http://localhost:1',
     allowLoopback: true,
-    budget: { perHostBurst: 1_000_000, maxConcurrent: CONCURRENCY },
+    // Thousands of distinct clients from one local host on purpose: the per-host and per-domain budgets (rate and
+    // concurrency) must not refuse them; the budgets have their own tests and the attack benchmark.
+    budget: {
+      perHostBurst: 1_000_000,
+      perDomainBurst: 1_000_000,
+      // Room above the fill's own concurrency: part of each limit is reserved for refreshes of known clients.
+      maxConcurrent: 2 * CONCURRENCY,
+      maxConcurrentPerDomain: 2 * CONCURRENCY,
+    },
     ...options,
   });
   cimd.configure({});
@@ -107,14 +115,11 @@ async function main(): Promise<void> {
       `${CLIENTS} clients cached in process: ${Math.round(perClient)} B/client, ` +
         `${round((perClient * CLIENTS) / 1048576, 1)} MiB in all (${Math.round(performance.now() - started)} ms)`,
     );
-    report({
-      name: 'memory_bytes_per_cached_client',
+    report('memory_bytes_per_cached_client', {
       value: Math.round(perClient),
       baseline: null,
       ratio: null,
       unit: `bytes/client at ${CLIENTS} clients`,
-      goal: 'value < 4096',
-      met: perClient < 4096,
     });
     await redis.command('FLUSHALL');
 
@@ -127,14 +132,11 @@ async function main(): Promise<void> {
         `${5.5 * BOUND} clients ` +
         `(${Math.round(performance.now() - started)} ms)`,
     );
-    report({
-      name: 'memory_growth_beyond_bound',
+    report('memory_growth_beyond_bound', {
       value: Math.round(beyond),
       baseline: Math.round(perClient),
       ratio: round(beyond / perClient),
       unit: `bytes/client beyond memoryCacheSize ${BOUND}`,
-      goal: 'ratio <= 0.1',
-      met: beyond / perClient <= 0.1,
     });
 
     const defaults = plugin({ ca: cert, memoryCacheSize: BOUND });

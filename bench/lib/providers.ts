@@ -133,9 +133,9 @@ export async function startProvider(setup: ProviderSetup): Promise<BenchProvider
       issuer,
       allowLoopback: true,
       ca: setup.ca,
-      // The default per-host budget (20 fetches, then 2/s) would rate-limit benchmarks that serve many clients
-      // from one local host on purpose.
-      budget: { perHostBurst: 100_000 },
+      // The default per-host and per-domain budgets would rate-limit benchmarks that serve many clients from one
+      // local host on purpose (each benchmark that measures the budgets sets its own).
+      budget: { perHostBurst: 100_000, perDomainBurst: 100_000 },
       ...setup.cimd,
     });
     configuration = cimd.configure(base);

@@ -12,7 +12,6 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -26,19 +25,9 @@ import {
   startClientHost,
   startExample,
 } from '../example/start-example.js';
+import { CHROMIUM, CHROMIUM_PATH, describeNeeding, REDIS_SERVER } from '../helpers/capability.js';
 import { startHttpsServer, type TestHttpsServer } from '../helpers/https-server.js';
 import { startRedisServer, type TestRedisServer } from '../helpers/redis-server.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-
-const available = existsSync(CHROMIUM);
-if (!available && process.env.CI === 'true') {
-  describe('consent flows in Chromium', () => {
-    it('needs Chromium', () => {
-      throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (apt-get install -y chromium)`);
-    });
-  });
-}
 
 interface Callback {
   origin: string;
@@ -68,7 +57,7 @@ async function startCallback(host: string): Promise<Callback> {
   };
 }
 
-(available ? describe : describe.skip)('consent flows in Chromium', () => {
+describeNeeding([CHROMIUM, REDIS_SERVER], 'consent flows in Chromium', () => {
   let context: BrowserContext;
   let page: Page;
   let userDataDir: string;
@@ -85,7 +74,7 @@ async function startCallback(host: string): Promise<Callback> {
     WEB_REDIRECT = `${webOrigin}/cb`;
     userDataDir = await mkdtemp(path.join(tmpdir(), 'cimd-chromium-flows-'));
     context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
+      executablePath: CHROMIUM_PATH,
       headless: true,
       // The test certificate of the web client's local HTTPS server.
       ignoreHTTPSErrors: true,

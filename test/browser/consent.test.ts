@@ -9,7 +9,6 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,21 +24,12 @@ import {
   startClientHost,
   startExample,
 } from '../example/start-example.js';
+import { CHROMIUM, CHROMIUM_PATH, describeNeeding } from '../helpers/capability.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const NAME_PAYLOAD = 'Acme CLI <img src=x onerror=alert(document.domain)><script>window.pwned=1</script>';
 
-const available = existsSync(CHROMIUM);
-if (!available && process.env.CI === 'true') {
-  describe('consent page in Chromium', () => {
-    it('needs Chromium', () => {
-      throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (apt-get install -y chromium)`);
-    });
-  });
-}
-
-(available ? describe : describe.skip)('consent page in Chromium', () => {
+describeNeeding([CHROMIUM], 'consent page in Chromium', () => {
   let example: RunningExample;
   let documents: ClientHost;
   let logoHost: DocumentHost;
@@ -79,7 +69,7 @@ if (!available && process.env.CI === 'true') {
 
     userDataDir = await mkdtemp(path.join(tmpdir(), 'cimd-chromium-'));
     context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
+      executablePath: CHROMIUM_PATH,
       headless: true,
       args: [
         '--no-sandbox',

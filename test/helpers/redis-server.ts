@@ -14,6 +14,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { REDIS_CLI, REDIS_SERVER, requireCapabilities } from './capability.js';
 
 export type RespValue = string | number | null | RespValue[] | Error;
 
@@ -145,6 +146,7 @@ export interface RedisServerOptions {
 }
 
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<TestRedisServer> {
+  requireCapabilities([REDIS_SERVER], 'a private redis-server');
   const port = await freePort();
   let child: ChildProcess | undefined;
   let exited: Promise<unknown> = Promise.resolve();
@@ -284,6 +286,7 @@ export interface TestRedisCluster {
 export async function startRedisCluster(
   options: { masters?: number; replicasPerMaster?: number; nodeTimeoutMs?: number } = {},
 ): Promise<TestRedisCluster> {
+  requireCapabilities([REDIS_SERVER, REDIS_CLI], 'a Redis Cluster');
   const masterCount = options.masters ?? 3;
   const replicas = options.replicasPerMaster ?? 1;
   const dir = scratchDir();
