@@ -43,6 +43,16 @@ export {
   type ReasonCode,
 } from './observe/errors.js';
 export { type CacheTier, type CimdEvent, DIAGNOSTICS_CHANNEL, type EventListener } from './observe/events.js';
+export {
+  type CimdHealth,
+  type CimdHealthOptions,
+  cimdHealth,
+  type HealthReport,
+  type StoreChange,
+  type StoreState,
+  type WatchStoreOptions,
+  watchStore,
+} from './observe/health.js';
 export type { RegisteredClient, RegistryOptions } from './observe/registry.js';
 export type { ProviderCapabilities } from './plugin/capabilities.js';
 export { CLIENT_AUTHENTICATION_TYP, type ClientAssertionTypMode } from './plugin/client-assertion.js';

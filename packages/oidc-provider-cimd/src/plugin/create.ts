@@ -21,9 +21,16 @@ import {
   type InteractionPolicy,
   type LogoResponse,
 } from '../consent/index.js';
-import { FetchBudget } from '../fetch/budget.js';
+import { type BudgetRefusal, FetchBudget } from '../fetch/budget.js';
 import type { Fetcher } from '../fetch/fetcher.js';
-import { createEmitter, type Emit } from '../observe/events.js';
+import type { CimdEvent, Emit } from '../observe/events.js';
+import {
+  createObservedEmitter,
+  HEALTH_KEY,
+  Listeners,
+  registerObservation,
+  reportBudgetRefusals,
+} from '../observe/observation.js';
 import { ClientRegistry, type RegisteredClient } from '../observe/registry.js';
 import { type CacheInspection, Resolver } from '../resolve/resolver.js';
 import type { UrlVerdict } from '../rules/client-id-url.js';
@@ -144,8 +151,11 @@ export function createCimd(options: CimdOptions = {}): Cimd {
       ? undefined
       : new ClientRegistry({ store: shared, run: (op) => registryGuard.run(op), now }, options.registry ?? {});
   // The registry is fed the reason and the client id directly, so that without an onEvent listener no event
-  // object is built on the warm path.
-  const emitEvent = createEmitter(options.onEvent);
+  // object is built on the warm path. Exporters (cimdMetrics, cimdHealth) subscribe through the observation.
+  const subscribers = new Listeners<[CimdEvent]>();
+  const budgetRefusals = new Listeners<[BudgetRefusal]>();
+  reportBudgetRefusals(budget, budgetRefusals);
+  const emitEvent = createObservedEmitter(options.onEvent, subscribers);
   const emit: Emit = registry
     ? (reason, cid, startedAt, tier, extra, host) => {
         registry.note(reason, cid);
@@ -382,5 +392,16 @@ export function createCimd(options: CimdOptions = {}): Cimd {
       await fetcher.close();
     },
   };
+  registerObservation(plugin, {
+    subscribe: (listener) => subscribers.add(listener),
+    onBudgetRefusal: (listener) => budgetRefusals.add(listener),
+    store: {
+      shared: options.cache !== undefined,
+      circuitOpen: () => !guard.available,
+      probe: async () => (await guard.run(() => shared.set(HEALTH_KEY, now(), 60_000)))?.value === true,
+    },
+    cacheSize: () => cache.size,
+    registrySize: async () => registry?.size(),
+  });
   return plugin;
 }
