@@ -74,12 +74,13 @@ async function openRedisCache(
     return await createRedisCache({
       ...connection,
       onError: (error) => {
-        // A down Redis reports an error per reconnection attempt; one line every 10 s is plenty.
+        // A down Redis reports an error per reconnection attempt: debug lines, one every 10 s at most. That it
+        // is down (and back) is said once each by the store watch below (`store_down`, `store_up`).
         const now = Date.now();
         if (now - lastReported < 10_000) return;
         lastReported = now;
         log({
-          level: 'warn',
+          level: 'debug',
           event: 'redis_error',
           message: error.message,
           note: 'CIMD documents are cached in process meanwhile',
