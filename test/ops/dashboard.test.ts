@@ -49,6 +49,8 @@ interface Dashboard {
 
 const dashboard = JSON.parse(read('ops/grafana-dashboard.json')) as Dashboard;
 const alerts = read('ops/prometheus-alerts.yml');
+// Grafana's variable syntax, not a template literal.
+const DATASOURCE_VARIABLE = ['$', '{datasource}'].join('');
 const PANEL_TYPES = new Set(['row', 'timeseries', 'stat', 'gauge', 'table', 'bargauge', 'heatmap']);
 const isInteger = (value: unknown) => Number.isInteger(value);
 
@@ -98,7 +100,7 @@ describe('Grafana dashboard structure', () => {
         }
       }
       if (panel.type === 'row') continue;
-      expect(panel.datasource).toEqual({ type: 'prometheus', uid: '${datasource}' });
+      expect(panel.datasource).toEqual({ type: 'prometheus', uid: DATASOURCE_VARIABLE });
       expect(panel.fieldConfig).toEqual({ defaults: expect.any(Object), overrides: expect.any(Array) });
       const targets = panel.targets ?? [];
       expect(targets.length).toBeGreaterThan(0);
