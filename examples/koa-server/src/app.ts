@@ -133,6 +133,15 @@ export async function createApp(options: AppOptions): Promise<ExampleApp> {
       ...(onEvent ? { onEvent } : {}),
       ...(policy ? { policy } : {}),
       ...(options.transportFallbackS ? { transportFallbackMs: options.transportFallbackS * 1000 } : {}),
+      // A refused client's page names its host and whom to ask; the operator's log line says what would admit it.
+      denialPage:
+        options.cimd?.denialPage === false
+          ? false
+          : {
+              admitLine: (cid) => `CIMD_ALLOW=${[...allow, cid].join(',')}`,
+              onDenial: (denial) => log({ level: 'warn', event: 'cimd_denied', ...denial }),
+              ...options.cimd?.denialPage,
+            },
     });
   } catch (error) {
     await shared?.disconnect();

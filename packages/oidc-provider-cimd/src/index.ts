@@ -59,6 +59,13 @@ export { CLIENT_AUTHENTICATION_TYP, type ClientAssertionTypMode } from './plugin
 export type { Cimd, CimdOptions } from './plugin/create.js';
 export { createCimd } from './plugin/create.js';
 export {
+  type Denial,
+  type DenialKind,
+  type DenialPageOptions,
+  describeDenial,
+  renderDenialPage,
+} from './plugin/denial.js';
+export {
   CIMD_CONDITIONAL_CLIENTS,
   type DiscoveryCheckMode,
   type DiscoveryProblem,

@@ -37,6 +37,7 @@ import type { UrlVerdict } from '../rules/client-id-url.js';
 import { createTrustPolicy } from '../rules/trust.js';
 import { type AdapterConstructor, type AdapterFactory, wrapAdapter } from './adapter.js';
 import { createClientAssertionCheck } from './client-assertion.js';
+import { denialRenderError } from './denial.js';
 import { type DiscoveryReport, runDiscoveryCheck } from './discovery-check.js';
 import { developmentAdapter } from './memory-adapter.js';
 import { CimdOptionError, type CimdOptions, isLoopbackIssuer, resolveCimdOptions } from './options.js';
@@ -344,6 +345,19 @@ export function createCimd(options: CimdOptions = {}): Cimd {
         ...(resolved.guardProviderFetch ? { fetch: providerFetch(fetcher, emit) as Configuration['fetch'] } : {}),
         interactions: consent.composeInteractions(configuration.interactions),
         assertJwtClientAuthClaimsAndHeader,
+        // The denial page (./denial.ts) for a CIMD client this request refused; other errors go to the deployment's.
+        ...(options.denialPage === false
+          ? {}
+          : {
+              renderError: denialRenderError(
+                configuration.renderError,
+                (ctx, id) => failedInRequest.get(ctx)?.get(id),
+                {
+                  ...options.denialPage,
+                  development: allowLoopback,
+                },
+              ),
+            }),
       };
       if (registration?.idFactory) {
         const idFactory = registration.idFactory;
