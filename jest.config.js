@@ -22,6 +22,7 @@ export default {
     ...providerUnderTest,
     '^oidc-provider-cimd$': '<rootDir>/packages/oidc-provider-cimd/src/index.ts',
     '^oidc-provider-cimd/check$': '<rootDir>/packages/oidc-provider-cimd/src/check/index.ts',
+    '^oidc-provider-cimd/metrics$': '<rootDir>/packages/oidc-provider-cimd/src/observe/metrics.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {

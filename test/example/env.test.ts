@@ -16,6 +16,7 @@ describe('example environment', () => {
       deny: [],
       transportFallbackS: 0,
       metrics: false,
+      logLevel: 'info',
     });
     expect(resolveIssuer(env, 3000)).toBe('http://localhost:3000');
   });
@@ -32,6 +33,7 @@ describe('example environment', () => {
       CIMD_ALLOW: ' *.claude.ai, vscode.dev ,',
       CIMD_DENY: 'https://evil.com/c.json',
       METRICS: 'on',
+      LOG_LEVEL: 'Debug',
     });
     expect(env).toEqual({
       port: 0,
@@ -46,6 +48,7 @@ describe('example environment', () => {
       deny: ['https://evil.com/c.json'],
       transportFallbackS: 0,
       metrics: true,
+      logLevel: 'debug',
     });
     expect(resolveIssuer(env, 1234)).toBe('https://auth.example.com');
   });
@@ -55,6 +58,7 @@ describe('example environment', () => {
     [{ DCR_ENABLED: 'enabled' }, /DCR_ENABLED/],
     [{ CIMD_ALLOW_LOOPBACK: 'y' }, /CIMD_ALLOW_LOOPBACK/],
     [{ METRICS: 'sometimes' }, /METRICS/],
+    [{ LOG_LEVEL: 'verbose' }, /LOG_LEVEL must be one of debug, info, warn, error/],
     [{ PORT: '80a' }, /PORT/],
     [{ PORT: '70000' }, /PORT/],
     [{ ISSUER: 'auth.example.com' }, /ISSUER/],

@@ -33,10 +33,13 @@ describe('example log lines', () => {
     tier: 'origin',
   });
 
-  it.each<[CimdEvent['reason'], 'info' | 'warn']>([
+  it.each<[CimdEvent['reason'], 'debug' | 'info' | 'warn']>([
     ['fetched', 'info'],
-    ['cache_hit', 'info'],
-    ['revalidated', 'info'],
+    ['operator:pin', 'info'],
+    ['cache_hit', 'debug'],
+    ['revalidated', 'debug'],
+    ['stale_if_error', 'warn'],
+    ['would_deny', 'warn'],
     ['rejected:status', 'warn'],
     ['rejected:policy', 'warn'],
     ['rate_limited', 'warn'],

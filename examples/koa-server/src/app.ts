@@ -16,12 +16,13 @@ import {
   createCimd,
   createRedisCache,
   type RedisCacheOptions,
+  watchStore,
 } from 'oidc-provider-cimd';
 import { checkRedisUrl, EnvError, type ExampleEnv } from './env.js';
 import { createInteractionRoutes } from './interactions.js';
 import { jsonLines, type Log } from './log.js';
 import { createMcpRoutes } from './mcp.js';
-import { addMetricsRoute, createCimdMetrics } from './metrics.js';
+import { addHealthRoute, addMetricsRoute } from './metrics.js';
 import { createProvider, generateSigningKeys, type SigningKeys } from './provider.js';
 
 export interface AppOptions extends Partial<Omit<ExampleEnv, 'issuer' | 'port'>> {
@@ -73,12 +74,13 @@ async function openRedisCache(
     return await createRedisCache({
       ...connection,
       onError: (error) => {
-        // A down Redis reports an error per reconnection attempt; one line every 10 s is plenty.
+        // A down Redis reports an error per reconnection attempt: debug lines, one every 10 s at most. That it
+        // is down (and back) is said once each by the store watch below (`store_down`, `store_up`).
         const now = Date.now();
         if (now - lastReported < 10_000) return;
         lastReported = now;
         log({
-          level: 'warn',
+          level: 'debug',
           event: 'redis_error',
           message: error.message,
           note: 'CIMD documents are cached in process meanwhile',
@@ -99,14 +101,7 @@ export async function createApp(options: AppOptions): Promise<ExampleApp> {
     ...(options.extraCa ? [options.extraCa] : []),
   ];
 
-  const metrics = options.metrics ? createCimdMetrics() : undefined;
-  const onEvent =
-    metrics || options.onEvent
-      ? (event: CimdEvent) => {
-          metrics?.onEvent(event);
-          options.onEvent?.(event);
-        }
-      : undefined;
+  const onEvent = options.onEvent;
   const allow = options.allow ?? [];
   const deny = options.deny ?? [];
   // Trust policy (draft-ietf-oauth-client-id-metadata-document-03 §9.9), as the environment gives it: CIMD_ADMISSION unset means allowlist when CIMD_ALLOW is set.
@@ -138,6 +133,15 @@ export async function createApp(options: AppOptions): Promise<ExampleApp> {
       ...(onEvent ? { onEvent } : {}),
       ...(policy ? { policy } : {}),
       ...(options.transportFallbackS ? { transportFallbackMs: options.transportFallbackS * 1000 } : {}),
+      // A refused client's page names its host and whom to ask; the operator's log line says what would admit it.
+      denialPage:
+        options.cimd?.denialPage === false
+          ? false
+          : {
+              admitLine: (cid) => `CIMD_ALLOW=${[...allow, cid].join(',')}`,
+              onDenial: (denial) => log({ level: 'warn', event: 'cimd_denied', ...denial }),
+              ...options.cimd?.denialPage,
+            },
     });
   } catch (error) {
     await shared?.disconnect();
@@ -193,11 +197,28 @@ export async function createApp(options: AppOptions): Promise<ExampleApp> {
   });
   app.use(interactions.routes());
   app.use(mcp.routes());
-  if (metrics) {
-    const router = new Router();
-    addMetricsRoute(router, metrics);
-    app.use(router.routes());
-  }
+  const operations = new Router();
+  addHealthRoute(operations, cimd);
+  const closeMetrics = options.metrics ? addMetricsRoute(operations, cimd, provider) : undefined;
+  app.use(operations.routes());
+  // The shared store's state changes, once each: a warning when it goes down, a line when it is back.
+  const stopWatch = shared
+    ? watchStore(cimd, {
+        onChange: (change) =>
+          change.state === 'down'
+            ? log({
+                level: 'warn',
+                event: 'store_down',
+                message: 'the shared store (Redis) does not answer; CIMD documents are cached in process meanwhile',
+              })
+            : log({
+                level: 'info',
+                event: 'store_up',
+                message: 'the shared store (Redis) answers again',
+                downForMs: change.downForMs,
+              }),
+      })
+    : undefined;
   app.use(mount(provider));
 
   return {
@@ -207,6 +228,8 @@ export async function createApp(options: AppOptions): Promise<ExampleApp> {
     issuer,
     mcpResource,
     async close() {
+      stopWatch?.();
+      closeMetrics?.();
       await cimd.close();
       await shared?.disconnect();
     },

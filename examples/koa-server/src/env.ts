@@ -18,12 +18,14 @@
  * | `CIMD_ALLOW`          | unset: any public id     | Comma-separated allow-list: ids, URL patterns, `host`, `*.host`, `known`. |
  * | `CIMD_DENY`           | unset                    | Comma-separated deny-list, same patterns; wins over allow.   |
  * | `CIMD_TRANSPORT_FALLBACK_S` | `0` (off)          | Serve the last valid copy this long past its lifetime on transport failures (≤ 604800). |
- * | `METRICS`             | `false`                  | Serve Prometheus metrics of plugin events at `/metrics`.     |
+ * | `METRICS`             | `false`                  | Serve Prometheus metrics at `/metrics` (`/health` is always served). |
+ * | `LOG_LEVEL`           | `info`                   | `debug` (every lookup), `info`, `warn` or `error`.          |
  *
  * `CIMD_ADMISSION` unset means `allowlist` when `CIMD_ALLOW` is set, `open` otherwise. In `CIMD_ALLOW` and
  * `CIMD_DENY`, the word `known` stands for the plugin's known-clients catalog.
  */
 import { type AdmissionMode, compilePatterns, redisOptionsFromEnv } from 'oidc-provider-cimd';
+import { LOG_LEVELS, type LogLevel } from './log.js';
 
 export interface ExampleEnv {
   port: number;
@@ -46,6 +48,8 @@ export interface ExampleEnv {
   /** Transport fallback, seconds past a document's lifetime; 0: off. */
   transportFallbackS: number;
   metrics: boolean;
+  /** The lowest level logged; `debug` adds a line per routine lookup (cache hits). */
+  logLevel: LogLevel;
 }
 
 /** A variable with a value this example cannot use; the message names the variable. */
@@ -173,6 +177,15 @@ function readRedis(source: NodeJS.ProcessEnv) {
   }
 }
 
+function readLogLevel(source: NodeJS.ProcessEnv): LogLevel {
+  const raw = readOptional(source, 'LOG_LEVEL')?.toLowerCase();
+  if (raw === undefined) return 'info';
+  if (!(LOG_LEVELS as string[]).includes(raw)) {
+    throw new EnvError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(source.LOG_LEVEL)}`);
+  }
+  return raw as LogLevel;
+}
+
 export function parseEnv(source: NodeJS.ProcessEnv = process.env): ExampleEnv {
   const allow = readPatterns(source, 'CIMD_ALLOW');
   const redis = readRedis(source);
@@ -192,6 +205,7 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): ExampleEnv {
     deny: readPatterns(source, 'CIMD_DENY'),
     transportFallbackS: readTransportFallback(source),
     metrics: readBoolean(source, 'METRICS', false),
+    logLevel: readLogLevel(source),
   };
 }
 

@@ -22,10 +22,29 @@ export function jsonLines(write: (line: string) => void, now: () => Date = () =>
   };
 }
 
+const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export const LOG_LEVELS = Object.keys(LEVELS) as LogLevel[];
+
+/** `log`, keeping only entries at `minimum` or above (`LOG_LEVEL`, default `info`). */
+export function atLeast(minimum: LogLevel, log: Log): Log {
+  const threshold = LEVELS[minimum];
+  return (entry) => {
+    if (LEVELS[entry.level ?? 'info'] >= threshold) log(entry);
+  };
+}
+
 /**
- * A plugin event as a log entry: refusals and rate limiting are warnings, everything else (fetches, cache
- * hits, operator actions) is information. `durationMs` is rounded to whole milliseconds for reading; the
- * plugin's events themselves (and the metrics) keep the precise value.
+ * Routine lookups: answered from the cache, or a caller that joined a lookup already under way. One
+ * authorization looks its client up a dozen times (authorization request, interaction pages, resume, token);
+ * these are debug lines, so that an authorization logs at most one info line (the fetch of a new document).
+ */
+const ROUTINE = new Set<CimdEvent['reason']>(['cache_hit', 'revalidated', 'client_assertion_untyped']);
+
+/**
+ * A plugin event as a log entry: refusals and rate limiting are warnings, fetches and operator actions are
+ * information, routine lookups (cache hits, revalidations, joined lookups) are debug. `durationMs` is rounded
+ * to whole milliseconds for reading; the plugin's events themselves (and the metrics) keep the precise value.
  */
 export function cimdLogEntry(event: CimdEvent): LogEntry {
   const warn =
@@ -33,6 +52,8 @@ export function cimdLogEntry(event: CimdEvent): LogEntry {
     event.reason === 'rate_limited' ||
     event.reason === 'revoked' ||
     event.reason === 'client_fetch_failed' ||
-    event.reason === 'would_deny';
-  return { ...event, level: warn ? 'warn' : 'info', event: 'cimd', durationMs: Math.round(event.durationMs) };
+    event.reason === 'would_deny' ||
+    event.reason.startsWith('stale_');
+  const level = warn ? 'warn' : ROUTINE.has(event.reason) || event.joined ? 'debug' : 'info';
+  return { ...event, level, event: 'cimd', durationMs: Math.round(event.durationMs) };
 }

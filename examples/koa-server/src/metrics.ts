@@ -1,47 +1,33 @@
 /**
- * Prometheus metrics from plugin events (`METRICS=true`): the recipe the README shows, wired into the example.
- * Every resolution is one event, so a counter by reason and tier plus a latency histogram cover the questions
- * operators ask: how often do we fetch, how often do we refuse and why, and what does a lookup cost.
+ * Operations routes of the example: `GET /metrics` (with `METRICS=true`) in the Prometheus text format, from the
+ * plugin's own exporter registered in one line, and `GET /health` (always), 200 while the shared store answers,
+ * 503 while it does not.
  */
 import type Router from '@koa/router';
-import type { CimdEvent } from 'oidc-provider-cimd';
-import { Counter, Histogram, Registry } from 'prom-client';
+import type { Provider } from 'oidc-provider';
+import { type Cimd, cimdHealth } from 'oidc-provider-cimd';
+import { cimdMetrics } from 'oidc-provider-cimd/metrics';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 
-export interface CimdMetrics {
-  /** Pass as (or call from) the plugin's `onEvent`. */
-  onEvent(event: CimdEvent): void;
-  registry: Registry;
-}
-
-export function createCimdMetrics(registry = new Registry()): CimdMetrics {
-  const resolutions = new Counter({
-    name: 'cimd_resolutions_total',
-    help: 'Client ID Metadata Document resolutions, by reason code and cache tier.',
-    labelNames: ['reason', 'tier'] as const,
-    registers: [registry],
-  });
-  const duration = new Histogram({
-    name: 'cimd_resolution_duration_seconds',
-    help: 'Time to resolve a client_id, by reason code.',
-    labelNames: ['reason'] as const,
-    // Warm hits are microseconds, fetches tens of milliseconds, timeouts seconds.
-    buckets: [0.0001, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [registry],
-  });
-  return {
-    registry,
-    onEvent(event) {
-      // Labels are the bounded reason/tier vocabularies only: never the client id or host, which strangers choose.
-      resolutions.inc({ reason: event.reason, tier: event.tier });
-      duration.observe({ reason: event.reason }, event.durationMs / 1000);
-    },
-  };
-}
-
-/** Adds `GET /metrics` in the Prometheus text format. */
-export function addMetricsRoute(router: Router, metrics: CimdMetrics): void {
+/** Adds `GET /metrics`: the plugin's metric families and Node's process metrics, in a registry of the app's own. */
+export function addMetricsRoute(router: Router, cimd: Cimd, provider: Provider): () => void {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const metrics = cimdMetrics(cimd, { registry, provider });
   router.get('/metrics', async (ctx) => {
-    ctx.set('content-type', metrics.registry.contentType);
-    ctx.body = await metrics.registry.metrics();
+    ctx.set('content-type', registry.contentType);
+    ctx.body = await registry.metrics();
+  });
+  return () => metrics.close();
+}
+
+/** Adds `GET /health`: the plugin's health report as JSON, with its status (200 or 503). */
+export function addHealthRoute(router: Router, cimd: Cimd): void {
+  const health = cimdHealth(cimd);
+  router.get('/health', async (ctx) => {
+    const report = await health.check();
+    ctx.status = report.status;
+    ctx.set('cache-control', 'no-store');
+    ctx.body = report;
   });
 }

@@ -1,16 +1,18 @@
 /**
  * Entry point (`pnpm start`): reads the environment, listens, and logs one JSON object per line on stdout —
- * a `startup` line, then one `cimd` line per plugin event (each with its `reason`). Every line starts with
+ * a `startup` line, then a `cimd` line per plugin event worth reading (each with its `reason`; routine cache
+ * hits only with `LOG_LEVEL=debug`), and the shared store's state changes (`store_down`, `store_up`). Every line starts with
  * `time` (ISO 8601), `level` and `event` (log.ts).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp, type ExampleApp } from './app.js';
 import { type ExampleEnv, parseEnv, resolveIssuer } from './env.js';
-import { cimdLogEntry, jsonLines } from './log.js';
+import { atLeast, cimdLogEntry, jsonLines } from './log.js';
 import { protectedResourceMetadataUrl } from './mcp.js';
 
-const line = jsonLines((text) => process.stdout.write(text));
+const write = jsonLines((text) => process.stdout.write(text));
+let line = write;
 
 function fail(message: string): never {
   process.stderr.write(`koa-server: cannot start: ${message}\n`);
@@ -23,6 +25,8 @@ try {
 } catch (error) {
   fail((error as Error).message);
 }
+
+line = atLeast(env.logLevel, write);
 
 // Listen first so that PORT=0 works: the issuer then follows the port actually bound. Requests that arrive
 // before the app is ready get a 503.

@@ -48,11 +48,28 @@ export {
   StoreState,
 } from './observe/errors.js';
 export { type CacheTier, type CimdEvent, DIAGNOSTICS_CHANNEL, type EventListener } from './observe/events.js';
+export {
+  type CimdHealth,
+  type CimdHealthOptions,
+  cimdHealth,
+  type HealthReport,
+  type StoreChange,
+  type StoreHealth,
+  type WatchStoreOptions,
+  watchStore,
+} from './observe/health.js';
 export type { RegisteredClient, RegistryOptions } from './observe/registry.js';
 export type { ProviderCapabilities } from './plugin/capabilities.js';
 export { CLIENT_AUTHENTICATION_TYP, type ClientAssertionTypMode } from './plugin/client-assertion.js';
 export type { Cimd, CimdOptions } from './plugin/create.js';
 export { createCimd } from './plugin/create.js';
+export {
+  type Denial,
+  type DenialKind,
+  type DenialPageOptions,
+  describeDenial,
+  renderDenialPage,
+} from './plugin/denial.js';
 export {
   CIMD_CONDITIONAL_CLIENTS,
   type DiscoveryCheckMode,

@@ -337,6 +337,16 @@ export class ClientRegistry {
     return clients.sort((a, b) => b.lastSeen - a.lastSeen);
   }
 
+  /**
+   * How many clients the registry holds (every instance's), from its index alone: one store read, no flush, so
+   * a metrics scrape costs little. `undefined` when the store did not answer.
+   */
+  async size(): Promise<number | undefined> {
+    const read = await this.#deps.run(() => this.#deps.store.get(REGISTRY_INDEX_KEY));
+    if (!read) return undefined;
+    return isStoredIndex(read.value) ? Object.keys(read.value.clients).length : 0;
+  }
+
   /** Stops the timer and writes what is pending. */
   async close(): Promise<void> {
     if (this.#closed) return;

@@ -16,8 +16,10 @@ import {
 import type { Fetcher } from '../fetch/fetcher.js';
 import type { RegisteredClient } from '../observe/registry.js';
 import type { CacheInspection, Resolver } from '../resolve/resolver.js';
+import { HEALTH_KEY, registerObservation } from '../observe/observation.js';
 import { type AdapterConstructor, type AdapterFactory, wrapAdapter } from './adapter.js';
 import { createClientAssertionCheck } from './client-assertion.js';
+import { denialRenderError } from './denial.js';
 import { type DiscoveryReport, runDiscoveryCheck } from './discovery-check.js';
 import { developmentAdapter } from './memory-adapter.js';
 import { CimdOptionError, type CimdOptions, resolveCimdOptions } from './options.js';
@@ -224,6 +226,15 @@ export function createCimd(options: CimdOptions = {}): Cimd {
           : {}),
         interactions: consent.composeInteractions(configuration.interactions),
         assertJwtClientAuthClaimsAndHeader,
+        // The denial page (./denial.ts) for a CIMD client this request refused; other errors go to the deployment's.
+        ...(options.denialPage === false
+          ? {}
+          : {
+              renderError: denialRenderError(configuration.renderError, (ctx, id) => failures.earlier(ctx, id), {
+                ...options.denialPage,
+                development: resolved.allowLoopback,
+              }),
+            }),
       };
       if (registration?.idFactory) {
         next.features = {
@@ -255,5 +266,18 @@ export function createCimd(options: CimdOptions = {}): Cimd {
       }),
     close: () => pipeline.close(),
   };
+  registerObservation(plugin, {
+    subscribe: (listener) => pipeline.observers.events.add(listener),
+    onBudgetRefusal: (listener) => pipeline.observers.budgetRefusals.add(listener),
+    store: {
+      shared: options.cache !== undefined,
+      circuitOpen: () => !pipeline.guard.available,
+      probe: async () =>
+        (await pipeline.guard.run(() => pipeline.shared.set(HEALTH_KEY, (options.now ?? Date.now)(), 60_000)))
+          ?.value === true,
+    },
+    cacheSize: () => pipeline.cache.size,
+    registrySize: async () => registry?.size(),
+  });
   return plugin;
 }

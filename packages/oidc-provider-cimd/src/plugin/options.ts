@@ -22,6 +22,7 @@ import type { GrantWithoutUserRule } from '../rules/document.js';
 import { DEFAULT_LIFETIME_BOUNDS, type LifetimeBounds } from '../rules/http-cache.js';
 import { admissionOf, isExactIdPattern, patternProblem, type TrustPolicyOptions } from '../rules/trust.js';
 import type { ClientAssertionTypMode } from './client-assertion.js';
+import type { DenialPageOptions } from './denial.js';
 import type { DiscoveryCheckMode } from './discovery-check.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -154,6 +155,14 @@ const POLICY_OPTIONS: TableOf<TrustPolicyOptions> = {
 
 const atLeast = (min: number, defaultValue: number) =>
   row<number>(`a number of at least ${min}`, (v) => isFiniteNumber(v) && v >= min, defaultValue);
+
+const DENIAL_PAGE_OPTIONS: TableOf<DenialPageOptions> = {
+  contact: row<string>('a string', (v) => typeof v === 'string'),
+  serviceName: row<string>('a string', (v) => typeof v === 'string'),
+  showDetails: bool(),
+  admitLine: fn<NonNullable<DenialPageOptions['admitLine']>>(),
+  onDenial: fn<NonNullable<DenialPageOptions['onDenial']>>(),
+};
 
 const BUDGET_OPTIONS: TableOf<FetchBudgetOptions> = {
   perHostBurst: atLeast(1, 40),
@@ -331,6 +340,12 @@ export const CIMD_OPTIONS = {
   now: fn<() => number>(),
   /** Consent: the loopback rule, the new- and changed-client signals, trusted patterns, the logo proxy. See "Consent" in the README. */
   consent: object<ConsentOptions>(CONSENT_OPTIONS),
+  /**
+   * The page a user sees when a CIMD client is refused at the authorization endpoint (docs/metrics.md "Denial
+   * page"): the client's host, the reason in plain words, whom to ask; `onDenial` gets the same facts and the
+   * line that would admit the client. `false`: the deployment's own `renderError` shows every error.
+   */
+  denialPage: falseOr(object<DenialPageOptions>(DENIAL_PAGE_OPTIONS)),
   /**
    * Grants in which no user takes part (client_credentials, CIBA, token exchange, any extension grant) that
    * the trust policy grants to CIMD clients explicitly: `[{ clients: ['https://agent.example.com/client.json'],

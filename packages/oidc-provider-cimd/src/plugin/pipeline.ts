@@ -16,12 +16,13 @@ import { createInvalidationBus, FetchLock, type InvalidationBus } from '../clust
 import { announceStoreLimits, storeLimits } from '../cluster/limits.js';
 import { type RedisHandle, redisHandleOf } from '../cluster/redis.js';
 import { SharedFetchBudget } from '../cluster/shared-budget.js';
-import { FetchBudget } from '../fetch/budget.js';
+import { type BudgetRefusal, FetchBudget } from '../fetch/budget.js';
 import { createFetcher, type Fetcher } from '../fetch/fetcher.js';
 import { FETCH_STEPS, type FetchStep } from '../fetch/steps.js';
 import { StoreState } from '../observe/errors.js';
 import { KnownClients } from '../known/record.js';
-import { createEmitter, type Emit } from '../observe/events.js';
+import type { CimdEvent, Emit } from '../observe/events.js';
+import { createObservedEmitter, Listeners, reportBudgetRefusals } from '../observe/observation.js';
 import { ClientRegistry } from '../observe/registry.js';
 import { Resolver } from '../resolve/resolver.js';
 import { createAddressPolicy } from '../rules/address-policy.js';
@@ -75,8 +76,10 @@ export interface Pipeline {
   readonly lifetime: LifetimeBounds;
   /** What a provider with this configuration supports, as the document rules need it. */
   capabilities(configuration?: CapabilityConfig): ProviderCapabilities;
-  /** The event emitter (the `onEvent` listener, the diagnostics channel, the registry). */
+  /** The event emitter (the `onEvent` listener, the diagnostics channel, the registry, the observers). */
   readonly emit: Emit;
+  /** What exporters subscribe to (observe/observation.ts): every event, and every budget refusal. */
+  readonly observers: Observers;
   /** The shared tier (the `cache` option, or a private bounded in-memory Keyv). */
   readonly shared: Keyv;
   /** The shared-store deadline guard of the request path. */
@@ -102,6 +105,12 @@ export interface Pipeline {
   guardIdFactory<F extends (ctx: never) => unknown>(idFactory: F): F;
   /** Releases what the pipeline built (the caller's fetcher and Keyv store are left open). */
   close(): Promise<void>;
+}
+
+/** The listeners exporters (metrics, health) add to. */
+export interface Observers {
+  readonly events: Listeners<[CimdEvent]>;
+  readonly budgetRefusals: Listeners<[BudgetRefusal]>;
 }
 
 /** Failures remembered per request (per oidc-provider context object), dropped with it. */
@@ -255,8 +264,10 @@ export function buildPipeline(options: ResolvedCimdOptions, facts: ProviderFacts
       ? undefined
       : new ClientRegistry({ store: shared, run: (op) => registryGuard.run(op), now }, options.registry ?? {});
   // The registry is fed the reason and the client id directly, so that without an onEvent listener no event
-  // object is built on the warm path.
-  const emitEvent = createEmitter(options.onEvent);
+  // object is built on the warm path. Exporters (cimdMetrics, cimdHealth) subscribe through the observers.
+  const observers: Observers = { events: new Listeners<[CimdEvent]>(), budgetRefusals: new Listeners<[BudgetRefusal]>() };
+  reportBudgetRefusals(budget, observers.budgetRefusals);
+  const emitEvent = createObservedEmitter(options.onEvent, observers.events);
   const emit: Emit = registry
     ? (reason, cid, startedAt, tier, extra, host) => {
         registry.note(reason, cid);
@@ -320,6 +331,7 @@ export function buildPipeline(options: ResolvedCimdOptions, facts: ProviderFacts
         ...(options.extraResponseModes ? { extraResponseModes: options.extraResponseModes } : {}),
       }),
     emit,
+    observers,
     shared,
     guard,
     cache,
