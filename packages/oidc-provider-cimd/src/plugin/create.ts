@@ -116,7 +116,9 @@ export function createCimd(options: CimdOptions = {}): Cimd {
   const fetcher = pipeline.fetcher;
 
   const now = options.now ?? Date.now;
-  const shared = options.cache ?? new Keyv({ store: createBoundedMemoryStore() });
+  // The option is typed structurally (cache/shared-store.ts) so a keyv 5 or 6 instance type-checks; inside, the
+  // modules name Keyv's class but call only SharedStore's members on it.
+  const shared = (options.cache as Keyv | undefined) ?? new Keyv({ store: createBoundedMemoryStore() });
   // Keyv re-emits store errors; without a listener an EventEmitter 'error' would crash the process.
   shared.on('error', () => {});
   const guard = new SharedGuard({ timeoutMs: resolved.sharedCacheTimeoutMs });
@@ -130,7 +132,7 @@ export function createCimd(options: CimdOptions = {}): Cimd {
   });
   const redis = redisHandleOf(shared);
   // README "Caching and Redis": a guarantee that cannot hold on this store is announced at startup, never lost silently.
-  announceStoreLimits(storeLimits(options.cache, redis));
+  announceStoreLimits(storeLimits(options.cache && shared, redis));
   const fetchLock =
     redis && resolved.fetchLock
       ? new FetchLock({ handle: redis, guard, ttlMs: resolved.fetchLockTtlMs ?? resolved.timeoutMs + 1000 })
