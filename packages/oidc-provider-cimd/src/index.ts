@@ -1,4 +1,5 @@
 export type { CacheEntry } from './cache/document-cache.js';
+export type { SharedStore } from './cache/shared-store.js';
 export { STORE_LIMIT_WARNING } from './cluster/limits.js';
 export {
   createRedisCache,
