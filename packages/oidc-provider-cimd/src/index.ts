@@ -34,6 +34,10 @@ export {
   type SuppliedText,
   sniffImageType,
 } from './consent/index.js';
+export {
+  buildConsentViewModel,
+  type ConsentFacts,
+} from './consent/view-model.js';
 export type { Fetcher } from './fetch/fetcher.js';
 export {
   CimdError,
@@ -60,9 +64,25 @@ export { type CimdConfigErrorCode, CimdOptionError } from './plugin/options.js';
 export type { CacheInspection } from './resolve/resolver.js';
 export { DEFAULT_DENY_LIST } from './rules/address-policy.js';
 export type { RuleId } from './rules/catalogue.js';
+export {
+  type AdviceProblem,
+  type AdviceProblemId,
+  adviseClient,
+  adviseClients,
+  type ClientAdvice,
+  knownClientFor,
+} from './rules/client-advice.js';
 export type { ClientMetadata } from './rules/document.js';
 export type { LifetimeBounds } from './rules/http-cache.js';
-export { KNOWN_CLIENTS_TOKEN, type KnownClient, knownClientPatterns, knownClients } from './rules/known-clients.js';
+export {
+  type ClientBehaviour,
+  type IdChoice,
+  KNOWN_CLIENTS_TOKEN,
+  type KnownClient,
+  knownClientPatterns,
+  knownClients,
+  type SourcedFact,
+} from './rules/known-clients.js';
 export {
   type AdmissionMode,
   type ClientPattern,
