@@ -14,9 +14,13 @@ import type { Style } from './io.js';
 /** The folder of the shipped snapshots (packages/cli/catalog, next to dist/). */
 export const SNAPSHOT_DIR = new URL('../catalog/', import.meta.url);
 
-/** `https://claude.ai/oauth/claude-code-client-metadata` → `claude.ai_oauth_claude-code-client-metadata.json`. */
+/**
+ * `https://claude.ai/oauth/claude-code-client-metadata` → `claude.ai_oauth_claude-code-client-metadata.json`,
+ * `https://zed.dev/oauth/client-metadata.json` → `zed.dev_oauth_client-metadata.json`.
+ */
 export function snapshotFileName(clientId: string): string {
-  return `${clientId.replace(/^https:\/\//, '').replace(/[^a-zA-Z0-9.-]+/g, '_')}.json`;
+  const base = clientId.replace(/^https:\/\//, '').replace(/[^a-zA-Z0-9.-]+/g, '_');
+  return base.endsWith('.json') ? base : `${base}.json`;
 }
 
 export interface CatalogDocument {
@@ -81,12 +85,13 @@ export async function catalogDrift(
     const status = live.response?.status;
     if (live.client === undefined || !live.accepted) {
       const code = live.rejection?.code ?? 'rejected';
+      const unreachable = code === 'rejected:network' || code === 'rejected:timeout' || code === 'rejected:address';
       drifts.push(
-        status === undefined
+        unreachable
           ? { kind: 'unreachable', message: `could not be fetched (${code})` }
           : {
               kind: 'rejected',
-              message: `the server would refuse it now: ${code}${live.rejection?.rule ? ` (${live.rejection.rule})` : ''}, status ${status}`,
+              message: `the server would refuse it now: ${code}${live.rejection?.rule ? ` (${live.rejection.rule})` : ''}${status === undefined ? '' : `, status ${status}`}`,
             },
       );
     }

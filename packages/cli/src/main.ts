@@ -195,7 +195,7 @@ client's name (from its cached document, else the known-clients catalog), first 
 of the last resolution (fetched, cache_hit, would_deny, rejected:status, ...), and the number of distinct users
 who authorized it (counted by hash; account ids are never stored). Most recently seen first. Servers write the
 registry every few seconds.`,
-    options: { ...STORE, ...OUTPUT },
+    options: { ...STORE, ...URL_RULES, ...OUTPUT },
   },
   inspect: {
     usage: 'cimd inspect <client_id> [options]',

@@ -90,7 +90,8 @@ export function adviseClient(client: KnownClient, metadata: Readonly<Record<stri
   const { preferred, fallback, source: authSource } = behaviour.authentication;
   if (methods.includes(preferred)) authMethod = { method: preferred, source: authSource };
   else if (fallback && methods.includes(fallback)) authMethod = { method: fallback, source: authSource };
-  else {
+  else if (usesCimd) {
+    // (A client already falling back to DCR registers whatever method the server offers.)
     fails = true;
     problems.push({
       id: 'auth_method_unsupported',
