@@ -9,7 +9,7 @@ const cookieKeys = [process.env.COOKIE_SECRET ?? 'change-me-to-a-long-random-sec
 const cimd = createCimd({
   issuer,
   onEvent: (event) => console.log(JSON.stringify(event)), // one line per client resolution
-  // cache: new Keyv({ store: new KeyvRedis(redisClient) }), // share documents between instances
+  // cache: await createRedisCache(process.env.REDIS_URL!), // share documents between instances
 });
 
 const provider = new Provider(

@@ -18,6 +18,7 @@ let docs: DocServer;
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 /** `--redis <url> --allow-loopback --ca <test cert>`: what every command against the local servers needs. */
 let store: string[];
+let lookup: string[];
 
 interface ServerInstance {
   cimd: Cimd;
@@ -50,6 +51,8 @@ beforeAll(async () => {
   docs = await startDocServer();
   tmp = await tempDir();
   store = ['--redis', redis.url, '--allow-loopback', '--ca', tmp.ca];
+  // inspect, purge and unpin fetch nothing: they take the URL rules' options, not --ca.
+  lookup = ['--redis', redis.url, '--allow-loopback'];
 });
 afterAll(async () => {
   await Promise.allSettled(servers.map((server) => server.close()));
@@ -64,7 +67,7 @@ describe('the store', () => {
     async (command) => {
       const run = await cimd([command, 'https://app.example.com/c.json']);
       expect(run.code).toBe(2);
-      expect(run.stderr).toContain(`cimd ${command} needs the deployment's store: --redis URL or REDIS_URL`);
+      expect(run.stderr).toContain(`cimd ${command}: needs the deployment's store: --redis URL or REDIS_URL`);
     },
   );
 
@@ -80,7 +83,7 @@ describe('the store', () => {
 
   test('a malformed --redis is a usage error; --from-file is only for pin', async () => {
     expect((await cimd(['inspect', 'https://app.example.com/c.json', '--redis', 'localhost:6379'])).code).toBe(2);
-    const run = await cimd(['inspect', 'https://app.example.com/c.json', '--from-file', 'x.json', ...store]);
+    const run = await cimd(['inspect', 'https://app.example.com/c.json', '--from-file', 'x.json', ...lookup]);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain("Unknown option '--from-file'");
   });
@@ -92,21 +95,21 @@ describe('inspect', () => {
       body: clientDoc(docs.cid('/inspect.json')),
       headers: { 'cache-control': 'max-age=600', etag: '"i1"' },
     });
-    const missing = await cimd(['inspect', cid, ...store, '--json']);
+    const missing = await cimd(['inspect', cid, ...lookup, '--json']);
     expect(missing.code).toBe(1);
     expect(missing.json()).toEqual({ clientId: cid, cached: false });
-    expect((await cimd(['inspect', cid, ...store])).stdout).toBe(`${cid}: not cached\n`);
+    expect((await cimd(['inspect', cid, ...lookup])).stdout).toBe(`${cid}: not cached\n`);
 
     const server = await serverInstance();
     await server.cimd.resolve(cid);
-    const run = await cimd(['inspect', cid, ...store, '--json']);
+    const run = await cimd(['inspect', cid, ...lookup, '--json']);
     expect(run.code).toBe(0);
     const inspection = run.json();
     expect(inspection).toMatchObject({ clientId: cid, cached: true, tier: 'shared', fresh: true, pinned: false });
     expect(inspection.expiresInMs).toBeGreaterThan(590_000);
     expect(inspection.entry).toMatchObject({ cid, etag: '"i1"', metadata: { client_name: 'Test App' } });
 
-    const human = await cimd(['inspect', cid, ...store]);
+    const human = await cimd(['inspect', cid, ...lookup]);
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/state\s+fresh, expires in (9 min \d+ s|10 min)/);
     expect(human.stdout).toMatch(/client\s+"Test App", web, auth none/);
@@ -159,7 +162,7 @@ describe('refresh and purge', () => {
     expect(invalid.code).toBe(1);
     expect(invalid.json().error).toMatchObject({ code: 'rejected:secret', rule: 'client_secret' });
 
-    const inspection = (await cimd(['inspect', cid, ...store, '--json'])).json();
+    const inspection = (await cimd(['inspect', cid, ...lookup, '--json'])).json();
     expect(inspection.entry.metadata.client_name).toBe('good');
   });
 
@@ -170,17 +173,17 @@ describe('refresh and purge', () => {
     await server.cimd.resolve(cid);
     expect(docs.hits(path)).toBe(1);
 
-    const run = await cimd(['purge', cid, ...store, '--json']);
+    const run = await cimd(['purge', cid, ...lookup, '--json']);
     expect(run.code).toBe(0);
     expect(run.json()).toEqual({ clientId: cid, purged: true, wasCached: true, wasPinned: false });
-    expect((await cimd(['inspect', cid, ...store])).code).toBe(1);
+    expect((await cimd(['inspect', cid, ...lookup])).code).toBe(1);
     await eventually(async () => {
       await server.cimd.resolve(cid);
       return docs.hits(path) === 2;
     });
     // Purging what is not cached is not an error.
-    await cimd(['purge', cid, ...store]);
-    const again = await cimd(['purge', cid, ...store]);
+    await cimd(['purge', cid, ...lookup]);
+    const again = await cimd(['purge', cid, ...lookup]);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('(it was not cached)');
   });
@@ -205,9 +208,9 @@ describe('pin and unpin', () => {
       });
       expect(host.hits(path)).toBe(1);
 
-      const inspection = (await cimd(['inspect', cid, ...store, '--json'])).json();
+      const inspection = (await cimd(['inspect', cid, ...lookup, '--json'])).json();
       expect(inspection).toMatchObject({ cached: true, pinned: true, fresh: true, expiresInMs: null });
-      expect((await cimd(['inspect', cid, ...store])).stdout).toMatch(/state\s+pinned: served without fetching/);
+      expect((await cimd(['inspect', cid, ...lookup])).stdout).toMatch(/state\s+pinned: served without fetching/);
 
       const server = await serverInstance();
       expect((await server.cimd.resolve(cid))?.metadata.client_name).toBe('Pinned App');
@@ -219,10 +222,10 @@ describe('pin and unpin', () => {
       expect(resolved).toMatchObject({ cid, pinned: true, metadata: { client_name: 'Pinned App' } });
       expect(await server.cimd.resolve(cid)).toMatchObject({ pinned: true });
 
-      const unpin = await cimd(['unpin', cid, ...store, '--json']);
+      const unpin = await cimd(['unpin', cid, ...lookup, '--json']);
       expect(unpin.code).toBe(0);
       expect(unpin.json()).toEqual({ clientId: cid, unpinned: true });
-      expect((await cimd(['inspect', cid, ...store])).code).toBe(1);
+      expect((await cimd(['inspect', cid, ...lookup])).code).toBe(1);
       // The running servers drop their copies: the next lookup fetches, and the host is down.
       for (const instance of [server, fresh]) {
         await eventually(() =>
@@ -233,7 +236,7 @@ describe('pin and unpin', () => {
         );
       }
 
-      const again = await cimd(['unpin', cid, ...store]);
+      const again = await cimd(['unpin', cid, ...lookup]);
       expect(again.code).toBe(1);
       expect(again.stdout).toBe(`${cid}: not pinned, nothing changed\n`);
     } finally {
@@ -258,9 +261,9 @@ describe('pin and unpin', () => {
     const refresh = await cimd(['refresh', cid, ...store, '--json']);
     expect(refresh.code).toBe(1);
     expect(refresh.json().error.code).toBe('rejected:network');
-    expect((await cimd(['inspect', cid, ...store, '--json'])).json()).toMatchObject({ pinned: true });
+    expect((await cimd(['inspect', cid, ...lookup, '--json'])).json()).toMatchObject({ pinned: true });
     // purge removes a pin too, and says so.
-    const purge = await cimd(['purge', cid, ...store]);
+    const purge = await cimd(['purge', cid, ...lookup]);
     expect(purge.stdout).toContain('(it was pinned; the pin is gone)');
   });
 
@@ -279,7 +282,7 @@ describe('pin and unpin', () => {
       const response = await auth();
       expect(response.status).toBe(303);
       expect(response.location).toMatch(/^\/interaction\//);
-      expect((await cimd(['unpin', cid, ...store])).code).toBe(0);
+      expect((await cimd(['unpin', cid, ...lookup])).code).toBe(0);
       await eventually(async () => (await auth()).status === 400);
     } finally {
       await op.close();
@@ -295,7 +298,7 @@ describe('pin and unpin', () => {
     const run = await cimd(['refresh', cid, ...store, '--json']);
     expect(run.code).toBe(0);
     expect(run.json().entry).toMatchObject({ pinned: true, metadata: { client_name: 'new' } });
-    await cimd(['unpin', cid, ...store]);
+    await cimd(['unpin', cid, ...lookup]);
   });
 
   test('a document that fails the rules is not pinned: exit 1 with the reason code', async () => {
@@ -310,7 +313,7 @@ describe('pin and unpin', () => {
     });
     const human = await cimd(['pin', cid, '--from-file', file, ...store]);
     expect(human.stdout).toContain(`"cimd check ${file} --client-id ${cid}" shows every rule and its fix`);
-    expect((await cimd(['inspect', cid, ...store])).code).toBe(1);
+    expect((await cimd(['inspect', cid, ...lookup])).code).toBe(1);
 
     const badUrl = await cimd(['pin', 'https://app.example.com/', '--from-file', file, ...store, '--json']);
     expect(badUrl.code).toBe(1);
@@ -325,8 +328,8 @@ describe('pin and unpin', () => {
     const path = '/namespaced.json';
     const cid = docs.route(path, { body: clientDoc(docs.cid(path)) });
     expect((await cimd(['pin', cid, ...store, '--namespace', 'tenant-a'])).code).toBe(0);
-    expect((await cimd(['inspect', cid, ...store])).code).toBe(1);
-    expect((await cimd(['inspect', cid, ...store, '--namespace', 'tenant-a'])).code).toBe(0);
+    expect((await cimd(['inspect', cid, ...lookup])).code).toBe(1);
+    expect((await cimd(['inspect', cid, ...lookup, '--namespace', 'tenant-a'])).code).toBe(0);
 
     const inside = await serverInstance({ namespace: 'tenant-a' });
     const outside = await serverInstance();

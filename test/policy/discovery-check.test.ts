@@ -35,7 +35,7 @@ describe('discovery self-check', () => {
     const capture = captureWarnings();
     try {
       const report = await op.cimd.selfCheck(op.provider);
-      expect(report).toEqual({ ok: true, problems: [], message: undefined });
+      expect(report).toEqual({ ok: true, problems: [], message: undefined, advice: expect.any(Array) });
     } finally {
       await capture.done();
       await op.close();

@@ -7,6 +7,16 @@ console.warn = (...args: unknown[]) => {
   warn(...args);
 };
 
+// `cimd clients | head -1`: the reader goes away, and the next write fails with EPIPE. That is the reader's
+// choice, not a failure of the command: stop quietly, with the status the command had (0 when it had none yet),
+// instead of crashing on an unhandled 'error' event.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+    throw error;
+  });
+}
+
 const { main } = await import('./main.js');
 const code = await main(process.argv.slice(2));
 process.exitCode = code;

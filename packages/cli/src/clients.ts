@@ -19,7 +19,18 @@ function outcome(client: RegisteredClient, style: Style): string {
 
 const ago = (ms: number) => (ms < 1000 ? 'just now' : `${formatDuration(ms)} ago`);
 
-export function formatClients(clients: readonly RegisteredClient[], style: Style, now: number): string {
+/** A client's name and where it comes from: its own document (supplied by the client) or the known-clients catalog. */
+export type ClientNames = ReadonlyMap<string, { name: string; from: 'document' | 'catalog' }>;
+
+// The name is the client's own text: shown on one line, without anything a terminal would interpret.
+const printable = (text: string) => text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, '\uFFFD').slice(0, 120);
+
+export function formatClients(
+  clients: readonly RegisteredClient[],
+  style: Style,
+  now: number,
+  names: ClientNames = new Map(),
+): string {
   if (clients.length === 0) {
     return 'no CIMD client seen yet (the registry fills as clients arrive; servers write it every few seconds)\n';
   }
@@ -31,8 +42,14 @@ export function formatClients(clients: readonly RegisteredClient[], style: Style
       client.lastWouldDenyAt !== undefined
         ? ` · ${style('yellow', 'would_deny')} ${ago(now - client.lastWouldDenyAt)}`
         : '';
+    const named = names.get(client.clientId);
+    const name = named
+      ? named.from === 'document'
+        ? `“${printable(named.name)}”`
+        : `${printable(named.name)} ${style('dim', '(known client)')}`
+      : style('dim', '(name unknown: not cached)');
     lines.push(
-      `  ${style('bold', client.clientId)}`,
+      `  ${style('bold', name)}  ${client.clientId}`,
       `    last ${outcome(client, style)}${wouldDeny} · last seen ${ago(now - client.lastSeen)} · first seen ${ago(now - client.firstSeen)} · ${users}`,
     );
   }
@@ -40,10 +57,15 @@ export function formatClients(clients: readonly RegisteredClient[], style: Style
 }
 
 /** JSON for `--json`: times as ISO strings next to the epoch milliseconds. */
-export function clientsJson(clients: readonly RegisteredClient[]): Record<string, unknown> {
+export function clientsJson(
+  clients: readonly RegisteredClient[],
+  names: ClientNames = new Map(),
+): Record<string, unknown> {
   return {
     clients: clients.map((client) => ({
       ...client,
+      name: names.get(client.clientId)?.name,
+      nameFrom: names.get(client.clientId)?.from,
       firstSeenAt: new Date(client.firstSeen).toISOString(),
       lastSeenAt: new Date(client.lastSeen).toISOString(),
     })),

@@ -2,6 +2,7 @@
  * Human output of `cimd check`: one line per stage for what passed, one line (and a fix) per warning or
  * failure, then the client as the provider would see it and the verdict.
  */
+import { buildConsentViewModel } from 'oidc-provider-cimd';
 import type { CheckItem, CheckReport, CheckStage, ClientSummary } from 'oidc-provider-cimd/check';
 import type { Style } from './io.js';
 
@@ -75,7 +76,6 @@ function formatClient(style: Style, client: ClientSummary, report: CheckReport):
   client.redirectUris.forEach((uri, index) => {
     rows.push([index === 0 ? 'redirect URIs' : '', uri]);
   });
-  if (client.loopbackOnly) rows.push(['consent', style('yellow', 'every authorization (loopback-only client)')]);
   if (report.redirectUri) {
     rows.push([
       'redirect_uri',
@@ -86,7 +86,45 @@ function formatClient(style: Style, client: ClientSummary, report: CheckReport):
   return [
     style('bold', 'Client as the provider sees it'),
     ...rows.map(([name, value]) => `  ${name.padEnd(width)}  ${value}`),
+    '',
+    ...consentPreview(style, client, report),
   ];
+}
+
+/**
+ * What the provider's consent page will say, from the very function the provider's page is built with
+ * (`buildConsentViewModel`): the names it shows and its warnings, for the requested redirect URI (or, without
+ * --redirect-uri, the document's first). A first authorization, by a user who has not approved the client before;
+ * the new-client notice depends on the server's records and is not predicted.
+ */
+export function consentPreview(style: Style, client: ClientSummary, report: CheckReport): string[] {
+  const redirectUri = report.redirectUri?.uri ?? client.redirectUris[0];
+  const view = buildConsentViewModel({
+    uid: '',
+    params: { client_id: report.clientId, ...(redirectUri !== undefined ? { redirect_uri: redirectUri } : {}) },
+    promptDetails: {},
+    accountId: undefined,
+    clientId: report.clientId,
+    metadata: client.metadata as Readonly<Record<string, unknown>>,
+    isMetadataDocumentClient: report.clientId.startsWith('https://'),
+    logoUrl: undefined,
+    trusted: false,
+    newClient: undefined,
+    changes: [],
+    now: Date.now(),
+  });
+  const lines = [
+    style('bold', `On the consent page${redirectUri !== undefined ? ` (redirect_uri ${redirectUri})` : ''}`),
+    `  client host     ${view.clientHost ?? report.clientId}`,
+    `  name            ${view.clientName ? `“${view.clientName.display}” (supplied by the client)` : '(none)'}`,
+    `  returns to      ${view.redirectHost ?? '(unknown)'}`,
+  ];
+  for (const warning of view.warnings) {
+    const colour = warning.severity === 'danger' ? 'red' : 'yellow';
+    lines.push(`  ${style(colour, warning.title)}`, `    ${warning.text}`);
+  }
+  if (view.warnings.length === 0) lines.push(style('dim', '  no warning'));
+  return lines;
 }
 
 export interface FormatOptions {

@@ -12,6 +12,7 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { adviseClients, knownClientFor } from 'oidc-provider-cimd';
 import {
   type CheckOptions,
   type CheckReport,
@@ -21,9 +22,12 @@ import {
   DEFAULT_CHECK_ISSUER,
   DEFAULT_LOOPBACK_CHECK_ISSUER,
 } from 'oidc-provider-cimd/check';
+import { formatAdvice } from './advise.js';
+import { catalogDocuments, catalogDrift, formatDrift } from './catalog.js';
 import { clientsJson, formatClients } from './clients.js';
 import { formatCheckReport } from './format-check.js';
 import { colourFor, createProgress, createStyle, type Io, processIo } from './io.js';
+import { explainNetworkError } from './network-errors.js';
 import {
   errorJson,
   errorLine,
@@ -55,140 +59,221 @@ const isConfigurationError = (error: unknown): boolean => {
 
 class UsageError extends Error {
   override readonly name = 'UsageError';
+  constructor(message: string) {
+    // Printed after "cimd <command>: ", so a message carrying its own prefix (the plugin's "oidc-provider-cimd: ",
+    // a "cimd <command>" of a lower layer) would say it twice.
+    super(message.replace(/^(?:oidc-provider-cimd: |cimd [a-z]+:? )/, ''));
+  }
 }
 
 const USAGE = `Usage: cimd <command> [options]
 
 Commands
   check <url | file>     check a client metadata document as the server would
+  advise <issuer>        predict, for every known client, the client id and auth method it will use with this
+                         server, and what will fail
+  clients                list the CIMD clients the deployment has seen (names, last outcome, users)
   inspect <client_id>    show the cached entry of a client in the deployment's store
   refresh <client_id>    fetch a client's document now (replaces the entry only if valid)
   purge <client_id>      remove a client from the store
   pin <client_id>        pre-register a client: store its validated document, pinned (no fetches until unpinned)
   unpin <client_id>      remove a pin
-  clients                list the CIMD clients the deployment has seen (first/last seen, last outcome, users)
+  catalog drift          fetch every known client's document and compare it with the snapshot shipped here
 
 Run "cimd <command> --help" for the options of a command.
 Exit status: 0 accepted / done, 1 rejected / failed, 2 usage error.
 `;
 
-const COMMON_HELP = `  --issuer URL           the authorization server's issuer (own-origin rule; default ${DEFAULT_CHECK_ISSUER})
-  --allow-loopback       development exception: loopback client ids and addresses (needs a loopback issuer;
-                         default issuer then ${DEFAULT_LOOPBACK_CHECK_ISSUER})
-  --ca FILE              also trust this PEM certificate for document hosts (repeatable)
-  --server-metadata SRC  the server's discovery document (file or URL): check against what it supports
-                         instead of oidc-provider's defaults
-  --json                 print JSON
-  -h, --help             show this help`;
+interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  multiple?: boolean;
+  /** The value's placeholder in the help (string options). */
+  arg?: string;
+  help: string;
+}
+type OptionGroup = Record<string, OptionSpec>;
 
-const STORE_HELP = `  --redis URL            the deployment's Redis, or any node of its Redis Cluster (default: $REDIS_URL)
-  --cluster              the URL is a Redis Cluster node (default: asked from the server; $REDIS_CLUSTER)
-  --sentinels LIST       host:port,... of the sentinels of a Sentinel-managed primary (default: $REDIS_SENTINELS)
-  --sentinel-name NAME   the primary's name at the sentinels (default: $REDIS_SENTINEL_NAME)
-  --namespace NAME       the key namespace the deployment uses (createRedisCache's namespace option)
-${COMMON_HELP}`;
+// Each command lists exactly the options it accepts: its help is generated from the same table the parser uses.
+const OUTPUT: OptionGroup = {
+  json: { type: 'boolean', help: 'print JSON' },
+  help: { type: 'boolean', short: 'h', help: 'show this help' },
+};
+const TLS: OptionGroup = {
+  ca: {
+    type: 'string',
+    multiple: true,
+    arg: 'FILE',
+    help: 'also trust this PEM certificate (a private CA, a local test certificate; repeatable)',
+  },
+};
+// The URL rules (which client ids may be named at all), for every command that takes a client id.
+const URL_RULES: OptionGroup = {
+  issuer: {
+    type: 'string',
+    arg: 'URL',
+    help: `the authorization server's issuer (own-origin rule; default ${DEFAULT_CHECK_ISSUER})`,
+  },
+  'allow-loopback': {
+    type: 'boolean',
+    help: `development exception: loopback client ids and addresses (needs a loopback issuer; default issuer then ${DEFAULT_LOOPBACK_CHECK_ISSUER})`,
+  },
+};
+// For the commands that fetch a document.
+const FETCH: OptionGroup = {
+  ...URL_RULES,
+  ...TLS,
+  'server-metadata': {
+    type: 'string',
+    arg: 'SRC',
+    help: "the server's discovery document (file, metadata URL or issuer URL): check against what it supports instead of oidc-provider's defaults",
+  },
+};
+const STORE: OptionGroup = {
+  redis: {
+    type: 'string',
+    arg: 'URL',
+    help: "the deployment's Redis, or any node of its Redis Cluster (default: $REDIS_URL)",
+  },
+  cluster: {
+    type: 'boolean',
+    help: 'the URL is a Redis Cluster node (default: asked from the server; $REDIS_CLUSTER)',
+  },
+  sentinels: {
+    type: 'string',
+    arg: 'LIST',
+    help: 'host:port,... of the sentinels of a Sentinel-managed primary (default: $REDIS_SENTINELS)',
+  },
+  'sentinel-name': {
+    type: 'string',
+    arg: 'NAME',
+    help: "the primary's name at the sentinels (default: $REDIS_SENTINEL_NAME)",
+  },
+  namespace: {
+    type: 'string',
+    arg: 'NAME',
+    help: "the key namespace the deployment uses (createRedisCache's namespace option)",
+  },
+};
 
-const HELP: Record<string, string> = {
-  check: `Usage: cimd check <url | file> [options]
+interface CommandSpec {
+  usage: string;
+  description: string;
+  options: OptionGroup;
+  exit?: string;
+}
 
-Runs the server's rules on a client metadata document: the client_id URL rules, one guarded fetch (status,
+const COMMANDS: Record<string, CommandSpec> = {
+  check: {
+    usage: 'cimd check <url | file> [options]',
+    description: `Runs the server's rules on a client metadata document: the client_id URL rules, one guarded fetch (status,
 content type, size, cache headers), and the document rules. Reports each rule as pass (✓), warning (!) or
 failure (✗), with the reason code the server would log and a one-line fix, and shows the client as the
-provider would see it. A file is checked without any network access (document rules only).
-
-Options
-  --client-id URL        for a file: the URL the document will be served from
-  --redirect-uri URI     also check whether this redirect URI would be accepted
-  -v, --verbose          list every rule, including the ones that pass
-${COMMON_HELP}
-
-Exit status: 0 the server would accept it, 1 it would reject it, 2 usage error.
-`,
-  inspect: `Usage: cimd inspect <client_id> [options]
-
-Shows the entry the deployment's store holds for a client: freshness, pin, validators, the normalised client.
-Exit status 1 when the client is not cached.
-
-Options
-${STORE_HELP}
-`,
-  refresh: `Usage: cimd refresh <client_id> [options]
-
-Fetches the client's document now and replaces the cached entry if, and only if, the new one is valid. A
-pinned client stays pinned. Exit status 1 when the fetch or the document is rejected (the entry is unchanged).
-
-Options
-${STORE_HELP}
-`,
-  purge: `Usage: cimd purge <client_id> [options]
-
-Removes a client from the store (a pinned one included); the next authorization request fetches it again.
-
-Options
-${STORE_HELP}
-`,
-  pin: `Usage: cimd pin <client_id> [--from-file doc.json] [options]
-
-Pre-registers a client (draft §7.2): validates its document now, fetched from the client_id or read from a
-file (whose client_id must be this one), and stores it pinned. The server then serves the client without
-fetching its document, for example when the client's host blocks server-side requests, until "cimd unpin".
-
-Options
-  --from-file FILE       take the document from this file instead of fetching it
-${STORE_HELP}
-`,
-  clients: `Usage: cimd clients [options]
-
-Lists the CIMD clients the deployment's servers have seen, from the client registry in the shared store: first
-and last seen, the reason code of the last resolution (fetched, cache_hit, would_deny, rejected:status, ...), and
-the number of distinct users who authorized the client (counted by hash; account ids are never stored). Most
-recently seen first. Servers write the registry every few seconds.
-
-Options
-${STORE_HELP}
-`,
-  unpin: `Usage: cimd unpin <client_id> [options]
-
-Removes a pin (and the pinned entry): the next authorization request fetches the document again.
-Exit status 1 when the client was not pinned.
-
-Options
-${STORE_HELP}
-`,
-};
-
-type OptionSpec = { type: 'string' | 'boolean'; short?: string; multiple?: boolean };
-
-const COMMON_OPTIONS: Record<string, OptionSpec> = {
-  issuer: { type: 'string' },
-  'allow-loopback': { type: 'boolean' },
-  ca: { type: 'string', multiple: true },
-  'server-metadata': { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-};
-const STORE_OPTIONS: Record<string, OptionSpec> = {
-  ...COMMON_OPTIONS,
-  redis: { type: 'string' },
-  cluster: { type: 'boolean' },
-  sentinels: { type: 'string' },
-  'sentinel-name': { type: 'string' },
-  namespace: { type: 'string' },
-};
-const OPTIONS: Record<string, Record<string, OptionSpec>> = {
-  check: {
-    ...COMMON_OPTIONS,
-    'client-id': { type: 'string' },
-    'redirect-uri': { type: 'string' },
-    verbose: { type: 'boolean', short: 'v' },
+provider would see it, with the warnings its consent page will show. A file is checked without any network
+access (document rules only).`,
+    options: {
+      'client-id': { type: 'string', arg: 'URL', help: 'for a file: the URL the document will be served from' },
+      'redirect-uri': { type: 'string', arg: 'URI', help: 'also check whether this redirect URI would be accepted' },
+      verbose: { type: 'boolean', short: 'v', help: 'list every rule, including the ones that pass' },
+      ...FETCH,
+      ...OUTPUT,
+    },
+    exit: 'Exit status: 0 the server would accept it, 1 it would reject it, 2 usage error.',
   },
-  inspect: STORE_OPTIONS,
-  refresh: STORE_OPTIONS,
-  purge: STORE_OPTIONS,
-  pin: { ...STORE_OPTIONS, 'from-file': { type: 'string' } },
-  unpin: STORE_OPTIONS,
-  clients: STORE_OPTIONS,
+  advise: {
+    usage: 'cimd advise <issuer | metadata URL | file> [options]',
+    description: `Reads the authorization server's metadata and predicts, for every client of the known-clients catalog,
+the client id it will present to this server, the token endpoint authentication method it will use, and what
+will fail (no "none", no S256, no RFC 9207 "iss" parameter, no "openid" scope), each with its source.`,
+    options: { ...TLS, ...OUTPUT },
+    exit: 'Exit status: 0 every known client can connect, 1 at least one will fail, 2 usage error.',
+  },
+  clients: {
+    usage: 'cimd clients [options]',
+    description: `Lists the CIMD clients the deployment's servers have seen, from the client registry in the shared store: the
+client's name (from its cached document, else the known-clients catalog), first and last seen, the reason code
+of the last resolution (fetched, cache_hit, would_deny, rejected:status, ...), and the number of distinct users
+who authorized it (counted by hash; account ids are never stored). Most recently seen first. Servers write the
+registry every few seconds.`,
+    options: { ...STORE, ...URL_RULES, ...OUTPUT },
+  },
+  inspect: {
+    usage: 'cimd inspect <client_id> [options]',
+    description: `Shows the entry the deployment's store holds for a client: freshness, pin, validators, the normalised client.`,
+    options: { ...STORE, ...URL_RULES, ...OUTPUT },
+    exit: 'Exit status 1 when the client is not cached.',
+  },
+  refresh: {
+    usage: 'cimd refresh <client_id> [options]',
+    description: `Fetches the client's document now and replaces the cached entry if, and only if, the new one is valid. A
+pinned client stays pinned.`,
+    options: { ...STORE, ...FETCH, ...OUTPUT },
+    exit: 'Exit status 1 when the fetch or the document is rejected (the entry is unchanged).',
+  },
+  purge: {
+    usage: 'cimd purge <client_id> [options]',
+    description:
+      'Removes a client from the store (a pinned one included); the next authorization request fetches it again.',
+    options: { ...STORE, ...URL_RULES, ...OUTPUT },
+  },
+  pin: {
+    usage: 'cimd pin <client_id> [--from-file doc.json] [options]',
+    description: `Pre-registers a client (draft §7.2): validates its document now, fetched from the client_id or read from a
+file (whose client_id must be this one), and stores it pinned. The server then serves the client without
+fetching its document, for example when the client's host blocks server-side requests, until "cimd unpin".`,
+    options: {
+      'from-file': { type: 'string', arg: 'FILE', help: 'take the document from this file instead of fetching it' },
+      ...STORE,
+      ...FETCH,
+      ...OUTPUT,
+    },
+  },
+  unpin: {
+    usage: 'cimd unpin <client_id> [options]',
+    description: 'Removes a pin (and the pinned entry): the next authorization request fetches the document again.',
+    options: { ...STORE, ...URL_RULES, ...OUTPUT },
+    exit: 'Exit status 1 when the client was not pinned.',
+  },
+  catalog: {
+    usage: 'cimd catalog drift [options]',
+    description: `Fetches the document of every client of the known-clients catalog through the server's guarded fetcher and
+compares it with the snapshot shipped with this version: status, client_id, token endpoint auth method, and
+redirect_uris added or removed. Run it before a release to refresh the catalog.`,
+    options: { ...TLS, ...OUTPUT },
+    exit: 'Exit status: 0 no drift, 1 drift (or a document could not be fetched), 2 usage error.',
+  },
 };
+
+/** The help of one command, from its option table. */
+export function commandHelp(command: string): string {
+  const spec = COMMANDS[command];
+  if (!spec) return USAGE;
+  const rows = Object.entries(spec.options).map(([name, option]) => {
+    const flag = `${option.short ? `-${option.short}, ` : ''}--${name}${option.arg ? ` ${option.arg}` : ''}`;
+    return [flag, option.help] as const;
+  });
+  const width = Math.max(...rows.map(([flag]) => flag.length)) + 2;
+  const lines = rows.map(([flag, help]) => `  ${flag.padEnd(width)}${help}`);
+  return `Usage: ${spec.usage}
+
+${spec.description}
+
+Options
+${lines.join('\n')}
+${spec.exit ? `\n${spec.exit}\n` : ''}`;
+}
+
+/** The parser's view of a command's options (without the help texts). */
+function parserOptions(command: string) {
+  const spec = COMMANDS[command];
+  if (!spec) return undefined;
+  return Object.fromEntries(
+    Object.entries(spec.options).map(([name, { type, short, multiple }]) => [
+      name,
+      { type, ...(short ? { short } : {}), ...(multiple ? { multiple } : {}) },
+    ]),
+  );
+}
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -222,6 +307,12 @@ async function readCa(ctx: Context): Promise<string[] | undefined> {
   return pems;
 }
 
+class HttpStatusError extends Error {
+  constructor(readonly status: number) {
+    super(`answered ${status}, not 200`);
+  }
+}
+
 /** GET a JSON document from the operator's own server (not a client-supplied URL: no SSRF guard needed). */
 function getJson(url: URL, ca: string[] | undefined): Promise<unknown> {
   const client = url.protocol === 'https:' ? https : http;
@@ -234,7 +325,7 @@ function getJson(url: URL, ca: string[] | undefined): Promise<unknown> {
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('error', reject);
         response.on('end', () => {
-          if (response.statusCode !== 200) return reject(new Error(`status ${response.statusCode}`));
+          if (response.statusCode !== 200) return reject(new HttpStatusError(response.statusCode ?? 0));
           try {
             resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
           } catch (error) {
@@ -243,7 +334,7 @@ function getJson(url: URL, ca: string[] | undefined): Promise<unknown> {
         });
       },
     );
-    request.on('timeout', () => request.destroy(new Error('timed out')));
+    request.on('timeout', () => request.destroy(Object.assign(new Error('timed out'), { code: 'TIMEOUT' })));
     request.on('error', reject);
   });
 }
@@ -254,6 +345,15 @@ async function readServerMetadata(
 ): Promise<Record<string, unknown> | undefined> {
   const source = str(ctx.values, 'server-metadata');
   if (source === undefined) return undefined;
+  return readMetadataFrom(ctx, source, ca);
+}
+
+/** A server's metadata from a file, a metadata URL, or an issuer URL (its RFC 8414, else its OpenID document). */
+async function readMetadataFrom(
+  ctx: Context,
+  source: string,
+  ca: string[] | undefined,
+): Promise<Record<string, unknown>> {
   let value: unknown;
   if (/^https?:\/\//i.test(source)) {
     const given = new URL(source);
@@ -274,13 +374,15 @@ async function readServerMetadata(
           value = await getJson(url, ca);
           break;
         } catch (cause) {
-          failures.push(`${url.href}: ${messageOf(cause)}`);
+          failures.push(
+            cause instanceof HttpStatusError ? `${url.href}: ${cause.message}` : explainNetworkError(cause, url),
+          );
         }
       }
     } finally {
       progress.done();
     }
-    if (value === undefined) throw new UsageError(`cannot read the server metadata (${failures.join('; ')})`);
+    if (value === undefined) throw new UsageError(`cannot read the server metadata: ${failures.join('; ')}`);
   } else {
     const text = (await readInput(ctx.io, source, 'server metadata file')).toString('utf8');
     try {
@@ -357,6 +459,36 @@ async function runCheck(ctx: Context, target: string): Promise<number> {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// advise, catalog drift
+
+async function runAdvise(ctx: Context, source: string): Promise<number> {
+  const ca = await readCa(ctx);
+  const metadata = await readMetadataFrom(ctx, source, ca);
+  const advice = adviseClients(metadata);
+  if (ctx.json) printJson(ctx, { source, advice });
+  else ctx.io.stdout.write(formatAdvice(source, advice, ctx.style));
+  return advice.every((client) => client.outcome === 'cimd') ? EXIT_OK : EXIT_REJECTED;
+}
+
+async function runCatalogDrift(ctx: Context): Promise<number> {
+  const ca = await readCa(ctx);
+  const progress = createProgress(ctx.io);
+  let results: Awaited<ReturnType<typeof catalogDrift>>;
+  try {
+    const documents = await catalogDocuments();
+    results = await catalogDrift(documents, {
+      ...(ca ? { ca } : {}),
+      onProgress: (message) => progress.update(message),
+    });
+  } finally {
+    progress.done();
+  }
+  if (ctx.json) printJson(ctx, { drifted: results.some((result) => result.drifted), documents: results });
+  else ctx.io.stdout.write(formatDrift(results, ctx.style));
+  return results.some((result) => result.drifted) ? EXIT_REJECTED : EXIT_OK;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // store commands
 
 async function runStoreCommand(ctx: Context, command: string, cid: string): Promise<number> {
@@ -372,8 +504,7 @@ async function runStoreCommand(ctx: Context, command: string, cid: string): Prom
       ctx.io.env,
     );
   } catch (error) {
-    const message = messageOf(error);
-    throw new UsageError(`cimd ${command}${message.startsWith('needs ') ? ' ' : ': '}${message}`);
+    throw new UsageError(messageOf(error));
   }
   const fromFile = str(ctx.values, 'from-file');
   const document = fromFile !== undefined ? await readInput(ctx.io, fromFile, 'document file') : undefined;
@@ -472,8 +603,19 @@ async function runStoreCommand(ctx: Context, command: string, cid: string): Prom
       }
       case 'clients': {
         const clients = await cimd.clients();
-        if (ctx.json) printJson(ctx, clientsJson(clients));
-        else out(formatClients(clients, style, now()));
+        // Names: the client's own (its cached document, as the consent page shows it), else the catalog's.
+        const names = new Map<string, { name: string; from: 'document' | 'catalog' }>();
+        for (const client of clients) {
+          const cached = await cimd.inspect(client.clientId).catch(() => undefined);
+          const own = cached?.entry.metadata.client_name;
+          if (typeof own === 'string' && own !== '') names.set(client.clientId, { name: own, from: 'document' });
+          else {
+            const known = knownClientFor(client.clientId);
+            if (known) names.set(client.clientId, { name: known.name, from: 'catalog' });
+          }
+        }
+        if (ctx.json) printJson(ctx, clientsJson(clients, names));
+        else out(formatClients(clients, style, now(), names));
         return EXIT_OK;
       }
       case 'unpin': {
@@ -518,14 +660,14 @@ export async function main(argv: readonly string[], ioOverrides: Partial<Io> = {
       io.stderr.write(USAGE);
       return EXIT_USAGE;
     }
-    io.stdout.write(topic !== undefined && HELP[topic] ? HELP[topic] : USAGE);
+    io.stdout.write(topic !== undefined ? commandHelp(topic) : USAGE);
     return EXIT_OK;
   }
   if (command === '--version' || command === '-V') {
     io.stdout.write(`${await version()}\n`);
     return EXIT_OK;
   }
-  const spec = OPTIONS[command];
+  const spec = parserOptions(command);
   if (!spec) {
     io.stderr.write(`cimd: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
     return EXIT_USAGE;
@@ -540,22 +682,29 @@ export async function main(argv: readonly string[], ioOverrides: Partial<Io> = {
     }
     const values = parsed.values as Values;
     if (values.help) {
-      io.stdout.write(HELP[command] ?? USAGE);
+      io.stdout.write(commandHelp(command));
       return EXIT_OK;
     }
     const ctx: Context = { io, values, json: values.json === true, style };
     if (command === 'clients') {
       if (parsed.positionals.length !== 0) {
-        throw new UsageError(`cimd clients takes no arguments, got ${parsed.positionals.length}`);
+        throw new UsageError(`takes no arguments, got ${parsed.positionals.length}`);
       }
       return await runStoreCommand(ctx, command, '');
     }
+    if (command === 'catalog') {
+      if (parsed.positionals.length !== 1 || parsed.positionals[0] !== 'drift') {
+        throw new UsageError('the one subcommand is "cimd catalog drift"');
+      }
+      return await runCatalogDrift(ctx);
+    }
     if (parsed.positionals.length !== 1) {
-      const what = command === 'check' ? 'one URL or file' : 'one client_id';
-      throw new UsageError(`cimd ${command} takes ${what}, got ${parsed.positionals.length}`);
+      const what = command === 'check' ? 'one URL or file' : command === 'advise' ? 'one issuer' : 'one client_id';
+      throw new UsageError(`takes ${what}, got ${parsed.positionals.length}`);
     }
     const target = parsed.positionals[0]!;
     if (command === 'check') return await runCheck(ctx, target);
+    if (command === 'advise') return await runAdvise(ctx, target);
     return await runStoreCommand(ctx, command, target);
   } catch (error) {
     if (error instanceof UsageError) {

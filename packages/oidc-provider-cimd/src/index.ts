@@ -1,4 +1,5 @@
 export type { CacheEntry } from './cache/document-cache.js';
+export type { SharedStore } from './cache/shared-store.js';
 export { STORE_LIMIT_WARNING } from './cluster/limits.js';
 export {
   createRedisCache,
@@ -35,6 +36,10 @@ export {
   type SuppliedText,
   sniffImageType,
 } from './consent/index.js';
+export {
+  buildConsentViewModel,
+  type ConsentFacts,
+} from './consent/view-model.js';
 export type { Fetcher } from './fetch/fetcher.js';
 export {
   CimdError,
@@ -81,9 +86,25 @@ export { type CimdConfigErrorCode, CimdOptionError } from './plugin/options.js';
 export type { CacheInspection } from './resolve/resolver.js';
 export { DEFAULT_DENY_LIST } from './rules/address-policy.js';
 export type { RuleId } from './rules/catalogue.js';
+export {
+  type AdviceProblem,
+  type AdviceProblemId,
+  adviseClient,
+  adviseClients,
+  type ClientAdvice,
+  knownClientFor,
+} from './rules/client-advice.js';
 export type { ClientMetadata } from './rules/document.js';
 export type { LifetimeBounds } from './rules/http-cache.js';
-export { KNOWN_CLIENTS_TOKEN, type KnownClient, knownClientPatterns, knownClients } from './rules/known-clients.js';
+export {
+  type ClientBehaviour,
+  type IdChoice,
+  KNOWN_CLIENTS_TOKEN,
+  type KnownClient,
+  knownClientPatterns,
+  knownClients,
+  type SourcedFact,
+} from './rules/known-clients.js';
 export {
   type AdmissionMode,
   type ClientPattern,

@@ -23,8 +23,9 @@
  * each one by its key on a cluster and publishes invalidations on a sharded channel (SPUBLISH/SSUBSCRIBE, Redis
  * 7) there, falling back to classic pub/sub on servers without sharded pub/sub.
  *
- * `@keyv/redis` is an optional peer dependency: it is loaded with a dynamic `import()` only when this helper
- * is called, so deployments using the in-memory default never need it.
+ * `@keyv/redis` is a dependency of the plugin (the versions of keyv and @keyv/redis it needs travel with it, so
+ * a deployment's own keyv major cannot conflict); it is loaded with a dynamic `import()` only when this helper
+ * is called, so deployments using the in-memory default never load it.
  */
 import Keyv from 'keyv';
 import { checkNamespace, type KeyLayout, keyLayout, keyPrefixFor } from './keys.js';
@@ -249,7 +250,7 @@ export async function createRedisCache(
     redis = await import('@keyv/redis');
   } catch (cause) {
     throw new Error(
-      'oidc-provider-cimd: createRedisCache needs the optional peer dependency @keyv/redis@5 (npm i @keyv/redis)',
+      'oidc-provider-cimd: createRedisCache could not load @keyv/redis, a dependency of oidc-provider-cimd (reinstall oidc-provider-cimd)',
       { cause },
     );
   }

@@ -13,6 +13,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Provider } from 'oidc-provider';
+import { adviseClients, type ClientAdvice } from '../rules/client-advice.js';
 
 export const DISCOVERY_DOCUMENTS = [
   '/.well-known/oauth-authorization-server',
@@ -42,6 +43,12 @@ export interface DiscoveryReport {
   problems: DiscoveryProblem[];
   /** One paragraph for a log or a warning; undefined when ok. */
   message: string | undefined;
+  /**
+   * For every client of the known-clients catalog, what it will do with this server: the id it will present,
+   * its authentication method, what will fail, each with its source (rules/client-advice.ts; `cimd advise`
+   * prints the same). From the first readable document; empty when CIMD is off or nothing could be read.
+   */
+  advice: ClientAdvice[];
 }
 
 export type DiscoveryCheckMode = 'warn' | 'error' | 'off';
@@ -55,6 +62,7 @@ const strings = (value: unknown): string[] | undefined =>
 /** Checks the two documents; pure, for any reader. */
 export async function checkDiscoveryDocuments(read: DiscoveryReader, cimdEnabled: boolean): Promise<DiscoveryReport> {
   const problems: DiscoveryProblem[] = [];
+  let advised: Record<string, unknown> | undefined;
   for (const document of DISCOVERY_DOCUMENTS) {
     let body: unknown;
     try {
@@ -72,6 +80,7 @@ export async function checkDiscoveryDocuments(read: DiscoveryReader, cimdEnabled
       continue;
     }
     const metadata = body as Record<string, unknown>;
+    advised ??= metadata;
     const flag = metadata.client_id_metadata_document_supported;
     if (!cimdEnabled) {
       if (flag === true) {
@@ -106,7 +115,8 @@ export async function checkDiscoveryDocuments(read: DiscoveryReader, cimdEnabled
       });
     }
   }
-  if (problems.length === 0) return { ok: true, problems, message: undefined };
+  const advice = cimdEnabled && advised ? adviseClients(advised) : [];
+  if (problems.length === 0) return { ok: true, problems, message: undefined, advice };
   const fallsBack = problems.some((p) => p.id === 'flag_missing' || p.id === 'none_missing' || p.id === 'unreadable');
   const message = [
     'oidc-provider-cimd: discovery self-check failed:',
@@ -116,8 +126,14 @@ export async function checkDiscoveryDocuments(read: DiscoveryReader, cimdEnabled
           `${CIMD_CONDITIONAL_CLIENTS.join(', ')} will not use CIMD with this server: they use it only when discovery has both client_id_metadata_document_supported: true and "none" in token_endpoint_auth_methods_supported, and otherwise fall back to Dynamic Client Registration silently (or fail where DCR is off).`,
         ]
       : []),
+    ...advice
+      .filter((client) => client.outcome !== 'cimd')
+      .map(
+        (client) =>
+          `- ${client.client}: ${client.outcome === 'dcr' ? 'Dynamic Client Registration' : 'cannot sign in'} (${client.problems.find((p) => p.severity === 'fail')?.message ?? ''})`,
+      ),
   ].join('\n');
-  return { ok: false, problems, message };
+  return { ok: false, problems, message, advice };
 }
 
 async function getJson(url: URL): Promise<unknown> {
@@ -182,7 +198,7 @@ export async function runDiscoveryCheck(
       `oidc-provider-cimd: discoveryCheck must be 'warn', 'error' or 'off', got ${JSON.stringify(options.mode)}`,
     );
   }
-  if (options.mode === 'off') return { ok: true, problems: [], message: undefined };
+  if (options.mode === 'off') return { ok: true, problems: [], message: undefined, advice: [] };
   const source = await readDiscoveryFrom(target);
   let report: DiscoveryReport;
   try {

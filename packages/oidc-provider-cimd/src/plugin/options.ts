@@ -9,7 +9,7 @@
  * the option's TypeScript type): `CimdOptions` is derived from the table, and a nested options interface
  * (`TrustPolicyOptions`, ...) that gains a member fails to compile until its table gains the row too.
  */
-import type Keyv from 'keyv';
+import type { SharedStore } from '../cache/shared-store.js';
 import type { ConsentOptions } from '../consent/index.js';
 import type { LogoOptions } from '../consent/logo.js';
 import type { FetchBudgetOptions } from '../fetch/budget.js';
@@ -228,6 +228,7 @@ const isKeyv = (value: unknown): boolean =>
   typeof value.get === 'function' &&
   typeof value.set === 'function' &&
   typeof value.delete === 'function' &&
+  typeof value.getMany === 'function' &&
   typeof value.on === 'function';
 const isCertificate = (value: unknown): boolean => typeof value === 'string' || Buffer.isBuffer(value);
 
@@ -280,11 +281,11 @@ export const CIMD_OPTIONS = {
   /** Require `client_name` in documents (MCP requires it). Default true. */
   requireClientName: bool(true),
   /**
-   * Shared cache tier: any Keyv instance. For Redis use `await createRedisCache(url)` (a client that fails fast
-   * while Redis is down); a `KeyvRedis` built by hand works too. Default: a private in-memory Keyv, bounded to
-   * 10,000 entries and about 32 MiB.
+   * Shared cache tier: any Keyv instance (keyv 5 or 6; typed structurally, see `SharedStore`). For Redis use
+   * `await createRedisCache(url)` (a client that fails fast while Redis is down). Default: a private in-memory
+   * Keyv, bounded to 10,000 entries and about 32 MiB.
    */
-  cache: row<Keyv>('a Keyv instance', isKeyv),
+  cache: row<SharedStore>('a Keyv instance', isKeyv),
   /** Entries kept in the in-process tier. Default 1000. */
   memoryCacheSize: positiveInteger(1000),
   /**

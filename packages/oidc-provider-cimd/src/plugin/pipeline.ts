@@ -137,14 +137,17 @@ export function buildPipeline(options: ResolvedCimdOptions, facts: ProviderFacts
   const now = options.now ?? Date.now;
 
   // The shared tier and its guard come first: the cluster-wide budget, the lock and the registry live there.
-  const shared = (stateful ? options.cache : undefined) ?? new Keyv({ store: createBoundedMemoryStore() });
+  // The option is typed structurally (cache/shared-store.ts) so a keyv 5 or 6 instance type-checks; inside, the
+  // modules name Keyv's class but call only SharedStore's members on it.
+  const shared =
+    ((stateful ? options.cache : undefined) as Keyv | undefined) ?? new Keyv({ store: createBoundedMemoryStore() });
   // Keyv re-emits store errors; without a listener an EventEmitter 'error' would crash the process.
   shared.on('error', () => {});
   const guard = new SharedGuard({ timeoutMs: options.sharedCacheTimeoutMs });
   const redis = stateful ? redisHandleOf(shared) : undefined;
   if (stateful) {
     // A guarantee that cannot hold on this store is announced at startup, never lost silently.
-    announceStoreLimits(storeLimits(options.cache, redis));
+    announceStoreLimits(storeLimits(options.cache && shared, redis));
   }
 
   // Every fetch made on a client's behalf (documents, jwks_uri, logo_uri, sector_identifier_uri) draws on it.

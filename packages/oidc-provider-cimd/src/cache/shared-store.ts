@@ -1,0 +1,15 @@
+/**
+ * The shared tier as the deployment hands it in (`cache` option): the members of a Keyv instance the plugin
+ * calls, and nothing else. Structural on purpose: the Keyv class is nominal (it has private members), so a
+ * deployment's own `keyv@6` instance would not type-check against the plugin's `keyv@5` class, although every
+ * member used here behaves the same in both majors. `createRedisCache` returns a Keyv that satisfies it.
+ */
+export interface SharedStore {
+  get(key: string): Promise<unknown>;
+  getMany(keys: string[]): Promise<unknown[]>;
+  /** `ttl` in milliseconds, as Keyv 5 and 6 take it. */
+  set(key: string, value: never, ttl?: number): Promise<unknown>;
+  delete(key: string): Promise<boolean>;
+  /** Keyv re-emits its store's errors as an 'error' event; the plugin always listens. */
+  on(event: 'error', listener: (error: unknown) => void): unknown;
+}

@@ -1,0 +1,113 @@
+/**
+ * The command line's texts: each command's help lists exactly the options that command accepts; usage errors
+ * carry one "cimd <command>: " prefix, never two; piping into `head` ends the command quietly; network and TLS
+ * failures say what to do.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { cimd, clientDoc, type DocServer, startDocServer, tempDir } from './support.js';
+
+const COMMANDS = ['check', 'advise', 'clients', 'inspect', 'refresh', 'purge', 'pin', 'unpin', 'catalog'];
+const FETCH = ['--issuer', '--allow-loopback', '--ca', '--server-metadata'];
+const STORE = ['--redis', '--cluster', '--sentinels', '--sentinel-name', '--namespace'];
+const URL_RULES = ['--issuer', '--allow-loopback'];
+const EXPECTED: Record<string, string[]> = {
+  check: ['--client-id', '--redirect-uri', '--verbose', ...FETCH, '--json', '--help'],
+  advise: ['--ca', '--json', '--help'],
+  clients: [...STORE, ...URL_RULES, '--json', '--help'],
+  inspect: [...STORE, ...URL_RULES, '--json', '--help'],
+  refresh: [...STORE, ...FETCH, '--json', '--help'],
+  purge: [...STORE, ...URL_RULES, '--json', '--help'],
+  pin: ['--from-file', ...STORE, ...FETCH, '--json', '--help'],
+  unpin: [...STORE, ...URL_RULES, '--json', '--help'],
+  catalog: ['--ca', '--json', '--help'],
+};
+
+const optionsIn = (help: string) =>
+  [...help.slice(help.indexOf('\nOptions\n')).matchAll(/^ {2}(?:-\w, )?(--[a-z-]+)/gm)].map((match) => match[1]);
+
+describe('per-command help', () => {
+  test.each(COMMANDS)('cimd %s --help lists exactly the options it accepts', async (command) => {
+    const help = await cimd([command, '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(new RegExp(`^Usage: cimd ${command}`));
+    expect(optionsIn(help.stdout).sort()).toEqual([...EXPECTED[command]!].sort());
+    // And the parser agrees: an option another command has is refused here.
+    for (const option of ['--redis', '--ca', '--client-id'].filter((name) => !EXPECTED[command]!.includes(name))) {
+      const run = await cimd([command, 'x', option, 'v']);
+      expect({ option, code: run.code }).toEqual({ option, code: 2 });
+    }
+  });
+
+  test('"cimd help <command>" is the same text', async () => {
+    expect((await cimd(['help', 'inspect'])).stdout).toBe((await cimd(['inspect', '--help'])).stdout);
+  });
+});
+
+describe('usage errors', () => {
+  test.each([
+    [['clients', 'extra', '--redis', 'redis://127.0.0.1:1'], 'takes no arguments'],
+    [['inspect', 'https://app.example.com/c.json'], "needs the deployment's store"],
+    [['check', 'https://a.example.com/c.json', 'https://b.example.com/c.json'], 'takes one URL or file'],
+    [
+      ['check', 'https://app.example.com/c.json', '--allow-loopback', '--issuer', 'https://as.example.com'],
+      'allowLoopback',
+    ],
+    [['catalog', 'refresh'], 'the one subcommand is "cimd catalog drift"'],
+  ])('cimd %j: one prefix', async (argv, text) => {
+    const run = await cimd(argv);
+    expect(run.code).toBe(2);
+    const command = argv[0];
+    expect(run.stderr.startsWith(`cimd ${command}: `)).toBe(true);
+    expect(run.stderr).toContain(text);
+    expect(run.stderr).not.toMatch(new RegExp(`cimd ${command}:? cimd ${command}`));
+    expect(run.stderr).not.toContain(': oidc-provider-cimd: ');
+  });
+});
+
+describe('network and TLS errors say what to do', () => {
+  let docs: DocServer;
+  beforeAll(async () => {
+    docs = await startDocServer();
+    docs.route('/.well-known/oauth-authorization-server', { body: { issuer: docs.url } });
+  });
+  afterAll(() => docs.close());
+
+  test('an untrusted certificate: pass it with --ca (not Node --use-system-ca)', async () => {
+    const run = await cimd(['advise', docs.url]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('is not trusted');
+    expect(run.stderr).toContain('--ca FILE');
+    expect(run.stderr).not.toContain('use-system-ca');
+  });
+
+  test('nothing listening: is the server running?', async () => {
+    const run = await cimd(['check', clientDoc('x').client_id as string, '--server-metadata', 'https://127.0.0.1:1']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('ECONNREFUSED');
+    expect(run.stderr).toContain('is the server running');
+  });
+
+  test('with --ca the same server is read', async () => {
+    const tmp = await tempDir();
+    try {
+      const run = await cimd(['advise', docs.url, '--ca', tmp.ca]);
+      // The metadata lacks the CIMD flag: every client falls short, which is exit 1, not a usage error.
+      expect(run.code).toBe(1);
+      expect(run.stdout).toContain('client_id_metadata_document_supported');
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
+
+test('piped into a reader that goes away (cimd ... | head): a quiet exit, no EPIPE crash', async () => {
+  const bin = fileURLToPath(new URL('../../packages/cli/src/bin.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', bin, 'help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.destroy(); // the reader is gone before the first write
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', (status) => resolve(status)));
+  expect(stderr).not.toMatch(/EPIPE|Unhandled|Error/);
+  expect(code).toBe(0);
+}, 30_000);
