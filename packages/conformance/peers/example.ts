@@ -30,23 +30,40 @@ export function launchExample(caPath: string, env: NodeJS.ProcessEnv = {}): Prom
   });
 }
 
+/**
+ * The example's start command for namespace mode: its production configuration (no loopback exception), the
+ * kit's CA trusted, port 3000 inside the namespace.
+ */
+export function exampleNetnsCommand(): string {
+  return `cd '${EXAMPLE_DIR}' && PORT=3000 CIMD_EXTRA_CA="$CIMD_CONFORMANCE_CA" exec '${process.execPath}' --import tsx src/server.ts`;
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { dir, ca } = await freshCa();
-  const server = await launchExample(ca.caPath);
-  process.stderr.write(`example server: ${server.issuer}\n`);
-  let code = 2;
-  try {
-    code = await main([
+  const args = process.argv.slice(2);
+  const label = ['--server-label', 'oidc-provider-cimd examples/koa-server'];
+  const modeAt = args.indexOf('--mode');
+  if (modeAt !== -1 && args[modeAt + 1] === 'netns') {
+    const { dir } = await freshCa();
+    process.exitCode = await main([
       '--issuer',
-      server.issuer,
+      'http://localhost:3000',
+      '--server-command',
+      exampleNetnsCommand(),
       '--ca-dir',
       dir,
-      '--server-label',
-      'oidc-provider-cimd examples/koa-server',
-      ...process.argv.slice(2),
+      ...label,
+      ...args,
     ]);
-  } finally {
-    await server.stop();
+  } else {
+    const { dir, ca } = await freshCa();
+    const server = await launchExample(ca.caPath);
+    process.stderr.write(`example server: ${server.issuer}\n`);
+    let code = 2;
+    try {
+      code = await main(['--issuer', server.issuer, '--ca-dir', dir, ...label, ...args]);
+    } finally {
+      await server.stop();
+    }
+    process.exitCode = code;
   }
-  process.exitCode = code;
 }

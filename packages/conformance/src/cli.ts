@@ -19,7 +19,9 @@ Runs the Client ID Metadata Document conformance cases against an authorization 
 
   --issuer <url>         issuer of the server under test (its metadata is read from the well-known URI)
   --mode dev|netns       dev (default): documents on https://localhost:<port> signed by the kit's CA;
-                         netns (Linux, root): --server-command runs inside a network namespace (SSRF cases)
+                         netns (Linux, root or user namespaces): --server-command runs inside a network
+                         namespace with the kit's DNS server; documents on https://docs.cimd-kit.net; SSRF cases
+  --server-command <sh>  netns: how to start the server (sh -c; the kit's CA path is in $CIMD_CONFORMANCE_CA)
   --json <file>          write the full report as JSON
   --junit <file>         write JUnit XML (one testsuite per case family)
   --ca-dir <dir>         where the kit's CA lives (default ~/.cache/cimd-conformance)
@@ -101,9 +103,24 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
 
   let report: RunReport;
   if (mode === 'netns') {
-    const { runNetns } = await import('./netns/run.js');
+    const command = values['server-command'];
+    if (!command) {
+      io.err('cimd-conformance: --mode netns needs --server-command "<how to start the server>"\n');
+      return 2;
+    }
+    const { insideNamespace, runNetnsInner, runNetnsOuter } = await import('./netns/run.js');
+    if (!insideNamespace()) return runNetnsOuter(argv, io);
     try {
-      report = await runNetns({ argv: values, io, only, expiryWaitMs, intervalMs });
+      report = await runNetnsInner({
+        issuer: values.issuer,
+        serverCommand: command,
+        caDir,
+        io,
+        only,
+        expiryWaitMs,
+        intervalMs,
+        ...(values['server-label'] ? { serverLabel: values['server-label'] } : {}),
+      });
     } catch (error) {
       io.err(`cimd-conformance: ${(error as Error).message}\n`);
       return 2;

@@ -4,6 +4,8 @@
  * and a victim listener on each forbidden address that counts connections. A case passes when the request is
  * refused and the victim saw no connection.
  */
+
+import { respond } from '../doc-host.js';
 import type { CaseVerdict, Level } from '../types.js';
 import { type CaseDef, judgeRefused } from './common.js';
 
@@ -26,7 +28,17 @@ export interface SsrfLab {
 export const DEV_REASON =
   'development mode: the server under test is configured to allow loopback document hosts, and the kit cannot give names public-looking addresses without a network namespace (use --mode netns on Linux as root)';
 
-function ssrfCase(id: string, title: string, level: Level, answers: string[][], ttl = 60): CaseDef {
+/**
+ * `refused`: the request must be refused and no victim dialled. `no-connection`: only the victim count matters
+ * (rebinding: a server that dials the address it checked may accept, from the public address).
+ */
+function ssrfCase(
+  id: string,
+  title: string,
+  level: Level,
+  answers: string[][],
+  options: { ttl?: number; judge?: 'refused' | 'no-connection' } = {},
+): CaseDef {
   return {
     id: `ssrf.${id}`,
     family: 'ssrf',
@@ -35,20 +47,32 @@ function ssrfCase(id: string, title: string, level: Level, answers: string[][], 
     cite: 'CIMD -03 §9.6',
     modes: ['netns'],
     notRunReason: DEV_REASON,
+    schedule: 'slow',
     async run(ctx): Promise<CaseVerdict> {
       const lab = ctx.settings.lab;
       if (!lab) return { pass: false, detail: 'no namespace lab' };
-      const victim = await lab.host(`${id}.${ctx.settings.runId}`, answers, { ttl, path: ctx.path() });
+      const victim = await lab.host(`${id}-${ctx.settings.runId}`, answers, {
+        ttl: options.ttl ?? 60,
+        path: ctx.path(),
+      });
+      ctx.serve(ctx.path(), respond.json(ctx.doc(victim.cid)));
       try {
         const answer = await ctx.authorize(victim.cid);
         const connections = victim.connections();
         if (connections > 0) {
           return {
             pass: false,
-            detail: `the server connected ${connections}× to ${answers.flat().join(', ')}; then ${answer.kind}`,
+            detail: `the server connected ${connections}× to a forbidden address (${answers.flat().join(', ')}); then ${answer.kind}`,
           };
         }
-        return judgeRefused(answer, 0, 'any');
+        if (options.judge === 'no-connection') {
+          if (answer.kind === 'redirect-error') return judgeRefused(answer, ctx.fetches());
+          return {
+            pass: true,
+            detail: `no connection to a forbidden address; ${answer.kind}, ${ctx.fetches()} fetch(es) from the public one`,
+          };
+        }
+        return judgeRefused(answer, ctx.fetches(), 'any');
       } finally {
         await victim.close();
       }
@@ -76,6 +100,6 @@ export const ssrfCases: CaseDef[] = [
     'TTL-0 rebinding: public on the first answer, private on the next',
     'MUST',
     [['45.77.10.10'], ['10.77.0.13'], ['10.77.0.13']],
-    0,
+    { ttl: 0, judge: 'no-connection' },
   ),
 ];

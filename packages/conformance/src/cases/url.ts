@@ -17,8 +17,11 @@ interface Origin {
 
 function origin(ctx: CaseContext, which: 'primary' | 'secondary' = 'primary'): Origin {
   const url = new URL(ctx.settings.origins[which]);
-  return { host: url.host, hostname: url.hostname, port: url.port };
+  return { host: url.host, hostname: url.hostname, port: url.port || '443' };
 }
+
+/** `:port`, or nothing for the default port (a canonical id never spells :443). */
+const portPart = (o: Origin) => (o.port === '443' ? '' : `:${o.port}`);
 
 /** The path part of a raw id (after the authority, before any fragment), as a naive server would send it. */
 function rawPath(raw: string): string | undefined {
@@ -178,32 +181,32 @@ export const urlCases: CaseDef[] = [
     'a host ending with a dot',
     'SHOULD',
     'CIMD -03 §3; RFC 6761 (same host, another spelling)',
-    (ctx, o) => `https://${o.hostname}.:${o.port}${ctx.path()}`,
+    (ctx, o) => `https://${o.hostname}.${portPart(o)}${ctx.path()}`,
   ),
   refusedUrl(
     'host-upper',
     'an upper-case host',
     'policy',
     CANON,
-    (ctx, o) => `https://${o.hostname.toUpperCase()}:${o.port}${ctx.path()}`,
+    (ctx, o) => `https://${o.hostname.toUpperCase()}${portPart(o)}${ctx.path()}`,
   ),
   refusedUrl('host-percent', 'a percent-encoded host byte', 'policy', CANON, (ctx, o) => {
     const h = o.hostname;
-    return `https://%${h.charCodeAt(0).toString(16)}${h.slice(1)}:${o.port}${ctx.path()}`;
+    return `https://%${h.charCodeAt(0).toString(16)}${h.slice(1)}${portPart(o)}${ctx.path()}`;
   }),
   refusedUrl(
     'ipv4-decimal',
     'an IPv4 address written as one decimal number',
     'policy',
     CANON,
-    (ctx) => `https://2130706433:${origin(ctx).port}${ctx.path()}`,
+    (ctx) => `https://2130706433${portPart(origin(ctx))}${ctx.path()}`,
   ),
   refusedUrl(
     'ipv4-hex',
     'an IPv4 address in hex (0x7f.1)',
     'policy',
     CANON,
-    (ctx) => `https://0x7f.1:${origin(ctx).port}${ctx.path()}`,
+    (ctx) => `https://0x7f.1${portPart(origin(ctx))}${ctx.path()}`,
   ),
   refusedUrl(
     'too-long',
