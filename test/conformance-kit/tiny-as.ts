@@ -3,9 +3,12 @@
  * fetches the client's metadata document, nothing else. Correct by default for the cases the tests select; each
  * `defect` reintroduces one mistake a real server could make, so a test can show the matching case fails.
  */
+
+import { lookup } from 'node:dns/promises';
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import net from 'node:net';
 import { Agent, fetch } from 'undici';
 
 export interface Defects {
@@ -23,6 +26,29 @@ export interface Defects {
   prefixRedirectMatch?: boolean;
   /** Sends errors about an invalid document to the requested redirect_uri. */
   redirectsErrors?: boolean;
+  /** Dials whatever the document host's name resolves to (no address check: SSRF). */
+  dialsPrivate?: boolean;
+  /** Checks the addresses, then lets the HTTP client resolve the name again (DNS rebinding gets through). */
+  resolvesTwice?: boolean;
+}
+
+/** Public unicast, roughly (the kit's SSRF cases use only the ranges listed here). */
+export function isPublic(address: string): boolean {
+  if (net.isIPv4(address)) {
+    const [a, b] = address.split('.').map(Number) as [number, number];
+    return !(
+      a === 0 ||
+      a === 10 ||
+      a === 127 ||
+      (a === 100 && b >= 64 && b < 128) ||
+      (a === 169 && b === 254) ||
+      (a === 172 && b >= 16 && b < 32) ||
+      (a === 192 && b === 168) ||
+      a >= 224
+    );
+  }
+  const lower = address.toLowerCase();
+  return !(lower === '::1' || lower.startsWith('::ffff:') || /^f[c-f]/.test(lower) || lower === '::');
 }
 
 export interface TinyAs {
@@ -32,7 +58,7 @@ export interface TinyAs {
 
 const LIMIT = 5120;
 
-export async function startTinyAs(ca: string, defects: Defects = {}): Promise<TinyAs> {
+export async function startTinyAs(ca: string, defects: Defects = {}, port = 0): Promise<TinyAs> {
   const dispatcher = new Agent({ connect: { ca } });
   const cache = new Map<string, { doc: Record<string, unknown>; until: number }>();
   let issuer = '';
@@ -40,8 +66,23 @@ export async function startTinyAs(ca: string, defects: Defects = {}): Promise<Ti
   async function load(cid: string): Promise<Record<string, unknown> | string> {
     const cached = cache.get(cid);
     if (cached && cached.until > Date.now()) return cached.doc;
-    const response = await fetch(cid.split('#')[0]!, {
-      dispatcher,
+    const target = new URL(cid.split('#')[0]!);
+    let pinned = dispatcher;
+    if (!defects.dialsPrivate && !net.isIP(target.hostname) && target.hostname !== 'localhost') {
+      // Resolve once, refuse unless every address is public, and dial exactly the address checked.
+      const addresses = await lookup(target.hostname, { all: true });
+      if (addresses.length === 0 || addresses.some((a) => !isPublic(a.address))) return 'address not allowed';
+      const chosen = addresses[0]!;
+      if (!defects.resolvesTwice)
+        pinned = new Agent({
+          connect: {
+            ca,
+            lookup: (_host, _options, callback) => callback(null, [{ address: chosen.address, family: chosen.family }]),
+          },
+        });
+    }
+    const response = await fetch(target, {
+      dispatcher: pinned,
       redirect: defects.followsRedirects ? 'follow' : 'manual',
       headers: { accept: 'application/json' },
     });
@@ -124,7 +165,7 @@ export async function startTinyAs(ca: string, defects: Defects = {}): Promise<Ti
     res.writeHead(303, { location: `${issuer}/login?client=${encodeURIComponent(cid)}` });
     res.end();
   });
-  server.listen(0, '127.0.0.1');
+  server.listen(port, '127.0.0.1');
   await once(server, 'listening');
   issuer = `http://localhost:${(server.address() as AddressInfo).port}`;
   return {

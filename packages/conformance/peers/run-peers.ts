@@ -8,8 +8,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../src/cli.js';
+import { namespaceSupport } from '../src/netns/run.js';
 import type { RunReport } from '../src/types.js';
-import { EXAMPLE_DIR, launchExample } from './example.js';
+import { EXAMPLE_DIR, exampleNetnsCommand, launchExample } from './example.js';
 import { freshCa, type Launched, launch } from './launch.js';
 import { peersTable } from './table.js';
 
@@ -19,9 +20,14 @@ const readme = join(here, '..', 'README.md');
 export interface Peer {
   name: string;
   version: string;
+  /** Development mode: start the server trusting the CA at `caPath`. */
   start?: (caPath: string) => Promise<Launched>;
+  /** Namespace mode (preferred where available): the issuer and the start command. */
+  netns?: { issuer: string; command: string };
   notRun?: string;
 }
+
+const sh = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
 
 function versionOf(pkg: string, from: string): string {
   try {
@@ -45,6 +51,7 @@ export const PEERS: Peer[] = [
     name: 'oidc-provider-cimd (examples/koa-server)',
     version: `oidc-provider-cimd ${versionOf('oidc-provider-cimd', EXAMPLE_DIR)}, oidc-provider ${versionOf('oidc-provider', EXAMPLE_DIR)}`,
     start: (caPath) => launchExample(caPath),
+    netns: { issuer: 'http://localhost:3000', command: exampleNetnsCommand() },
   },
   {
     name: 'oidc-provider built-in (features.clientIdMetadataDocument)',
@@ -57,6 +64,10 @@ export const PEERS: Peer[] = [
         env: { ...process.env, NODE_EXTRA_CA_CERTS: caPath },
         issuerFrom: startupIssuer,
       }),
+    netns: {
+      issuer: 'http://localhost:3001',
+      command: `cd ${sh(EXAMPLE_DIR)} && PORT=3001 NODE_EXTRA_CA_CERTS="$CIMD_CONFORMANCE_CA" exec ${sh(process.execPath)} --import tsx ${sh(join(here, 'servers', 'oidc-provider-builtin.ts'))}`,
+    },
   },
   {
     name: 'better-auth (CIMD plugin)',
@@ -72,32 +83,38 @@ export const PEERS: Peer[] = [
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const reports: { peer: Peer; report?: RunReport }[] = [];
+  const netns = namespaceSupport() === true;
   for (const peer of PEERS) {
-    if (!peer.start) {
+    if (!peer.start && !peer.netns) {
       reports.push({ peer });
       continue;
     }
     const { dir, ca } = await freshCa();
-    process.stderr.write(`\n== ${peer.name}\n`);
-    const server = await peer.start(ca.caPath);
     const file = join(dir, 'report.json');
+    const common = ['--ca-dir', dir, '--json', file, '--server-label', peer.name, ...process.argv.slice(2)];
+    process.stderr.write(`\n== ${peer.name} (${netns && peer.netns ? 'namespace' : 'development'} mode)\n`);
     try {
-      await main([
-        '--issuer',
-        server.issuer,
-        '--ca-dir',
-        dir,
-        '--json',
-        file,
-        '--server-label',
-        peer.name,
-        ...process.argv.slice(2),
-      ]);
+      if (netns && peer.netns) {
+        await main([
+          '--mode',
+          'netns',
+          '--issuer',
+          peer.netns.issuer,
+          '--server-command',
+          peer.netns.command,
+          ...common,
+        ]);
+      } else if (peer.start) {
+        const server = await peer.start(ca.caPath);
+        try {
+          await main(['--issuer', server.issuer, ...common]);
+        } finally {
+          await server.stop();
+        }
+      }
       reports.push({ peer, report: JSON.parse(await readFile(file, 'utf8')) as RunReport });
     } catch (error) {
       reports.push({ peer: { ...peer, notRun: `run failed: ${(error as Error).message}` } });
-    } finally {
-      await server.stop();
     }
   }
   const text = await readFile(readme, 'utf8');

@@ -19,7 +19,13 @@ const cell = (report: RunReport | undefined, filter: (r: RunReport['results'][nu
 
 export function peersTable(peers: PeerReport[], date: Date): string {
   const lines: string[] = [];
-  lines.push(`Measured ${date.toISOString().slice(0, 10)} in development mode (cases passed / cases run).`, '');
+  const modes = [
+    ...new Set(peers.flatMap((p) => (p.report ? [p.report.mode === 'netns' ? 'namespace' : 'development'] : []))),
+  ];
+  lines.push(
+    `Measured ${date.toISOString().slice(0, 10)} in ${modes.join(' and ') || 'no'} mode (cases passed / cases run; "n MUST failed" counts MUST cases among the failures).`,
+    '',
+  );
   lines.push(`| Family | ${peers.map((p) => p.peer.name).join(' | ')} |`);
   lines.push(`| --- | ${peers.map(() => '---').join(' | ')} |`);
   for (const family of FAMILIES)
@@ -27,7 +33,10 @@ export function peersTable(peers: PeerReport[], date: Date): string {
   lines.push(`| **all** | ${peers.map((p) => cell(p.report, () => true)).join(' | ')} |`);
   lines.push(`| MUST only | ${peers.map((p) => cell(p.report, (r) => r.level === 'MUST')).join(' | ')} |`);
   lines.push('', 'Versions and notes:', '');
-  for (const p of peers) lines.push(`- ${p.peer.name}: ${p.peer.version}${p.peer.notRun ? ` — ${p.peer.notRun}` : ''}`);
+  for (const p of peers) {
+    const mode = p.report ? ` (${p.report.mode === 'netns' ? 'namespace' : 'development'} mode)` : '';
+    lines.push(`- ${p.peer.name}: ${p.peer.version}${mode}${p.peer.notRun ? ` — ${p.peer.notRun}` : ''}`);
+  }
   const ran = peers.filter((p) => p.report);
   const first = ran[0]?.report;
   if (first) {

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import Provider from 'oidc-provider';
 
 const server = http.createServer();
-server.listen(0, '127.0.0.1');
+server.listen(Number(process.env.PORT ?? 0), '127.0.0.1');
 await new Promise((resolve) => server.once('listening', resolve));
 const issuer = `http://localhost:${(server.address() as AddressInfo).port}`;
 const provider = new Provider(issuer, {

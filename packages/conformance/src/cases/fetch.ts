@@ -138,7 +138,17 @@ export const fetchCases: CaseDef[] = [
       res.write(`{"client_id":${JSON.stringify(cid)},"padding":"`);
       const chunk = 'x'.repeat(64 * 1024);
       for (let sent = 0; sent < 8 * 1024 * 1024 && !res.destroyed; sent += chunk.length) {
-        if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve).once('close', resolve));
+        if (!res.write(chunk)) {
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              res.off('drain', done);
+              res.off('close', done);
+              resolve();
+            };
+            res.once('drain', done);
+            res.once('close', done);
+          });
+        }
       }
       res.end('"}');
     },
