@@ -3,6 +3,7 @@
  * side-by-side table in packages/conformance/README.md (between the PEERS markers). A peer that cannot run is a
  * "not run" column with its reason.
  */
+import { spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -125,5 +126,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     ? `${text.slice(0, text.indexOf(begin) + begin.length)}\n${table}\n${text.slice(text.indexOf(end))}`
     : `${text}\n${begin}\n${table}\n${end}\n`;
   await writeFile(readme, updated);
+  // The repository's formatter aligns markdown tables; without it `pnpm lint` would flag the regenerated file.
+  spawnSync(join(here, '..', '..', '..', 'node_modules', '.bin', 'biome'), ['format', '--write', readme], {
+    stdio: 'ignore',
+  });
   process.stderr.write(`\nREADME table regenerated: ${readme}\n`);
 }
