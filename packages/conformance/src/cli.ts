@@ -22,6 +22,7 @@ Runs the Client ID Metadata Document conformance cases against an authorization 
                          netns (Linux, root or user namespaces): --server-command runs inside a network
                          namespace with the kit's DNS server; documents on https://docs.cimd-kit.net; SSRF cases
   --server-command <sh>  netns: how to start the server (sh -c; the kit's CA path is in $CIMD_CONFORMANCE_CA)
+  --server-log <file>    netns: write the server's output there
   --json <file>          write the full report as JSON
   --junit <file>         write JUnit XML (one testsuite per case family)
   --ca-dir <dir>         where the kit's CA lives (default ~/.cache/cimd-conformance)
@@ -120,6 +121,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         expiryWaitMs,
         intervalMs,
         ...(values['server-label'] ? { serverLabel: values['server-label'] } : {}),
+        ...(values['server-log'] ? { serverLog: values['server-log'] } : {}),
       });
     } catch (error) {
       io.err(`cimd-conformance: ${(error as Error).message}\n`);
@@ -172,6 +174,7 @@ function parse(argv: string[]) {
       interval: { type: 'string' },
       'server-label': { type: 'string' },
       'server-command': { type: 'string' },
+      'server-log': { type: 'string' },
       verbose: { type: 'boolean' },
       list: { type: 'boolean' },
       version: { type: 'boolean' },

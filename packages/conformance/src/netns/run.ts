@@ -6,7 +6,7 @@
  * (SSRF included) and stops the server. Nothing inside can reach any other network.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,8 @@ export interface NetnsOptions {
   expiryWaitMs: number;
   intervalMs: number;
   serverLabel?: string;
+  /** Where the server's output goes (default: kept in memory, shown if it exits with an error). */
+  serverLog?: string;
 }
 
 /** True inside the namespace that the outer half created. */
@@ -74,14 +76,16 @@ export async function runNetnsOuter(argv: string[], io: CliIo): Promise<number> 
   return code;
 }
 
-function startServer(command: string, caPath: string, io: CliIo): ChildProcess {
+function startServer(command: string, caPath: string, io: CliIo, logFile?: string): ChildProcess {
   const child = spawn('sh', ['-c', command], {
     env: { ...process.env, [INNER]: undefined, CIMD_CONFORMANCE_ARGS: undefined, CIMD_CONFORMANCE_CA: caPath },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
   const tail: string[] = [];
+  const log = logFile ? createWriteStream(logFile) : undefined;
   const keep = (chunk: Buffer) => {
+    log?.write(chunk);
     tail.push(...chunk.toString().split('\n'));
     tail.splice(0, Math.max(0, tail.length - 30));
   };
@@ -131,7 +135,7 @@ async function waitForIssuer(issuer: string, child: ChildProcess, timeoutMs = 90
 export async function runNetnsInner(options: NetnsOptions): Promise<RunReport> {
   const ca = await ensureCa(options.caDir);
   const lab = await startLab(ca);
-  const server = startServer(options.serverCommand, ca.caPath, options.io);
+  const server = startServer(options.serverCommand, ca.caPath, options.io, options.serverLog);
   try {
     await waitForIssuer(options.issuer, server);
     options.io.err(`server up at ${options.issuer}; documents on ${lab.origins.primary}\n`);
