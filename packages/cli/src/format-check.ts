@@ -108,6 +108,8 @@ export function consentPreview(style: Style, client: ClientSummary, report: Chec
     metadata: client.metadata as Readonly<Record<string, unknown>>,
     isMetadataDocumentClient: report.clientId.startsWith('https://'),
     logoUrl: undefined,
+    // The preview renders no Allow form, so it binds no approval to a document (the provider's page does).
+    documentFingerprint: '',
     trusted: false,
     newClient: undefined,
     changes: [],

@@ -14,9 +14,9 @@ import {
   type LogoResponse,
 } from '../consent/index.js';
 import type { Fetcher } from '../fetch/fetcher.js';
+import { HEALTH_KEY, registerObservation } from '../observe/observation.js';
 import type { RegisteredClient } from '../observe/registry.js';
 import type { CacheInspection, Resolver } from '../resolve/resolver.js';
-import { HEALTH_KEY, registerObservation } from '../observe/observation.js';
 import { type AdapterConstructor, type AdapterFactory, wrapAdapter } from './adapter.js';
 import { createClientAssertionCheck } from './client-assertion.js';
 import { denialRenderError } from './denial.js';

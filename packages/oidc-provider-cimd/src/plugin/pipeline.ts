@@ -19,8 +19,8 @@ import { SharedFetchBudget } from '../cluster/shared-budget.js';
 import { type BudgetRefusal, FetchBudget } from '../fetch/budget.js';
 import { createFetcher, type Fetcher } from '../fetch/fetcher.js';
 import { FETCH_STEPS, type FetchStep } from '../fetch/steps.js';
-import { StoreState } from '../observe/errors.js';
 import { KnownClients } from '../known/record.js';
+import { StoreState } from '../observe/errors.js';
 import type { CimdEvent, Emit } from '../observe/events.js';
 import { createObservedEmitter, Listeners, reportBudgetRefusals } from '../observe/observation.js';
 import { ClientRegistry } from '../observe/registry.js';
@@ -268,7 +268,10 @@ export function buildPipeline(options: ResolvedCimdOptions, facts: ProviderFacts
       : new ClientRegistry({ store: shared, run: (op) => registryGuard.run(op), now }, options.registry ?? {});
   // The registry is fed the reason and the client id directly, so that without an onEvent listener no event
   // object is built on the warm path. Exporters (cimdMetrics, cimdHealth) subscribe through the observers.
-  const observers: Observers = { events: new Listeners<[CimdEvent]>(), budgetRefusals: new Listeners<[BudgetRefusal]>() };
+  const observers: Observers = {
+    events: new Listeners<[CimdEvent]>(),
+    budgetRefusals: new Listeners<[BudgetRefusal]>(),
+  };
   reportBudgetRefusals(budget, observers.budgetRefusals);
   const emitEvent = createObservedEmitter(options.onEvent, observers.events);
   const emit: Emit = registry
@@ -284,7 +287,8 @@ export function buildPipeline(options: ResolvedCimdOptions, facts: ProviderFacts
 
   let invalidation: InvalidationBus | undefined;
   const resolver = (capabilities: ProviderCapabilities): Resolver => {
-    if (redis && !invalidation) invalidation = createInvalidationBus(redis, guard, (cid, rev) => cache.forgetLocal(cid, rev));
+    if (redis && !invalidation)
+      invalidation = createInvalidationBus(redis, guard, (cid, rev) => cache.forgetLocal(cid, rev));
     return new Resolver({
       urlRules,
       policy,
