@@ -92,7 +92,7 @@ describe('cimdMetrics', () => {
     const example = await startExample({
       allowLoopback: true,
       admission: 'report',
-      allow: ['https://nothing.example/x'],
+      allow: ['https://nothing.example.com/x'],
     });
     const registry = new Registry();
     const metrics = cimdMetrics(example.cimd, { registry });
