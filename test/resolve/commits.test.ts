@@ -396,3 +396,42 @@ describe('11. a shared store outage is visible', () => {
     }
   }, 30_000);
 });
+
+describe('upgrade: entries written by the previous release', () => {
+  test('are read in place, judged again under today’s rules without fetching, and their pins stay pins', async () => {
+    const keyv = await createRedisCache(redis.url);
+    closers.push(() => keyv.disconnect());
+    const p = path('legacy');
+    const cid = docs.cid(p);
+    const pinnedCid = docs.cid(path('legacy-pinned'));
+    const now = Date.now();
+    const legacy = (id: string, extra: Record<string, unknown> = {}) => ({
+      v: 2,
+      cid: id,
+      metadata: {
+        client_id: id,
+        client_name: 'Legacy',
+        redirect_uris: ['https://app.example.com/cb'],
+        grant_types: ['authorization_code', 'client_credentials'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'none',
+      },
+      loopbackOnly: false,
+      fetchedAt: now,
+      freshUntil: now + 10 * MINUTE,
+      staleIfErrorUntil: now + 10 * MINUTE,
+      ...extra,
+    });
+    // Exactly as the previous release stored them: through Keyv, bare entries.
+    await keyv.set(`cimd:doc:${cid}`, legacy(cid), 10 * MINUTE);
+    await keyv.set(`cimd:doc:${pinnedCid}`, legacy(pinnedCid, { pinned: true, freshUntil: now }));
+    const [a] = await redisPair([{}]);
+    const served = await a!.cimd.resolve(cid);
+    expect(served?.metadata.client_name).toBe('Legacy');
+    expect(served?.metadata.grant_types).toEqual(['authorization_code']);
+    expect(docs.hits(p)).toBe(0);
+    const pinned = await a!.cimd.resolve(pinnedCid);
+    expect(pinned?.pinned).toBe(true);
+    await expect(a!.cimd.unpin(pinnedCid)).resolves.toBe(true);
+  });
+});
