@@ -147,6 +147,9 @@ describe('nothing degrades silently', () => {
     expect(messages).toEqual([
       expect.stringMatching(/not Redis: .*one fetch per instance/),
       expect.stringMatching(/not Redis: purge, refresh and revocation do not reach the other instances/),
+      expect.stringMatching(
+        /not Redis: commits of a client's entry are atomic only between the plugins of one process/,
+      ),
       expect.stringMatching(/not Redis: each instance has its own per-host fetch budget/),
     ]);
     await cimd.close();

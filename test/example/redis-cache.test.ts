@@ -35,7 +35,9 @@ describe('REDIS_URL', () => {
       const started = Date.now();
       expect(await startAuthorization(example.issuer, cid)).toBe(303);
       expect(Date.now() - started).toBeLessThan(3000);
-      expect(example.events.map((e) => e.reason)).toEqual(['fetched']);
+      // The outage is visible: reported once, and the resolution says it went without the shared tier.
+      expect(example.events.map((e) => e.reason)).toEqual(['store:down', 'fetched']);
+      expect(example.events.at(-1)?.sharedSkipped).toBe(true);
     } finally {
       await example.close();
     }

@@ -349,6 +349,8 @@ interface Settings {
   maxDelay: number;
   wait: number;
   report: (error: unknown) => void;
+  /** The connection is ready (again): the next error is news. */
+  up: () => void;
   /** Client options for every data connection, resilience settings applied. */
   client: Record<string, unknown>;
   /** Set when the topology could not be probed: check it once connected. */
@@ -359,15 +361,28 @@ function resolveSettings(options: RedisCacheOptions): Settings {
   const connectTimeout = options.connectTimeoutMs ?? 1000;
   const commandTimeout = options.commandTimeoutMs ?? 1000;
   const maxDelay = options.maxReconnectDelayMs ?? 2000;
-  // The same error can arrive several ways (client, adapter, Keyv); report each one once.
+  // The same error can arrive several ways (client, adapter, Keyv); report each one once. And an outage is
+  // reported once, not once per reconnect attempt or per command (README "Caching and Redis": a reconnect loop
+  // repeats the same ECONNREFUSED every few ms): the same text again is quiet until the client is ready again
+  // (`up`), or for a minute at most.
   const reported = new WeakSet<object>();
+  const quiet = new Map<string, number>();
   const report = (error: unknown): void => {
     const value = error instanceof Error ? error : new Error(String(error));
     if (reported.has(value)) return;
     reported.add(value);
+    const text = `${value.name}: ${value.message}`;
+    const now = performance.now();
+    const until = quiet.get(text);
+    if (until !== undefined && now < until) return;
+    if (quiet.size > 100) quiet.clear();
+    quiet.set(text, now + 60_000);
     try {
       options.onError?.(value);
     } catch {}
+  };
+  const up = (): void => {
+    quiet.clear();
   };
   const extra = options.clientOptions ?? {};
   const extraSocket = (extra.socket ?? {}) as Record<string, unknown>;
@@ -377,6 +392,7 @@ function resolveSettings(options: RedisCacheOptions): Settings {
     maxDelay,
     wait: options.initialConnectWaitMs ?? connectTimeout,
     report,
+    up,
     client: {
       ...extra,
       disableOfflineQueue: true,
@@ -492,6 +508,7 @@ async function createStandaloneCache(
   } as Parameters<RedisModule['createClient']>[0]);
   // Without a listener, an 'error' event (ECONNREFUSED on every reconnect attempt) would crash the process.
   client.on('error', settings.report);
+  client.on('ready', settings.up);
   if (settings.verifyStandalone) {
     // The topology could not be asked at startup: ask on the first connection, and say so if it is a cluster
     // node (its keys of other slots answer MOVED: those reads are misses, and each process fetches for itself).
@@ -622,6 +639,7 @@ async function createClusterCache(
   } as unknown as Parameters<RedisModule['createCluster']>[0]);
   cluster.on('error', settings.report);
   cluster.on('node-error', settings.report);
+  cluster.on('node-ready', settings.up);
   const connection = { closed: false, up: false };
   const connected = connectUntilUp(
     async () => {
