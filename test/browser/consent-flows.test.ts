@@ -6,7 +6,12 @@
  * - a web client that also registers a loopback redirect: approved through its https redirect, then
  *   `prompt=none` on the loopback redirect gets `consent_required`, and a normal request shows the page;
  * - with Redis as the shared store, a client whose document changed is asked again while Redis is down, and
- *   after the shared store was emptied (an eviction): what the user approved is not kept there.
+ *   after the shared store was emptied (an eviction): what the user approved is not kept there;
+ * - consent is bound to what the user saw: the page is shown, the document behind it changes, Allow is clicked,
+ *   and the user is asked again, told what changed; nothing was recorded (prompt=none then gets
+ *   consent_required);
+ * - a private-use scheme redirect (`com.example.app:/cb`, RFC 8252 §7.1) gets the warning, and the page's CSP
+ *   lets Chromium follow the redirect after Allow (shown to fail with a CSP that lacks the scheme).
  *
  * Needs /usr/bin/chromium and redis-server; skipped without Chromium, except under CI=true, where it fails.
  */
@@ -163,6 +168,116 @@ describeNeeding([CHROMIUM, REDIS_SERVER], 'consent flows in Chromium', () => {
       await allowAndArrive(redirectUri, state);
       expect(v6.hits.some((hit) => hit.pathname === '/callback' && hit.searchParams.get('code'))).toBe(true);
     }, 30_000);
+
+    it('binds the approval to the document shown: changed behind the page, Allow asks again and records nothing', async () => {
+      const doc = (uris: string[]) => ({
+        client_name: 'Bound App',
+        redirect_uris: uris,
+        token_endpoint_auth_method: 'none',
+      });
+      const evil = 'https://evil.example.net/cb';
+      const cid = documents.publish('/bound.json', doc([WEB_REDIRECT]));
+      const first = authorizationUrl(example.issuer, cid, WEB_REDIRECT);
+      await reachConsent(first.url);
+      expect(await page.locator('#changed-while-shown-warning').count()).toBe(0);
+
+      // While the page is open, the client's document changes and this server fetches it (as a short max-age, or
+      // a refresh on another instance, would make it).
+      documents.publish('/bound.json', doc([WEB_REDIRECT, evil]));
+      await example.cimd.refresh(cid).catch(() => example.cimd.purge(cid));
+
+      await Promise.all([
+        page.waitForSelector('#changed-while-shown-warning', { timeout: 10_000 }),
+        page.getByRole('button', { name: 'Allow' }).click(),
+      ]);
+      expect(new URL(page.url()).origin).toBe(example.issuer);
+      expect(await page.locator('h1').textContent()).toBe('Allow access?');
+      expect(await page.locator('#changed-while-shown-warning li').allTextContents()).toEqual([
+        `It can now send you back to: ${evil}`,
+      ]);
+
+      // The user declines the changed client; nothing was recorded for the first Allow, so a silent request
+      // cannot ride on it.
+      await Promise.all([
+        page.waitForURL((url) => url.origin === webOrigin, { timeout: 10_000 }),
+        page.getByRole('button', { name: 'Deny' }).click(),
+      ]);
+      expect(new URL(page.url()).searchParams.get('error')).toBe('access_denied');
+      const silent = authorizationUrl(example.issuer, cid, WEB_REDIRECT, { prompt: 'none' });
+      await page.goto(silent.url);
+      await page.waitForURL((url) => url.origin === webOrigin);
+      expect(new URL(page.url()).searchParams.get('error')).toBe('consent_required');
+    }, 30_000);
+
+    it('private-use scheme redirect: the warning, and a CSP that lets the redirect after Allow through', async () => {
+      const appRedirect = 'com.example.app:/oauth/callback';
+      const cid = documents.publish('/mobile.json', {
+        client_name: 'Mobile App',
+        redirect_uris: [appRedirect],
+        token_endpoint_auth_method: 'none',
+      });
+
+      /**
+       * Shows the consent page (its CSP rewritten by `csp` when given) in a new tab, clicks Allow, and reports what
+       * happened. A new tab each time: Chromium hands the scheme to the OS, and the tab is left in that state.
+       */
+      async function allow(csp?: (policy: string) => string) {
+        const previous = page;
+        page = await context.newPage();
+        const schemeRequests: URL[] = [];
+        const onRequest = (request: { url(): string }) => {
+          if (request.url().startsWith('com.example.app:')) schemeRequests.push(new URL(request.url()));
+        };
+        page.on('request', onRequest);
+        // The CSP the consent page arrived with.
+        let policy: string | undefined;
+        page.on('response', (response) => {
+          if (response.request().method() === 'GET' && response.url().includes('/interaction/')) {
+            policy = response.headers()['content-security-policy'];
+          }
+        });
+        try {
+          const { url, state } = authorizationUrl(example.issuer, cid, appRedirect);
+          await reachConsent(url, '#loopback-warning');
+          if (csp) {
+            // Playwright routes only the first request of a redirect chain: load the page again, directly.
+            await page.route(`${example.issuer}/interaction/**`, async (route) => {
+              // Only the page itself; the form posts go to the server untouched, and their redirects are the browser's.
+              if (route.request().method() !== 'GET') return route.continue();
+              const response = await route.fetch({ maxRedirects: 0 });
+              const headers = { ...response.headers() };
+              headers['content-security-policy'] = csp(headers['content-security-policy'] ?? '');
+              await route.fulfill({ response, headers });
+            });
+            await page.goto(page.url());
+            await page.waitForSelector('#loopback-warning');
+          }
+          expect(await page.locator('#loopback-warning').textContent()).toContain('an app on this device');
+          expect(await page.locator('#redirect-host').textContent()).toBe('com.example.app:');
+          await page.getByRole('button', { name: 'Allow' }).click();
+          // Chromium hands the scheme to the OS (nothing here handles it); the request shows it followed the redirect.
+          await page.waitForTimeout(1_500);
+          return { schemeRequests, state, policy };
+        } finally {
+          await page.close();
+          page = previous;
+        }
+      }
+
+      // Control first: Chromium does not hand a second scheme navigation to the OS right after a first one, so
+      // the control must not follow a real hand-off. With the scheme taken out of form-action, Chromium blocks the
+      // redirect after Allow: the check below can fail.
+      const blocked = await allow((policy) => policy.replace(' com.example.app:', ''));
+      expect(blocked.policy).toMatch(/form-action 'self';/);
+      expect(blocked.schemeRequests).toHaveLength(0);
+
+      // The page as the plugin sends it: Chromium follows the redirect to the app, with the code and the state.
+      const allowed = await allow();
+      expect(allowed.policy).toContain("form-action 'self' com.example.app:;");
+      expect(allowed.schemeRequests).toHaveLength(1);
+      expect(allowed.schemeRequests[0]!.searchParams.get('state')).toBe(allowed.state);
+      expect(allowed.schemeRequests[0]!.searchParams.get('code')).toBeTruthy();
+    }, 40_000);
 
     it('web + loopback client: prompt=none on the loopback redirect is consent_required; the page asks; code', async () => {
       const loopback = `${v4.origin}/callback`;

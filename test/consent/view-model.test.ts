@@ -3,6 +3,7 @@
  * logo on the server's own origin, and every signal (loopback-only, new client, trusted, changed) on and off.
  */
 import type { ConsentInteraction, ConsentViewModel } from 'oidc-provider-cimd';
+import { fingerprint, securityParts } from '../../packages/oidc-provider-cimd/src/consent/fingerprint.js';
 import { circlePng } from './images.js';
 import {
   Browser,
@@ -129,6 +130,52 @@ describe('consent view model', () => {
       loopbackOnly: false,
       warnings: [],
     });
+  });
+
+  it('warns about a private-use scheme redirect of a CIMD client, and carries the fingerprint shown', async () => {
+    const app = 'com.example.app:/callback';
+    const cid = host.publish('/mobile.json', {
+      client_name: 'Mobile',
+      redirect_uris: [app],
+      token_endpoint_auth_method: 'none',
+    });
+    const model = await view(cid, app);
+    expect(model).toMatchObject({
+      privateUseRedirect: true,
+      loopbackRedirect: false,
+      redirectHost: 'com.example.app:',
+    });
+    expect(model.warnings.map((w) => w.id)).toEqual(['loopback', 'new_client']);
+    expect(model.warnings[0]!.title).toBe(
+      'Warning: this sign-in returns to an app on this device (com.example.app:), not to a website.',
+    );
+    const metadata = (await op.cimd.resolve(cid))!.metadata as unknown as Record<string, unknown>;
+    expect(model.documentFingerprint).toBe(fingerprint(securityParts(metadata)));
+    // A plain interaction object cannot be saved: nothing is written into it.
+    const plain = interaction(cid, app);
+    await op.cimd.consentViewModel({ interaction: plain, client: metadata });
+    expect(plain.prompt.details).toEqual({ missingOIDCScope: ['openid', 'profile'] });
+  });
+
+  it('says what changed while the page was open, on the page that asks again', async () => {
+    const cid = host.publish('/asked-again.json', webDocument([WEB, 'https://evil.example.net/cb']));
+    const model = await view(cid, WEB, op, {
+      prompt: {
+        name: 'consent',
+        reasons: ['cimd_client_changed_during_consent'],
+        details: {
+          changedWhileShown: [{ field: 'redirect_uris', added: ['https://evil.example.net/cb'], removed: [] }],
+        },
+      },
+    });
+    expect(model.changedWhileShown).toHaveLength(1);
+    expect(model.warnings[0]).toMatchObject({
+      id: 'changed_while_shown',
+      severity: 'danger',
+      details: ['It can now send you back to: https://evil.example.net/cb'],
+    });
+    // Not a change since an earlier grant: that warning stays off.
+    expect(model.changed).toBe(false);
   });
 
   it('uses the only registered redirect URI when the request names none', async () => {

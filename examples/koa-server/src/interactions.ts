@@ -17,7 +17,7 @@ import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { errors, type Provider } from 'oidc-provider';
-import { type Cimd, renderConsentPage } from 'oidc-provider-cimd';
+import { type Cimd, FINGERPRINT_FIELD, renderConsentPage } from 'oidc-provider-cimd';
 import { formTargetFor, html, page, type SafeHtml } from './html.js';
 import { hostOf } from './loopback.js';
 import { MCP_SCOPE } from './provider.js';
@@ -206,10 +206,18 @@ export function createInteractionRoutes({
       grant.addResourceScope(resource, scopes.join(' '));
     }
     const grantId = await grant.save();
+    // The fingerprint of the document the page showed (the renderer's hidden field): the plugin records the
+    // approval only when it is still the current document, and asks again otherwise (docs/consent.md).
+    const shown = (ctx.request.body as Record<string, unknown> | undefined)?.[FINGERPRINT_FIELD];
     const redirectTo = await provider.interactionResult(
       ctx.req,
       ctx.res,
-      { consent: details.grantId ? {} : { grantId } },
+      {
+        consent: {
+          ...(details.grantId ? {} : { grantId }),
+          ...(typeof shown === 'string' ? { [FINGERPRINT_FIELD]: shown } : {}),
+        },
+      },
       { mergeWithLastSubmission: true },
     );
     ctx.status = 303;

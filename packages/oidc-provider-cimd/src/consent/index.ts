@@ -289,8 +289,13 @@ export function createConsent(deps: ConsentDependencies): Consent {
       }
       // The user approved in this very interaction: remember what they approved, under the grant that holds it.
       const grantId = typeof consent?.grantId === 'string' ? consent.grantId : grant?.jti;
-      const record = { accountId, clientId: cid, fingerprint: print!, parts: parts!, localRedirect };
-      if (localRedirect === undefined) delete record.localRedirect;
+      const record = {
+        accountId,
+        clientId: cid,
+        fingerprint: print!,
+        parts: parts!,
+        ...(localRedirect ? { localRedirect } : {}),
+      };
       await Promise.all([
         applies && grantId && parts && print ? approvals.write(grantId, record, grant?.exp) : undefined,
         cimd && newClient ? records.addUser(cid, accountId) : undefined,
@@ -357,7 +362,7 @@ export function createConsent(deps: ConsentDependencies): Consent {
 
   const loopbackCheck = new interactionPolicy.Check(
     LOOPBACK_CHECK,
-    'authorizations whose redirect_uri is loopback require consent on every authorization',
+    'authorizations whose redirect_uri is loopback or a private-use URI scheme require consent on every authorization',
     'consent_required',
     async (ctx) => {
       if (!ctx.oidc.client) return false;
