@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { buildConsentViewModel } from 'oidc-provider-cimd';
 import { cimd, clientDoc, type DocServer, startDocServer, tempDir } from './support.js';
 
 const COMMANDS = ['check', 'advise', 'clients', 'inspect', 'refresh', 'purge', 'pin', 'unpin', 'catalog'];
@@ -111,3 +112,45 @@ test('piped into a reader that goes away (cimd ... | head): a quiet exit, no EPI
   expect(stderr).not.toMatch(/EPIPE|Unhandled|Error/);
   expect(code).toBe(0);
 }, 30_000);
+
+test("cimd check predicts the consent page from the provider's own view model: its host, name and warnings", async () => {
+  const tmp = await tempDir();
+  try {
+    const cid = 'https://app.example.com/oauth/cli.json';
+    const document = { ...clientDoc(cid), client_name: 'Acme CLI', redirect_uris: ['http://127.0.0.1/callback'] };
+    const redirectUri = 'http://127.0.0.1:7777/callback';
+    const run = await cimd([
+      'check',
+      tmp.write('cli.json', JSON.stringify(document)),
+      '--client-id',
+      cid,
+      '--redirect-uri',
+      redirectUri,
+    ]);
+    expect(run.code).toBe(0);
+    const view = buildConsentViewModel({
+      uid: '',
+      params: { client_id: cid, redirect_uri: redirectUri },
+      promptDetails: {},
+      accountId: undefined,
+      clientId: cid,
+      metadata: document,
+      isMetadataDocumentClient: true,
+      logoUrl: undefined,
+      trusted: false,
+      newClient: undefined,
+      changes: [],
+      now: Date.now(),
+    });
+    expect(view.warnings.map((warning) => warning.id)).toEqual(['loopback']);
+    const page = run.stdout.slice(run.stdout.indexOf('On the consent page'));
+    expect(page).toContain('client host     app.example.com');
+    expect(page).toContain('“Acme CLI” (supplied by the client)');
+    for (const warning of view.warnings) {
+      expect(page).toContain(warning.title);
+      expect(page).toContain(warning.text);
+    }
+  } finally {
+    tmp.cleanup();
+  }
+});
