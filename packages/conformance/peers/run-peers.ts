@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,7 @@ import { peersTable } from './table.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const readme = join(here, '..', 'README.md');
+const artifacts = join(here, '..', '..', '..', 'test-artifacts', 'conformance', 'peers');
 
 export interface Peer {
   name: string;
@@ -138,7 +139,11 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
           await server.stop();
         }
       }
-      reports.push({ peer, report: JSON.parse(await readFile(file, 'utf8')) as RunReport });
+      const text = await readFile(file, 'utf8');
+      // Each peer's full report (every request and answer) stays next to the other test artifacts.
+      await mkdir(artifacts, { recursive: true });
+      await writeFile(join(artifacts, `${peer.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.json`), text);
+      reports.push({ peer, report: JSON.parse(text) as RunReport });
     } catch (error) {
       reports.push({ peer: { ...peer, notRun: `run failed: ${(error as Error).message}` } });
     }
