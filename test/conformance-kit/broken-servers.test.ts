@@ -52,6 +52,12 @@ const defects: [keyof Defects, string][] = [
   ['acceptsFragments', 'client-id-url.fragment'],
   ['prefixRedirectMatch', 'redirect-uri.path-suffix'],
   ['redirectsErrors', 'document.client-id-other-path'],
+  ['acceptsAny2xx', 'fetch.status-201'],
+  ['acceptsAny2xx', 'fetch.status-203'],
+  ['ignoresContentType', 'fetch.content-type-html'],
+  ['ignoresContentType', 'fetch.content-type-missing'],
+  ['acceptsSecrets', 'document.client-secret'],
+  ['acceptsSecrets', 'document.client-secret-expires-at'],
 ];
 
 describe('cimd-conformance against one-defect servers', () => {

@@ -104,5 +104,16 @@ describe('cimd-conformance reports', () => {
     expect(answer(302, '/error?error=invalid_client').kind).toBe('refused');
     expect(answer(400).kind).toBe('refused');
     expect(answer(500).kind).toBe('server-error');
+    // better-auth's navigation answer: 200 JSON standing for a redirect.
+    const json = (body: unknown) =>
+      classifyAuthorize(
+        new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } }),
+        JSON.stringify(body),
+        'https://app.example.com/cb',
+        'http://as.test/auth',
+      );
+    expect(json({ redirect: true, url: '/login?x=1' }).kind).toBe('accepted');
+    expect(json({ redirect: true, url: 'http://as.test/error?error=invalid_redirect' }).kind).toBe('refused');
+    expect(json({ redirect: true, url: 'https://app.example.com/cb?error=invalid_scope' }).kind).toBe('redirect-error');
   });
 });

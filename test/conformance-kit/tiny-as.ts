@@ -30,6 +30,12 @@ export interface Defects {
   dialsPrivate?: boolean;
   /** Checks the addresses, then lets the HTTP client resolve the name again (DNS rebinding gets through). */
   resolvesTwice?: boolean;
+  /** Takes any 2xx answer as the document. */
+  acceptsAny2xx?: boolean;
+  /** Reads the body as JSON whatever its content type. */
+  ignoresContentType?: boolean;
+  /** Does not look for client_secret in the document. */
+  acceptsSecrets?: boolean;
 }
 
 /** Public unicast, roughly (the kit's SSRF cases use only the ranges listed here). */
@@ -86,7 +92,10 @@ export async function startTinyAs(ca: string, defects: Defects = {}, port = 0): 
       redirect: defects.followsRedirects ? 'follow' : 'manual',
       headers: { accept: 'application/json' },
     });
-    if (response.status !== 200) return `status ${response.status}`;
+    const ok = defects.acceptsAny2xx ? response.status >= 200 && response.status < 300 : response.status === 200;
+    if (!ok) return `status ${response.status}`;
+    const type = response.headers.get('content-type') ?? '';
+    if (!defects.ignoresContentType && !/^application\/([\w.-]+\+)?json\s*(;|$)/i.test(type)) return 'not JSON';
     const text = await response.text();
     if (!defects.acceptsLargeDocuments && Buffer.byteLength(text) > LIMIT) return 'too large';
     let doc: Record<string, unknown>;
@@ -96,6 +105,8 @@ export async function startTinyAs(ca: string, defects: Defects = {}, port = 0): 
       return 'not JSON';
     }
     if (!defects.skipsClientIdCheck && doc.client_id !== cid) return 'client_id mismatch';
+    if (!defects.acceptsSecrets && ('client_secret' in doc || 'client_secret_expires_at' in doc))
+      return 'client_secret';
     if (!Array.isArray(doc.redirect_uris) || doc.redirect_uris.length === 0) return 'no redirect_uris';
     const cacheControl = response.headers.get('cache-control') ?? '';
     if (defects.cachesNoStore || !/no-store/.test(cacheControl)) cache.set(cid, { doc, until: Date.now() + 3_600_000 });

@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,7 @@ import { peersTable } from './table.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const readme = join(here, '..', 'README.md');
+const artifacts = join(here, '..', '..', '..', 'test-artifacts', 'conformance', 'peers');
 
 export interface Peer {
   name: string;
@@ -102,7 +103,19 @@ function ensurePeerDeps(): string | undefined {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const reports: { peer: Peer; report?: RunReport }[] = [];
   const netns = namespaceSupport() === true;
+  // `--peer <text>` (repeatable) re-runs only the peers whose name contains it; the others keep the report from
+  // their last run (test-artifacts/conformance/peers), so the table stays whole.
+  const kitArgs = [...process.argv.slice(2)];
+  const only: string[] = [];
+  for (let at = kitArgs.indexOf('--peer'); at !== -1; at = kitArgs.indexOf('--peer')) {
+    only.push(...kitArgs.splice(at, 2).slice(1));
+  }
+  const artifactOf = (peer: Peer) => join(artifacts, `${peer.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.json`);
   for (const peer of PEERS) {
+    if (only.length && !only.some((text) => peer.name.includes(text)) && existsSync(artifactOf(peer))) {
+      reports.push({ peer, report: JSON.parse(await readFile(artifactOf(peer), 'utf8')) as RunReport });
+      continue;
+    }
     const usable = (netns && peer.netns) || peer.start;
     if (!usable) {
       const why = peer.notRun ?? 'not run: needs namespace mode (it refuses loopback document hosts), unavailable here';
@@ -116,7 +129,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     }
     const { dir, ca } = await freshCa();
     const file = join(dir, 'report.json');
-    const common = ['--ca-dir', dir, '--json', file, '--server-label', peer.name, ...process.argv.slice(2)];
+    const common = ['--ca-dir', dir, '--json', file, '--server-label', peer.name, ...kitArgs];
     if (netns && peer.netns) common.push('--server-log', join(dir, 'server.log'));
     process.stderr.write(`\n== ${peer.name} (${netns && peer.netns ? 'namespace' : 'development'} mode)\n`);
     try {
@@ -138,7 +151,11 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
           await server.stop();
         }
       }
-      reports.push({ peer, report: JSON.parse(await readFile(file, 'utf8')) as RunReport });
+      const text = await readFile(file, 'utf8');
+      // Each peer's full report (every request and answer) stays next to the other test artifacts.
+      await mkdir(artifacts, { recursive: true });
+      await writeFile(artifactOf(peer), text);
+      reports.push({ peer, report: JSON.parse(text) as RunReport });
     } catch (error) {
       reports.push({ peer: { ...peer, notRun: `run failed: ${(error as Error).message}` } });
     }

@@ -205,7 +205,7 @@ export class CaseContext {
       const response = await fetch(url, {
         method: init.method,
         redirect: 'manual',
-        headers: { accept: 'text/html,application/json;q=0.9', ...init.headers },
+        headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8', ...init.headers },
         ...(init.body === undefined ? {} : { body: init.body }),
         signal: AbortSignal.timeout(this.settings.requestTimeoutMs),
       });
@@ -290,9 +290,24 @@ export function classifyAuthorize(
   endpoint: string,
 ): AuthorizeAnswer {
   if (!response) return { kind: 'no-answer', status: 0, body: '' };
-  const status = response.status;
+  let status = response.status;
   const body = snippet(text);
-  const location = response.headers.get('location') ?? undefined;
+  let location = response.headers.get('location') ?? undefined;
+  // Some servers (better-auth) answer a browser navigation with 200 JSON {"redirect": true, "url": …}: read it
+  // as the redirect it stands for.
+  if (status === 200 && /json/i.test(response.headers.get('content-type') ?? '')) {
+    try {
+      const json = JSON.parse(text) as { redirect?: unknown; url?: unknown; error?: unknown };
+      if (json.redirect === true && typeof json.url === 'string') {
+        status = 302;
+        location = json.url;
+      } else if (typeof json.error === 'string') {
+        return { kind: 'refused', status, body, error: json.error };
+      }
+    } catch {
+      // Not JSON after all: read as a page below.
+    }
+  }
   if (status >= 300 && status < 400 && location) {
     const target = URL.parse(location, endpoint);
     const client = URL.parse(redirectUri);

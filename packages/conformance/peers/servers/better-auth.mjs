@@ -1,7 +1,7 @@
 /**
  * Peer: better-auth with @better-auth/oauth-provider and @better-auth/cimd (its CIMD plugin, with the plugin's own
  * Node transport: resolve once, public addresses only, pinned connection). In-memory database; the login and
- * consent pages are stubs (the kit never logs in). Prints one JSON startup line with the issuer.
+ * consent pages are stubs (the kit never logs in); fetch budgets raised (below). Prints one JSON startup line.
  */
 import http from 'node:http';
 import { cimd } from '@better-auth/cimd';
@@ -41,7 +41,12 @@ const auth = betterAuth({
   plugins: [
     jwt(),
     oauthProvider({ loginPage: '/login', consentPage: '/consent' }),
-    cimd({ fetchClientMetadataResource }),
+    // Every kit document is on one origin, so the default per-origin budget (30 fetches a minute) would decide
+    // most cases; the budgets are raised so that each case measures the rule it names.
+    cimd({
+      fetchClientMetadataResource,
+      metadataFetchPolicy: { maximumFetchesPerMinute: 10_000, maximumFetchesPerOriginPerMinute: 10_000 },
+    }),
   ],
 });
 const handler = toNodeHandler(auth);

@@ -92,7 +92,8 @@ export const ssrfCases: CaseDef[] = [
   ssrfCase('metadata', 'a name resolving to the cloud metadata address 169.254.169.254', 'MUST', [['169.254.169.254']]),
   ssrfCase('ula-v6', 'a name resolving to a unique-local IPv6 address (fd00::/8)', 'MUST', [['fd77::10']]),
   ssrfCase('mapped-v6', 'a name resolving to IPv4-mapped ::ffff:10.77.0.11', 'MUST', [['::ffff:10.77.0.11']]),
-  ssrfCase('mixed-answers', 'a name resolving to a public and a private address', 'MUST', [
+  // Refusing outright is this kit's policy (a server that dials only the public answer is not exploitable).
+  ssrfCase('mixed-answers', 'a name resolving to a public and a private address is refused outright', 'policy', [
     ['45.77.10.11', '10.77.0.12'],
   ]),
   ssrfCase(

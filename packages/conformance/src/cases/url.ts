@@ -168,7 +168,7 @@ export const urlCases: CaseDef[] = [
     S3,
     (ctx, o) => `https://user:pw@${o.host}${ctx.path()}`,
   ),
-  refusedUrl('userinfo-empty', 'an empty userinfo (@)', 'MUST', S3, (ctx, o) => `https://@${o.host}${ctx.path()}`),
+  refusedUrl('userinfo-empty', 'an empty userinfo (@)', 'SHOULD', S3, (ctx, o) => `https://@${o.host}${ctx.path()}`),
   refusedUrl(
     'port-leading-zero',
     'a port with a leading zero',
