@@ -62,12 +62,14 @@ if (!available && process.env.CI === 'true') {
     expect(response?.status()).toBe(400);
 
     await expect(page.title()).resolves.toBe('Refused – tools.vendorapp.com');
-    expect(await page.locator('h1').innerText()).toBe('This application cannot sign you in here');
-    expect(await page.locator('#client-host').innerText()).toBe('tools.vendorapp.com');
-    expect(await page.locator('#denial-reason').innerText()).toContain('not one of them');
-    expect(await page.locator('#denial-ask').innerText()).toContain('ask the IT help desk (help@corp.example)');
-    expect(await page.locator('.service').innerText()).toBe('Corp sign-in');
-    expect(await page.locator('#client-id').innerText()).toBe(cid);
+    expect(await page.locator('h1').textContent()).toBe('This application cannot sign you in here');
+    expect(await page.locator('#client-host').textContent()).toBe('tools.vendorapp.com');
+    expect(await page.locator('#denial-reason').textContent()).toContain('not one of them');
+    expect(await page.locator('#denial-ask').textContent()).toContain('ask the IT help desk (help@corp.example)');
+    expect(await page.locator('.service').textContent()).toBe('Corp sign-in');
+    for (const id of ['#client-host', '#denial-reason', '#denial-ask'])
+      expect(await page.locator(id).isVisible()).toBe(true);
+    expect(await page.locator('#client-id').textContent()).toBe(cid);
     // Styled: the stylesheet passed the CSP (its hash), so the host is in a monospace font and the card is white.
     const hostFont = await page
       .locator('#client-host')
