@@ -3,7 +3,15 @@
  * killed, 200 again when it is back; a stalled (SIGSTOP) Redis costs one deadline and reads as down; the state
  * changes are reported once each. And the example's /health route, over HTTP.
  */
-import { cimdHealth, createCimd, createRedisCache, type StoreChange, watchStore } from 'oidc-provider-cimd';
+import {
+  type CimdEvent,
+  cimdHealth,
+  createCimd,
+  createRedisCache,
+  type StoreChange,
+  watchStore,
+} from 'oidc-provider-cimd';
+import { registerObservation } from '../../packages/oidc-provider-cimd/src/observe/observation.js';
 import { startExample } from '../example/start-example.js';
 import { startRedisServer, type TestRedisServer } from '../helpers/redis-server.js';
 
@@ -127,6 +135,40 @@ describe('cimdHealth and watchStore', () => {
       ]);
     } finally {
       await example.close();
+    }
+  });
+});
+
+describe('store monitor', () => {
+  it("takes the plugin's own store:down and store:up reports as observations, reporting each change once", () => {
+    const listeners: ((event: CimdEvent) => void)[] = [];
+    const plugin = {};
+    registerObservation(plugin, {
+      subscribe: (listener) => {
+        listeners.push(listener);
+        return () => {};
+      },
+      onBudgetRefusal: () => () => {},
+      store: { shared: true, circuitOpen: () => false, probe: async () => true },
+      cacheSize: () => 0,
+      registrySize: async () => undefined,
+    });
+    const changes: string[] = [];
+    const stop = watchStore(plugin, { intervalMs: 60_000, onChange: (change) => changes.push(change.state) });
+    try {
+      const report = (reason: string) => {
+        for (const listener of listeners) {
+          listener({ reason: reason as CimdEvent['reason'], cid: '', host: undefined, durationMs: 0, tier: 'shared' });
+        }
+      };
+      report('store:down');
+      report('store:down');
+      report('cache_hit');
+      report('store:up');
+      report('store:up');
+      expect(changes).toEqual(['down', 'up']);
+    } finally {
+      stop();
     }
   });
 });

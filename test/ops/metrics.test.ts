@@ -3,6 +3,8 @@
  * family fed by real traffic through the example (documents from a local HTTPS host, a full authorization with
  * consent), report mode counted once, budget refusals by scope, the store gauges.
  */
+import dns from 'node:dns';
+import type { LookupFunction } from 'node:net';
 import { createCimd } from 'oidc-provider-cimd';
 import { cimdMetrics, METRIC_NAMES } from 'oidc-provider-cimd/metrics';
 import { Registry } from 'prom-client';
@@ -40,6 +42,12 @@ async function histogramCount(registry: Registry, name: string, labels: Record<s
       Object.entries(labels).every(([key, expected]) => String(value.labels[key]) === expected),
   )?.value;
 }
+
+/** localhost resolves; every other name does not, even on a machine with a network (claude.ai below). */
+const offlineLookup = ((host: string, options: object, callback: (...args: unknown[]) => void) => {
+  if (host === 'localhost') return dns.lookup(host, options, callback as never);
+  callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' }));
+}) as unknown as LookupFunction;
 
 describe('cimdMetrics', () => {
   let host: ClientHost;
@@ -115,7 +123,7 @@ describe('cimdMetrics', () => {
   it('counts budget refusals by scope, and catalog clients by name and outcome', async () => {
     const example = await startExample({
       allowLoopback: true,
-      cimd: { budget: { perHostBurst: 1, perHostPerSecond: 0.001 } },
+      cimd: { budget: { perHostBurst: 1, perHostPerSecond: 0.001 }, lookup: offlineLookup },
     });
     const registry = new Registry();
     const metrics = cimdMetrics(example.cimd, { registry });

@@ -54,6 +54,8 @@ export function cimdLogEntry(event: CimdEvent): LogEntry {
     event.reason === 'client_fetch_failed' ||
     event.reason === 'would_deny' ||
     event.reason.startsWith('stale_');
-  const level = warn ? 'warn' : ROUTINE.has(event.reason) || event.joined ? 'debug' : 'info';
+  // The shared store's own reports (`store:down`, `store:up`) are logged once each by the store watch (app.ts).
+  const storeReport = (event.reason as string).startsWith('store:');
+  const level = warn ? 'warn' : ROUTINE.has(event.reason) || event.joined || storeReport ? 'debug' : 'info';
   return { ...event, level, event: 'cimd', durationMs: Math.round(event.durationMs) };
 }

@@ -80,6 +80,24 @@ export class StoreMonitor {
     return this.#probing;
   }
 
+  #listening = false;
+
+  /**
+   * Also takes the plugin's own reports of the store (`store:down` and `store:up` events, when the plugin makes
+   * them) as observations, so that a change is reported as soon as a request meets it, and once, whoever saw it
+   * first. Idempotent. Not done for the health check alone: a subscriber makes the plugin build an event object
+   * per lookup.
+   */
+  listen(): void {
+    if (this.#listening) return;
+    this.#listening = true;
+    this.#observation.subscribe((event) => {
+      const reason: string = event.reason;
+      if (reason === 'store:down') this.#record(false);
+      else if (reason === 'store:up') this.#record(true);
+    });
+  }
+
   async #probe(): Promise<boolean> {
     let up: boolean;
     try {
@@ -87,6 +105,11 @@ export class StoreMonitor {
     } catch {
       up = false;
     }
+    this.#record(up);
+    return up;
+  }
+
+  #record(up: boolean): void {
     const at = Date.now();
     const was = this.#last?.up;
     this.#last = { up, at };
@@ -100,7 +123,6 @@ export class StoreMonitor {
       this.#downSince = undefined;
       this.changes.call({ state: 'up', at, ...(downForMs === undefined ? {} : { downForMs }) });
     }
-    return up;
   }
 
   async state(maxAgeMs = 1000): Promise<StoreHealth> {
@@ -190,6 +212,7 @@ export function watchStore(plugin: object, options: WatchStoreOptions): () => vo
   const monitor = storeMonitorOf(plugin);
   if (!observationOf(plugin).store.shared) return () => {};
   const stop = monitor.changes.add(options.onChange);
+  monitor.listen();
   void monitor.up(intervalMs);
   const timer = setInterval(() => void monitor.up(intervalMs / 2), intervalMs);
   timer.unref();

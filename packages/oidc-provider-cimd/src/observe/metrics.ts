@@ -219,7 +219,8 @@ export function cimdMetrics(plugin: object, options: CimdMetricsOptions = {}): C
       wouldDeny.inc();
       return;
     }
-    if (NOT_A_RESOLUTION.has(reason) || reason.startsWith('operator:')) return;
+    // `store:*`: the plugin's reports of its shared store, counted through the store monitor (once per change).
+    if (NOT_A_RESOLUTION.has(reason) || reason.startsWith('operator:') || reason.startsWith('store:')) return;
     const seconds = event.durationMs / 1000;
     resolutions.inc({ reason, tier: event.tier });
     resolutionDuration.observe({ reason }, seconds);
@@ -256,6 +257,7 @@ export function cimdMetrics(plugin: object, options: CimdMetricsOptions = {}): C
     observation.onBudgetRefusal((scope) => budgetRefusals.inc({ scope })),
     monitor.changes.add((change) => storeChanges.inc({ to: change.state })),
   ];
+  monitor.listen();
   const provider = options.provider;
   if (provider) {
     provider.on('interaction.started', onInteractionStarted);
