@@ -9,7 +9,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Provider } from 'oidc-provider';
 import { type CimdEvent, type CimdOptions, createCimd } from 'oidc-provider-cimd';
-import { checkClientId } from 'oidc-provider-cimd/check';
+import { checkClientId, checkDocument } from 'oidc-provider-cimd/check';
+import { formatCheckReport } from '../../packages/cli/src/format-check.js';
+import { createStyle } from '../../packages/cli/src/io.js';
 import { startAuthorization } from '../helpers/auth-flow.js';
 import { getTestCertificate } from '../helpers/certs.js';
 import { startHttpsServer, type TestHttpsServer } from '../helpers/https-server.js';
@@ -52,6 +54,17 @@ describe('cimd check and the server agree (one composition root)', () => {
       expect({ code: item.code, message: item.message }).toEqual({ code: server.reason, message: server.detail });
       expect(report.checks.find((check) => check.stage === 'fetch')?.status).toBe('skip');
       expect(docs.hits).toBe(0);
+      // A local document for the same client id gets the same verdict.
+      const local = checkDocument(JSON.stringify({ client_id: cid, client_name: 'Agent', redirect_uris: [REDIRECT] }), {
+        ...options,
+        issuer: op.issuer,
+        clientId: cid,
+      });
+      expect(local.rejection).toMatchObject({ stage: 'policy', code: server.reason });
+      // The human output of `cimd check` shows the policy stage and the verdict.
+      const text = formatCheckReport(report, createStyle(false));
+      expect(text).toMatch(/✗ policy +client_id is not on the allow list +\[rejected:policy\]/);
+      expect(text).toContain('REJECTED rejected:policy');
     } finally {
       await op.close();
     }

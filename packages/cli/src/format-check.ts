@@ -8,6 +8,7 @@ import type { Style } from './io.js';
 
 const STAGES: readonly { stage: CheckStage; label: string }[] = [
   { stage: 'url', label: 'url' },
+  { stage: 'policy', label: 'policy' },
   { stage: 'fetch', label: 'fetch' },
   { stage: 'cache', label: 'cache' },
   { stage: 'document', label: 'document' },

@@ -4,6 +4,7 @@
  */
 import { CimdError, Reason } from '../observe/errors.js';
 import { ruleFix, URL_RULES, type UrlRuleId } from '../rules/catalogue.js';
+import type { PolicyVerdict } from '../rules/trust.js';
 import type { Resolved } from './options.js';
 import type { CheckItem } from './report.js';
 
@@ -47,16 +48,10 @@ export function runUrlRules(cid: string, resolved: Resolved): { items: CheckItem
   return { items, error: new CimdError(Reason.RejectedUrl, verdict.message, { rule: verdict.rule }) };
 }
 
-/**
- * The trust policy, as the server applies it after the URL rules and before any fetch: a refusal is
- * `rejected:policy`; in `report` mode a would-be refusal is served and reported (`would_deny`).
- */
-export async function runPolicy(
-  cid: string,
-  url: URL,
-  resolved: Resolved,
-): Promise<{ items: CheckItem[]; error?: CimdError }> {
-  const verdict = await resolved.pipeline.policy(cid, url);
+type PolicyOutcome = { items: CheckItem[]; error?: CimdError };
+
+/** A trust-policy verdict as check items: a refusal is `rejected:policy`, a report-mode one `would_deny`. */
+function policyItems(verdict: PolicyVerdict): PolicyOutcome {
   if (!verdict.allowed) {
     return {
       items: [
@@ -89,4 +84,34 @@ export async function runPolicy(
   return {
     items: [{ stage: 'policy', id: 'policy:admission', status: 'pass', message: 'the trust policy admits the client' }],
   };
+}
+
+/**
+ * The trust policy, as the server applies it after the URL rules and before any fetch: a refusal is
+ * `rejected:policy`; in `report` mode a would-be refusal is served and reported (`would_deny`).
+ */
+export async function runPolicy(cid: string, url: URL, resolved: Resolved): Promise<PolicyOutcome> {
+  return policyItems(await resolved.pipeline.policy(cid, url));
+}
+
+/**
+ * The trust policy for `checkDocument`, which is synchronous: the lists are judged; a `policy.decide` hook that
+ * answers asynchronously is reported as not checked.
+ */
+export function runPolicySync(cid: string, url: URL, resolved: Resolved): PolicyOutcome {
+  const verdict = resolved.pipeline.policy(cid, url);
+  if (verdict instanceof Promise) {
+    verdict.catch(() => {});
+    return {
+      items: [
+        {
+          stage: 'policy',
+          id: 'policy:admission',
+          status: 'skip',
+          message: 'not checked: policy.decide answers asynchronously (check the URL to run it)',
+        },
+      ],
+    };
+  }
+  return policyItems(verdict);
 }

@@ -25,7 +25,7 @@ import {
   serverMetadataCapabilities,
 } from '../plugin/capabilities.js';
 import { CimdOptionError } from '../plugin/options.js';
-import { runPolicy, runUrlRules } from './admission.js';
+import { runPolicy, runPolicySync, runUrlRules } from './admission.js';
 import { documentStages, redirectItem } from './document-stage.js';
 import { asCimdError, failedStepItems, fetchSuccessItems } from './fetch-stage.js';
 import { jwksStage } from './jwks-stage.js';
@@ -165,11 +165,13 @@ export function checkDocument(
     });
   }
   const base = { clientId, source: 'file' as const, issuer: resolved.issuer };
-  const url: { items: CheckItem[]; error?: CimdError } =
+  const url: { items: CheckItem[]; error?: CimdError; url?: URL } =
     clientId === ''
       ? { items: [skipStage('url', 'not checked: the document names no client_id (state it with --client-id)')] }
       : runUrlRules(clientId, resolved);
   checks.push(...url.items);
+  const admitted = url.url ? runPolicySync(clientId, url.url, resolved) : undefined;
+  if (admitted) checks.push(...admitted.items);
   checks.push(skipStage('fetch', 'not fetched: checking a local document'));
   const doc = documentStages(body, clientId, resolved, options.redirectUri);
   checks.push(...doc.items);
@@ -185,9 +187,11 @@ export function checkDocument(
     },
     url.error
       ? { stage: 'url', error: url.error }
-      : doc.firstError
-        ? { stage: 'document', error: doc.firstError }
-        : undefined,
+      : admitted?.error
+        ? { stage: 'policy', error: admitted.error }
+        : doc.firstError
+          ? { stage: 'document', error: doc.firstError }
+          : undefined,
   );
 }
 

@@ -319,7 +319,11 @@ export const CIMD_OPTIONS = {
   refreshCooldownMs: nonNegativeMs(10_000),
   /** A cached document at least this old is refetched once when the request's redirect_uri is not in it, ms. Default 60000. */
   redirectRefetchAfterMs: nonNegativeMs(60_000),
-  /** Trust policy: allow-list, deny-list (exact ids, `host`, `*.host`) and a hook. Denied ids are never fetched. */
+  /**
+   * Trust policy: allow-list, deny-list and a hook; denied ids are never fetched. Patterns: an exact client id
+   * (checked with the client-id URL rules at startup: a non-canonical one stops startup with a hint), a URL
+   * pattern whose `*` matches one path segment without `%`, a host, `*.host`, or `known`.
+   */
   policy: object<TrustPolicyOptions>(POLICY_OPTIONS),
   /** Outbound fetch budgets: per-host token bucket and a global cap on concurrent fetches. */
   budget: object<FetchBudgetOptions>(BUDGET_OPTIONS),
