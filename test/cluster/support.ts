@@ -175,31 +175,34 @@ export function describeTopology(name: string, setup: () => Promise<Topology>, t
 
       let stop = false;
       const statuses: number[] = [];
-      let slowest = 0;
+      // Rounds each worker finished that started after the master was killed. The test waits for these (an event,
+      // not a time window): a request that waited on the dead master would hold its worker, and the wait would
+      // end at the test's time limit instead. A wait shorter than that but past a deadline shows up as a failure:
+      // the fetch timeout (2 s) and the shared-store deadline (150 ms) turn it into a non-303 or a refusal event.
+      const afterKill = [0, 0, 0, 0];
+      let killed = false;
       const worker = async (op: TestProvider, w: number) => {
         for (let i = 0; !stop; i++) {
           const p = `/topology/load/${w}-${i}`;
           const cid = docs.cid(p);
           docs.route(p, { body: clientDoc(cid) });
-          const started = performance.now();
+          const startedAfterKill = killed;
           // A new client and a warm one each round.
           statuses.push(await auth(op, cid), await auth(op, warm));
-          slowest = Math.max(slowest, performance.now() - started);
+          if (startedAfterKill) afterKill[w]! += 1;
         }
       };
       const workers = [0, 1, 2, 3].map((w) => worker(w % 2 ? b : a, w));
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await eventually(() => statuses.length >= 8, 20_000, 'the workers are running');
       await topo.killMasterOf(victim);
-      await new Promise((resolve) => setTimeout(resolve, 2500));
+      killed = true;
+      await eventually(() => afterKill.every((n) => n >= 3), 20_000, 'every worker finished 3 rounds after the kill');
       stop = true;
       await Promise.all(workers);
-      expect(statuses.length).toBeGreaterThan(20);
       const refused = [...a.events, ...b.events]
         .filter((e) => e.cid.includes('/topology/load/') && !['fetched', 'cache_hit'].includes(e.reason))
         .map((e) => `${e.reason} ${e.detail ?? ''}`);
       expect({ failed: statuses.filter((s) => s !== 303).length, refused }).toEqual({ failed: 0, refused: [] });
-      // Every round (two requests) ended well within the fetch timeout: nothing waited on the dead master.
-      expect(slowest).toBeLessThan(2000);
 
       // Recovery: once a replica has taken over, the same guarantees hold again, without any restart.
       await topo.waitRecovered();
@@ -238,6 +241,6 @@ export function describeTopology(name: string, setup: () => Promise<Topology>, t
         15_000,
         'purges reach the other instance again',
       );
-    }, 60_000);
+    }, 90_000);
   });
 }
