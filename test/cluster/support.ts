@@ -5,7 +5,10 @@
  */
 import type { Keyv } from '@keyv/redis';
 import { type CimdOptions, createRedisCache, type RedisCacheOptions } from 'oidc-provider-cimd';
+import { SharedGuard } from '../../packages/oidc-provider-cimd/src/cache/shared-guard.js';
 import { redisHandleOf } from '../../packages/oidc-provider-cimd/src/cluster/redis.js';
+import { SharedFetchBudget } from '../../packages/oidc-provider-cimd/src/cluster/shared-budget.js';
+import { FetchBudget } from '../../packages/oidc-provider-cimd/src/fetch/budget.js';
 import { clientDoc, configuredCimd, type DocServer, eventually, startDocServer } from '../cache/support.js';
 import { startAuthorization } from '../helpers/auth-flow.js';
 import { describeNeeding, REDIS_CLI, REDIS_SERVER } from '../helpers/capability.js';
@@ -160,6 +163,40 @@ export function describeTopology(name: string, setup: () => Promise<Topology>, t
       expect(docs.hits(p)).toBe(2);
     });
 
+    // Contract §9: the per-domain fetch budget is cluster-wide on Cluster and Sentinel too, not only on one Redis.
+    // Broken by: the shared budget's domain counter left out (red: all 16 are granted).
+    test('the per-domain budget is shared across instances: subdomains spread over both draw on one budget', async () => {
+      const budget = async () => {
+        const handle = redisHandleOf(await cache())!;
+        const local = new FetchBudget({
+          perHostBurst: 1000,
+          perDomainBurst: 1000,
+          maxConcurrent: 1000,
+          maxConcurrentPerDomain: 1000,
+          now: () => 0,
+        });
+        local.share(
+          new SharedFetchBudget({
+            handle,
+            guard: new SharedGuard({ timeoutMs: 5000 }),
+            host: { limit: 100, windowMs: 100_000, reserve: 2 },
+            domain: { limit: 10, windowMs: 100_000, reserve: 3 },
+          }),
+        );
+        return local;
+      };
+      const [x, y] = [await budget(), await budget()];
+      const domain = `d${Date.now().toString(36)}.example`;
+      const outcomes: string[] = [];
+      for (let i = 0; i < 16; i += 1) {
+        const ticket = await (i % 2 ? x : y).acquire(`https://s${i}.${domain}/c`, { known: false });
+        if (ticket.granted) ticket.release();
+        outcomes.push(ticket.granted ? 'ok' : ticket.code);
+      }
+      expect(outcomes.filter((o) => o === 'ok')).toHaveLength(10);
+      expect(outcomes.slice(10)).toEqual(Array(6).fill('cluster_domain_rate'));
+    });
+
     test('a master killed under load: no 5xx, no hang, and recovery without a restart', async () => {
       // Two more instances with the default shared-store deadline (150 ms): during a failover a command may
       // wait for the new primary instead of failing, and it is this deadline that keeps requests short.
@@ -175,31 +212,34 @@ export function describeTopology(name: string, setup: () => Promise<Topology>, t
 
       let stop = false;
       const statuses: number[] = [];
-      let slowest = 0;
+      // Rounds each worker finished that started after the master was killed. The test waits for these (an event,
+      // not a time window): a request that waited on the dead master would hold its worker, and the wait would
+      // end at the test's time limit instead. A wait shorter than that but past a deadline shows up as a failure:
+      // the fetch timeout (2 s) and the shared-store deadline (150 ms) turn it into a non-303 or a refusal event.
+      const afterKill = [0, 0, 0, 0];
+      let killed = false;
       const worker = async (op: TestProvider, w: number) => {
         for (let i = 0; !stop; i++) {
           const p = `/topology/load/${w}-${i}`;
           const cid = docs.cid(p);
           docs.route(p, { body: clientDoc(cid) });
-          const started = performance.now();
+          const startedAfterKill = killed;
           // A new client and a warm one each round.
           statuses.push(await auth(op, cid), await auth(op, warm));
-          slowest = Math.max(slowest, performance.now() - started);
+          if (startedAfterKill) afterKill[w]! += 1;
         }
       };
       const workers = [0, 1, 2, 3].map((w) => worker(w % 2 ? b : a, w));
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await eventually(() => statuses.length >= 8, 20_000, 'the workers are running');
       await topo.killMasterOf(victim);
-      await new Promise((resolve) => setTimeout(resolve, 2500));
+      killed = true;
+      await eventually(() => afterKill.every((n) => n >= 3), 20_000, 'every worker finished 3 rounds after the kill');
       stop = true;
       await Promise.all(workers);
-      expect(statuses.length).toBeGreaterThan(20);
       const refused = [...a.events, ...b.events]
         .filter((e) => e.cid.includes('/topology/load/') && !['fetched', 'cache_hit'].includes(e.reason))
         .map((e) => `${e.reason} ${e.detail ?? ''}`);
       expect({ failed: statuses.filter((s) => s !== 303).length, refused }).toEqual({ failed: 0, refused: [] });
-      // Every round (two requests) ended well within the fetch timeout: nothing waited on the dead master.
-      expect(slowest).toBeLessThan(2000);
 
       // Recovery: once a replica has taken over, the same guarantees hold again, without any restart.
       await topo.waitRecovered();
@@ -238,6 +278,6 @@ export function describeTopology(name: string, setup: () => Promise<Topology>, t
         15_000,
         'purges reach the other instance again',
       );
-    }, 60_000);
+    }, 90_000);
   });
 }
