@@ -137,6 +137,7 @@ test("cimd check predicts the consent page from the provider's own view model: i
       metadata: document,
       isMetadataDocumentClient: true,
       logoUrl: undefined,
+      documentFingerprint: '',
       trusted: false,
       newClient: undefined,
       changes: [],

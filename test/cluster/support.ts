@@ -168,14 +168,14 @@ export function describeTopology(name: string, setup: () => Promise<Topology>, t
     test('the per-domain budget is shared across instances: subdomains spread over both draw on one budget', async () => {
       const budget = async () => {
         const handle = redisHandleOf(await cache())!;
-        const local = new FetchBudget({
-          perHostBurst: 1000,
-          perDomainBurst: 1000,
-          maxConcurrent: 1000,
-          maxConcurrentPerDomain: 1000,
-          now: () => 0,
-        });
-        local.share(
+        return new FetchBudget(
+          {
+            perHostBurst: 1000,
+            perDomainBurst: 1000,
+            maxConcurrent: 1000,
+            maxConcurrentPerDomain: 1000,
+            now: () => 0,
+          },
           new SharedFetchBudget({
             handle,
             guard: new SharedGuard({ timeoutMs: 5000 }),
@@ -183,7 +183,6 @@ export function describeTopology(name: string, setup: () => Promise<Topology>, t
             domain: { limit: 10, windowMs: 100_000, reserve: 3 },
           }),
         );
-        return local;
       };
       const [x, y] = [await budget(), await budget()];
       const domain = `d${Date.now().toString(36)}.example`;
