@@ -39,6 +39,13 @@ export interface FetcherOptions {
    * which holds the ticket around {@link Fetcher.fetchDocument}.
    */
   budget?: FetchBudget;
+  /**
+   * The development exception judged per request (draft-ietf-oauth-client-id-metadata-document-03 §8.6): with
+   * `addressPolicy.allowLoopback`, loopback targets are dialled only while this answers true (the provider
+   * serving the request has a loopback issuer). Every fetch is judged: documents, `jwks_uri`, `logo_uri`,
+   * `sector_identifier_uri`, registered clients' included. Default: always true.
+   */
+  loopbackAllowed?: () => boolean;
   /** CA(s) trusted in addition to Node's bundled roots, for tests and development. Verification is always on. */
   ca?: string | Buffer | Array<string | Buffer>;
   userAgent?: string;
@@ -409,20 +416,27 @@ export function createFetcher(options: FetcherOptions): Fetcher {
         allowLoopback: options.addressPolicy.allowLoopback,
       }),
   );
-  const checkedLookup = createCheckedLookup(options.addressPolicy, lookup);
-  const agent = new Agent({
-    connect: createGuardedConnector({
-      addressPolicy: options.addressPolicy,
-      connectTimeoutMs,
-      lookup,
-      ca: options.ca,
-    }),
-    // No keep-alive: every request resolves and checks afresh, and an aborted body never poisons a pool.
-    pipelining: 0,
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-    allowH2: false,
-  });
+  const makeAgent = (addressPolicy: AddressPolicy) =>
+    new Agent({
+      connect: createGuardedConnector({ addressPolicy, connectTimeoutMs, lookup, ca: options.ca }),
+      // No keep-alive: every request resolves and checks afresh, and an aborted body never poisons a pool.
+      pipelining: 0,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      allowH2: false,
+    });
+  const relaxed = {
+    agent: makeAgent(options.addressPolicy),
+    lookup: createCheckedLookup(options.addressPolicy, lookup),
+  };
+  // Without the development exception in force, loopback is refused like any other non-public address.
+  const strictPolicy: AddressPolicy = { ...options.addressPolicy, allowLoopback: false };
+  let strict: typeof relaxed | undefined;
+  const guard = (): typeof relaxed => {
+    if (!options.addressPolicy.allowLoopback || !options.loopbackAllowed || options.loopbackAllowed()) return relaxed;
+    strict ??= { agent: makeAgent(strictPolicy), lookup: createCheckedLookup(strictPolicy, lookup) };
+    return strict;
+  };
 
   /** A budget ticket's release function, or a `rate_limited` CimdError when the budget refuses. */
   async function takeBudget(url: string, charge: TakeOptions): Promise<() => void> {
@@ -438,7 +452,11 @@ export function createFetcher(options: FetcherOptions): Fetcher {
    * answer) and takes a slot at the address it will dial. A name that does not resolve, or resolves to a
    * refused address, fails here as it would have at connect.
    */
-  async function takeAddress(target: URL, charge: TakeOptions | undefined): Promise<() => void> {
+  async function takeAddress(
+    target: URL,
+    charge: TakeOptions | undefined,
+    checkedLookup: LookupFunction,
+  ): Promise<() => void> {
     const budget = options.budget;
     if (!budget || !charge) return () => {};
     const host = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
@@ -469,8 +487,9 @@ export function createFetcher(options: FetcherOptions): Fetcher {
     // the body streams.
     let phase: FetchStepId = 'connect';
     let releaseAddress = () => {};
+    const { agent, lookup: checkedLookup } = guard();
     try {
-      releaseAddress = await takeAddress(target, opts.charge);
+      releaseAddress = await takeAddress(target, opts.charge, checkedLookup);
       const response = await agent.request({
         origin: target.origin,
         path: `${target.pathname}${target.search}`,
@@ -557,9 +576,10 @@ export function createFetcher(options: FetcherOptions): Fetcher {
       const { dispatcher: _ignored, signal: callerSignal, redirect: _redirect, ...rest } = init;
       const releaseBudget = await takeBudget(String(input), charge);
       let releaseAddress: () => void;
+      const { agent, lookup: checkedLookup } = guard();
       try {
         const target = URL.parse(String(input));
-        releaseAddress = target ? await takeAddress(target, charge) : () => {};
+        releaseAddress = target ? await takeAddress(target, charge, checkedLookup) : () => {};
       } catch (err) {
         releaseBudget();
         throw classify(err, false);
@@ -596,7 +616,7 @@ export function createFetcher(options: FetcherOptions): Fetcher {
     },
 
     async close() {
-      await agent.destroy();
+      await Promise.all([relaxed.agent.destroy(), strict?.agent.destroy()]);
     },
   };
 }

@@ -113,7 +113,12 @@ export function createCimd(options: CimdOptions = {}): Cimd {
   const budget = new FetchBudget(options.budget);
   // The composition root (./pipeline.ts): the same fetcher, URL rules, document-rule options and lifetime
   // bounds that `cimd check` builds.
-  const pipeline = buildPipeline(resolved, { budget });
+  // The development exception is judged for every fetch, registered clients' jwks_uri and
+  // sector_identifier_uri included: loopback only while the provider serving the request has a loopback issuer.
+  const pipeline = buildPipeline(resolved, {
+    budget,
+    loopbackAllowed: () => developmentExceptionRefused() === undefined,
+  });
   const fetcher = pipeline.fetcher;
 
   const now = options.now ?? Date.now;

@@ -38,6 +38,8 @@ export interface PipelineParts {
   budget?: FetchBudget;
   /** A fetcher to use instead of building one (e.g. `cimd.fetcher`, handed to `check`). */
   fetcher?: Fetcher;
+  /** The development exception judged per request (fetch/fetcher.ts `loopbackAllowed`). */
+  loopbackAllowed?: () => boolean;
 }
 
 export function buildPipeline(options: ResolvedCimdOptions, parts: PipelineParts = {}): Pipeline {
@@ -49,6 +51,7 @@ export function buildPipeline(options: ResolvedCimdOptions, parts: PipelineParts
         ...(options.denyList ? { denyList: options.denyList } : {}),
       }),
       ...(parts.budget ? { budget: parts.budget } : {}),
+      ...(parts.loopbackAllowed ? { loopbackAllowed: parts.loopbackAllowed } : {}),
       dnsTimeoutMs: options.dnsTimeoutMs,
       connectTimeoutMs: options.connectTimeoutMs,
       timeoutMs: options.timeoutMs,
