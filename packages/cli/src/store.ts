@@ -18,6 +18,7 @@ import {
 } from 'oidc-provider-cimd';
 import { serverMetadataCapabilities } from 'oidc-provider-cimd/check';
 import type { Io, Progress, Style } from './io.js';
+import { sanitize } from './sanitize.js';
 
 export class StoreUnavailableError extends Error {
   override readonly name = 'StoreUnavailableError';
@@ -346,9 +347,9 @@ export function errorJson(error: unknown): Record<string, unknown> {
 
 export function errorLine(error: unknown, style: Style): string {
   if (isCimdError(error)) {
-    return `${style('red', error.code)}${error.rule ? ` (${error.rule})` : ''}: ${error.message}`;
+    return `${style('red', error.code)}${error.rule ? ` (${error.rule})` : ''}: ${sanitize(error.message)}`;
   }
-  return style('red', messageOf(error));
+  return style('red', sanitize(messageOf(error)));
 }
 
 export type { Io };

@@ -33,6 +33,8 @@ export {
   type SuppliedText,
   sniffImageType,
 } from './consent/index.js';
+/** Neutralises control, C1, escape and bidi characters in client-supplied text (consent page and `cimd` CLI). */
+export { neutralizeText } from './consent/view-model.js';
 export type { Fetcher } from './fetch/fetcher.js';
 export {
   CimdError,
