@@ -13,8 +13,8 @@ const HOSTILE_NAME = `Good App${ESC}[2K${ESC}[1A\rACCEPTED${ESC}]52;c;ZXZpbA==\u
 const HOSTILE_SCOPE = `openid x${ESC}]0;pwned\u0007 y\u2066z`;
 
 // Every character a terminal or a bidi algorithm acts on: C0 (but \n), DEL, C1, bidi embeddings/overrides/isolates.
-const ACTIVE = new RegExp('[\\u0000-\\u0009\\u000b-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]');
-const C0 = new RegExp('[\\u0000-\\u0009\\u000b-\\u001f]');
+const ACTIVE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+const C0 = /[\u0000-\u0009\u000b-\u001f]/;
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 beforeAll(async () => {
