@@ -13,8 +13,13 @@ const HOSTILE_NAME = `Good App${ESC}[2K${ESC}[1A\rACCEPTED${ESC}]52;c;ZXZpbA==\u
 const HOSTILE_SCOPE = `openid x${ESC}]0;pwned\u0007 y\u2066z`;
 
 // Every character a terminal or a bidi algorithm acts on: C0 (but \n), DEL, C1, bidi embeddings/overrides/isolates.
-const ACTIVE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
-const C0 = /[\u0000-\u0009\u000b-\u001f]/;
+const isActive = (code: number) =>
+  (code < 0x20 && code !== 0x0a) ||
+  (code >= 0x7f && code <= 0x9f) ||
+  (code >= 0x202a && code <= 0x202e) ||
+  (code >= 0x2066 && code <= 0x2069);
+const activeIn = (text: string) => [...text].filter((char) => isActive(char.codePointAt(0)!));
+const c0In = (text: string) => [...text].filter((char) => char.codePointAt(0)! < 0x20 && char !== '\n');
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 beforeAll(async () => {
@@ -30,8 +35,8 @@ describe('the CLI neutralises client-supplied text', () => {
     );
     const run = await cimd(['check', file, '--client-id', CID, '--verbose']);
     expect(run.stdout).toContain('Good App');
-    expect(run.stdout).not.toMatch(ACTIVE);
-    expect(run.stderr).not.toMatch(ACTIVE);
+    expect(activeIn(run.stdout)).toEqual([]);
+    expect(activeIn(run.stderr)).toEqual([]);
     // One ACCEPTED line at most, and it is the CLI's verdict, not the client's name.
     expect(run.stdout).toContain('\ufffd');
   });
@@ -39,7 +44,7 @@ describe('the CLI neutralises client-supplied text', () => {
   test('--json output is unchanged: the document text survives, escaped by JSON', async () => {
     const file = tmp.write('hostile2.json', JSON.stringify(clientDoc(CID, { client_name: HOSTILE_NAME })));
     const run = await cimd(['check', file, '--client-id', CID, '--json']);
-    expect(run.stdout).not.toMatch(C0);
+    expect(c0In(run.stdout)).toEqual([]);
     expect(run.json().client.clientName).toBe(HOSTILE_NAME);
   });
 });
