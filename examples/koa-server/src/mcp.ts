@@ -64,6 +64,21 @@ export function protectedResourceMetadataUrl(resource: string): string {
 export const DPOP_MAX_AGE_S = 300;
 export const DPOP_CLOCK_SKEW_S = 60;
 /**
+ * The widest time a proof stays acceptable after its first use (RFC 9449 §11.1): jose accepts an `iat` up to
+ * the skew ahead, and a proof until `iat + max age + skew`; a proof dated the full skew ahead and used at once
+ * is acceptable for `max age + 2 × skew`. A `jti` is remembered at least that long.
+ */
+export const DPOP_REPLAY_WINDOW_S = DPOP_MAX_AGE_S + 2 * DPOP_CLOCK_SKEW_S;
+
+/**
+ * How long to remember a proof's `jti` from `nowMs`: until its `iat` leaves the acceptance window, plus a second
+ * for rounding; never longer than {@link DPOP_REPLAY_WINDOW_S}.
+ */
+export function dpopReplayTtlMs(iat: number, nowMs: number): number {
+  const acceptableUntilMs = (iat + DPOP_MAX_AGE_S + DPOP_CLOCK_SKEW_S + 1) * 1000;
+  return Math.min(DPOP_REPLAY_WINDOW_S * 1000 + 1000, Math.max(1000, acceptableUntilMs - nowMs));
+}
+/**
  * RFC 9449 §11.1: a proof's `jti` is accepted once. The cache is bounded: past this many proofs within one
  * window, the oldest are forgotten first (and could be replayed until their `iat` leaves the window). Only a
  * caller that holds both a valid token and its private key can fill it.
@@ -130,7 +145,7 @@ export function createMcpRoutes({
   const keys = createLocalJWKSet(publicJwks);
   const seenProofs = new LRUCache<string, true>({
     max: dpopReplayCacheSize,
-    ttl: (DPOP_MAX_AGE_S + DPOP_CLOCK_SKEW_S) * 1000,
+    ttl: (DPOP_REPLAY_WINDOW_S + 1) * 1000,
   });
 
   const metadata = {
@@ -201,7 +216,9 @@ export function createMcpRoutes({
     }
     const replayKey = `${jkt}:${payload.jti}`;
     if (seenProofs.has(replayKey)) throw invalid('The DPoP proof was already used (jti)');
-    seenProofs.set(replayKey, true);
+    seenProofs.set(replayKey, true, {
+      ttl: dpopReplayTtlMs(typeof payload.iat === 'number' ? payload.iat : Date.now() / 1000, Date.now()),
+    });
   }
 
   async function authenticate(ctx: Context): Promise<AuthInfo> {

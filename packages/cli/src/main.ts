@@ -28,6 +28,7 @@ import { clientsJson, formatClients } from './clients.js';
 import { formatCheckReport } from './format-check.js';
 import { colourFor, createProgress, createStyle, type Io, processIo } from './io.js';
 import { explainNetworkError } from './network-errors.js';
+import { sanitizeDeep } from './sanitize.js';
 import {
   errorJson,
   errorLine,
@@ -454,7 +455,9 @@ async function runCheck(ctx: Context, target: string): Promise<number> {
   }
 
   if (ctx.json) printJson(ctx, report);
-  else ctx.io.stdout.write(formatCheckReport(report, ctx.style, { verbose: ctx.values.verbose === true }));
+  // Client-supplied text is neutralised before it reaches the terminal (sanitize.ts); --json is not.
+  else
+    ctx.io.stdout.write(formatCheckReport(sanitizeDeep(report), ctx.style, { verbose: ctx.values.verbose === true }));
   return report.accepted ? EXIT_OK : EXIT_REJECTED;
 }
 
@@ -537,7 +540,7 @@ async function runStoreCommand(ctx: Context, command: string, cid: string): Prom
       case 'inspect': {
         const inspection = await cimd.inspect(cid);
         if (ctx.json) printJson(ctx, inspectionJson(cid, inspection));
-        else if (inspection) out(formatInspection(cid, inspection, style, now()));
+        else if (inspection) out(formatInspection(cid, sanitizeDeep(inspection), style, now()));
         else out(`${cid}: not cached\n`);
         return inspection ? EXIT_OK : EXIT_REJECTED;
       }
@@ -547,7 +550,7 @@ async function runStoreCommand(ctx: Context, command: string, cid: string): Prom
           const entry = await cimd.refresh(cid);
           progress.done();
           if (ctx.json) printJson(ctx, { clientId: cid, refreshed: true, entry });
-          else out(formatEntry(`${style('green', 'refreshed')} ${cid}`, entry, style, now()));
+          else out(formatEntry(`${style('green', 'refreshed')} ${cid}`, sanitizeDeep(entry), style, now()));
           return EXIT_OK;
         } catch (error) {
           progress.done();
@@ -582,7 +585,7 @@ async function runStoreCommand(ctx: Context, command: string, cid: string): Prom
             out(
               formatEntry(
                 `${style('green', 'pinned')} ${cid} ${style('dim', `(${document ? `from ${fromFile}` : 'fetched now'})`)}`,
-                entry,
+                sanitizeDeep(entry),
                 style,
                 now(),
               ),
@@ -615,7 +618,7 @@ async function runStoreCommand(ctx: Context, command: string, cid: string): Prom
           }
         }
         if (ctx.json) printJson(ctx, clientsJson(clients, names));
-        else out(formatClients(clients, style, now(), names));
+        else out(formatClients(sanitizeDeep(clients), style, now(), names));
         return EXIT_OK;
       }
       case 'unpin': {

@@ -22,6 +22,7 @@ import {
 } from 'oidc-provider-cimd';
 import { serverMetadataCapabilities } from 'oidc-provider-cimd/check';
 import type { Io, Progress, Style } from './io.js';
+import { sanitize } from './sanitize.js';
 
 export class StoreUnavailableError extends Error {
   override readonly name = 'StoreUnavailableError';
@@ -355,10 +356,10 @@ export function errorJson(error: unknown): Record<string, unknown> {
 
 export function errorLine(error: unknown, style: Style): string {
   if (isCimdError(error)) {
-    return `${style('red', error.code)}${error.rule ? ` (${error.rule})` : ''}: ${error.message}`;
+    return `${style('red', error.code)}${error.rule ? ` (${error.rule})` : ''}: ${sanitize(error.message)}`;
   }
-  if (error instanceof OperatorCommitError) return `${style('red', error.code)}: ${error.message}`;
-  return style('red', messageOf(error));
+  if (error instanceof OperatorCommitError) return `${style('red', error.code)}: ${sanitize(error.message)}`;
+  return style('red', sanitize(messageOf(error)));
 }
 
 export type { Io };

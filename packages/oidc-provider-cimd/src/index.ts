@@ -36,9 +36,11 @@ export {
   type SuppliedText,
   sniffImageType,
 } from './consent/index.js';
+/** Neutralises control, C1, escape and bidi characters in client-supplied text (consent page and `cimd` CLI). */
 export {
   buildConsentViewModel,
   type ConsentFacts,
+  neutralizeText,
 } from './consent/view-model.js';
 export type { Fetcher } from './fetch/fetcher.js';
 export {

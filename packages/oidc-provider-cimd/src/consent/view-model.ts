@@ -158,8 +158,18 @@ export interface ConsentFacts {
 const UNSAFE_DISPLAY = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u115f\u1160\u2800\u3164\uffa0]/gu;
 const MAX_DISPLAY = 120;
 
+/**
+ * Replaces every character that can disguise text (C0 and C1 controls, so ESC/CSI/OSC sequences lose their
+ * introducer, bidi embeddings, overrides and isolates, zero-width and other format characters, line and
+ * paragraph separators, blank-rendering letters) with U+FFFD. The one implementation: the consent page and the
+ * `cimd` CLI (packages/cli/src/sanitize.ts) both use it.
+ */
+export function neutralizeText(value: string): string {
+  return value.replace(UNSAFE_DISPLAY, '\ufffd');
+}
+
 export function displayText(value: string): string {
-  const cleaned = value.replace(UNSAFE_DISPLAY, '\ufffd');
+  const cleaned = neutralizeText(value);
   const chars = [...cleaned];
   return chars.length > MAX_DISPLAY ? `${chars.slice(0, MAX_DISPLAY - 1).join('')}…` : cleaned;
 }

@@ -39,6 +39,13 @@ export interface FetcherOptions {
    * which holds the ticket around {@link Fetcher.fetchDocument}.
    */
   budget?: FetchBudget;
+  /**
+   * The development exception judged per request (draft-ietf-oauth-client-id-metadata-document-03 §8.6): with
+   * `addressPolicy.allowLoopback`, loopback targets are dialled only while this answers true (the provider
+   * serving the request has a loopback issuer). Every fetch is judged: documents, `jwks_uri`, `logo_uri`,
+   * `sector_identifier_uri`, registered clients' included. Default: always true.
+   */
+  loopbackAllowed?: () => boolean;
   /** CA(s) trusted in addition to Node's bundled roots, for tests and development. Verification is always on. */
   ca?: string | Buffer | Array<string | Buffer>;
   userAgent?: string;
@@ -335,64 +342,62 @@ function deadline(timeoutMs: number, external: AbortSignal | undefined) {
 }
 
 /**
- * One answer per name for a moment: the address gate and the connector that dials right after it see the same
- * addresses, for the price of one resolution. Failures are not remembered; concurrent lookups share one.
- * The address policy still checks every answer, and the connector the address actually dialled.
+ * The address gate resolves a name just before the connector dials it: the connector takes that very answer
+ * (once: it is consumed) instead of asking DNS a second time, so both see the same addresses. Every other
+ * lookup goes to DNS: each fetch resolves and checks afresh (DNS rebinding). The address policy still checks
+ * every answer, and the connector the address actually dialled.
  */
-export function createSharedAnswerLookup(base: LookupFunction, ttlMs = 2000, max = 1000): LookupFunction {
-  type Answer = { at: number; addresses: { address: string; family: number }[] };
-  const answers = new Map<string, Answer>();
-  const pending = new Map<string, LookupCallback[]>();
-  const deliver = (
-    callback: LookupCallback,
-    opts: { all?: boolean; family?: unknown },
-    addresses: Answer['addresses'],
-  ): void => {
+export interface PrimedLookup extends LookupFunction {
+  /** Resolves `hostname` (all addresses) and keeps the answer for the next lookup of that name, for a moment. */
+  prime(
+    hostname: string,
+    callback: (err: NodeJS.ErrnoException | null, addresses: { address: string; family: number }[]) => void,
+  ): void;
+}
+
+export function createPrimedLookup(base: LookupFunction, ttlMs = 2000, max = 1000): PrimedLookup {
+  type Addresses = { address: string; family: number }[];
+  const primed = new Map<string, { at: number; addresses: Addresses }>();
+  const deliver = (callback: LookupCallback, opts: { all?: boolean; family?: unknown }, addresses: Addresses) => {
     const family = opts.family === 4 || opts.family === 6 ? opts.family : undefined;
     const usable = family === undefined ? addresses : addresses.filter((a) => a.family === family);
     if (usable.length === 0) {
       callback(Object.assign(new Error('no addresses'), { code: 'ENOTFOUND' }), '', 0);
       return;
     }
-    if (opts.all) (callback as (err: null, list: typeof usable) => void)(null, usable);
+    if (opts.all) (callback as (err: null, list: Addresses) => void)(null, usable);
     else callback(null, usable[0]!.address, usable[0]!.family);
   };
-  return ((hostname: string, options: unknown, cb?: unknown) => {
+  const lookup = ((hostname: string, options: unknown, cb?: unknown) => {
     const callback = (typeof options === 'function' ? options : cb) as LookupCallback;
     const opts = (typeof options === 'object' && options !== null ? options : {}) as {
       all?: boolean;
       family?: unknown;
     };
     const key = hostname.toLowerCase();
-    const now = Date.now();
-    const answer = answers.get(key);
-    if (answer && now - answer.at < ttlMs) return deliver(callback, opts, answer.addresses);
-    const waiters = pending.get(key);
-    const waiter: LookupCallback = (err, addresses) => {
-      if (err) callback(err, '', 0);
-      else deliver(callback, opts, addresses as unknown as Answer['addresses']);
-    };
-    if (waiters) {
-      waiters.push(waiter);
-      return;
+    const answer = primed.get(key);
+    if (answer) {
+      primed.delete(key);
+      if (Date.now() - answer.at < ttlMs) return deliver(callback, opts, answer.addresses);
     }
-    pending.set(key, [waiter]);
+    return base(hostname, options as dns.LookupOptions, callback);
+  }) as PrimedLookup;
+  lookup.prime = (hostname, callback) => {
     base(hostname, { all: true }, (err, addresses, family) => {
-      const list = Array.isArray(addresses)
+      if (err) return callback(err, []);
+      const list: Addresses = Array.isArray(addresses)
         ? addresses.map((a) => ({ address: a.address, family: a.family }))
         : typeof addresses === 'string' && addresses !== ''
           ? [{ address: addresses, family: family ?? (net.isIPv6(addresses) ? 6 : 4) }]
           : [];
-      const all = pending.get(key) ?? [];
-      pending.delete(key);
-      if (!err && list.length > 0) {
-        answers.delete(key);
-        if (answers.size >= max) answers.delete(answers.keys().next().value!);
-        answers.set(key, { at: Date.now(), addresses: list });
-      }
-      for (const each of all) (each as (e: typeof err, a: typeof list) => void)(err, list);
+      const key = hostname.toLowerCase();
+      primed.delete(key);
+      if (primed.size >= max) primed.delete(primed.keys().next().value!);
+      primed.set(key, { at: Date.now(), addresses: list });
+      callback(null, list);
     });
-  }) as LookupFunction;
+  };
+  return lookup;
 }
 
 export function createFetcher(options: FetcherOptions): Fetcher {
@@ -402,27 +407,31 @@ export function createFetcher(options: FetcherOptions): Fetcher {
   const fetchMaxBodyBytes = options.fetchMaxBodyBytes ?? DEFAULT_FETCH_MAX_BODY_BYTES;
   const userAgent = options.userAgent ?? 'oidc-provider-cimd';
 
-  const lookup = createSharedAnswerLookup(
+  const lookup = createPrimedLookup(
     options.lookup ??
       createDeadlineLookup({
         timeoutMs: options.dnsTimeoutMs ?? 1500,
         allowLoopback: options.addressPolicy.allowLoopback,
       }),
   );
-  const checkedLookup = createCheckedLookup(options.addressPolicy, lookup);
-  const agent = new Agent({
-    connect: createGuardedConnector({
-      addressPolicy: options.addressPolicy,
-      connectTimeoutMs,
-      lookup,
-      ca: options.ca,
-    }),
-    // No keep-alive: every request resolves and checks afresh, and an aborted body never poisons a pool.
-    pipelining: 0,
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-    allowH2: false,
-  });
+  const makeAgent = (addressPolicy: AddressPolicy) =>
+    new Agent({
+      connect: createGuardedConnector({ addressPolicy, connectTimeoutMs, lookup, ca: options.ca }),
+      // No keep-alive: every request resolves and checks afresh, and an aborted body never poisons a pool.
+      pipelining: 0,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      allowH2: false,
+    });
+  const relaxed = { agent: makeAgent(options.addressPolicy), policy: options.addressPolicy };
+  // Without the development exception in force, loopback is refused like any other non-public address.
+  const strictPolicy: AddressPolicy = { ...options.addressPolicy, allowLoopback: false };
+  let strict: typeof relaxed | undefined;
+  const guard = (): typeof relaxed => {
+    if (!options.addressPolicy.allowLoopback || !options.loopbackAllowed || options.loopbackAllowed()) return relaxed;
+    strict ??= { agent: makeAgent(strictPolicy), policy: strictPolicy };
+    return strict;
+  };
 
   /** A budget ticket's release function, or a `rate_limited` CimdError when the budget refuses. */
   async function takeBudget(url: string, charge: TakeOptions): Promise<() => void> {
@@ -438,20 +447,23 @@ export function createFetcher(options: FetcherOptions): Fetcher {
    * answer) and takes a slot at the address it will dial. A name that does not resolve, or resolves to a
    * refused address, fails here as it would have at connect.
    */
-  async function takeAddress(target: URL, charge: TakeOptions | undefined): Promise<() => void> {
+  async function takeAddress(target: URL, charge: TakeOptions | undefined, policy: AddressPolicy): Promise<() => void> {
     const budget = options.budget;
     if (!budget || !charge) return () => {};
     const host = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
     let address = host;
     if (net.isIP(host) === 0) {
-      address = await new Promise<string>((resolve, reject) => {
-        checkedLookup(host, { all: true }, (err, list) => {
-          if (err) return reject(err);
-          const first = Array.isArray(list) ? list[0]?.address : list;
-          if (!first) return reject(Object.assign(new Error(`no addresses for ${host}`), { code: 'ENOTFOUND' }));
-          resolve(ipaddr.isValid(first) ? ipaddr.parse(first).toNormalizedString() : first);
-        });
-      });
+      const list = await new Promise<{ address: string }[]>((resolve, reject) =>
+        lookup.prime(host, (err, addresses) => (err ? reject(err) : resolve(addresses))),
+      );
+      // The whole answer is checked as the connector will check it: a refused address fails before taking a slot.
+      for (const entry of list) {
+        const verdict = checkAddress(entry.address, policy);
+        if (!verdict.allowed) throw refusal(`${host}: ${verdict.reason}`);
+      }
+      const first = list[0]?.address;
+      if (!first) throw Object.assign(new Error(`no addresses for ${host}`), { code: 'ENOTFOUND' });
+      address = ipaddr.isValid(first) ? ipaddr.parse(first).toNormalizedString() : first;
     }
     const ticket = budget.takeAddress(address, charge);
     if (!ticket.granted)
@@ -469,8 +481,9 @@ export function createFetcher(options: FetcherOptions): Fetcher {
     // the body streams.
     let phase: FetchStepId = 'connect';
     let releaseAddress = () => {};
+    const { agent, policy } = guard();
     try {
-      releaseAddress = await takeAddress(target, opts.charge);
+      releaseAddress = await takeAddress(target, opts.charge, policy);
       const response = await agent.request({
         origin: target.origin,
         path: `${target.pathname}${target.search}`,
@@ -557,9 +570,10 @@ export function createFetcher(options: FetcherOptions): Fetcher {
       const { dispatcher: _ignored, signal: callerSignal, redirect: _redirect, ...rest } = init;
       const releaseBudget = await takeBudget(String(input), charge);
       let releaseAddress: () => void;
+      const { agent, policy } = guard();
       try {
         const target = URL.parse(String(input));
-        releaseAddress = target ? await takeAddress(target, charge) : () => {};
+        releaseAddress = target ? await takeAddress(target, charge, policy) : () => {};
       } catch (err) {
         releaseBudget();
         throw classify(err, false);
@@ -596,7 +610,7 @@ export function createFetcher(options: FetcherOptions): Fetcher {
     },
 
     async close() {
-      await agent.destroy();
+      await Promise.all([relaxed.agent.destroy(), strict?.agent.destroy()]);
     },
   };
 }

@@ -166,6 +166,10 @@ export function buildPipeline(options: ResolvedCimdOptions, facts: ProviderFacts
         ...(options.denyList ? { denyList: options.denyList } : {}),
       }),
       budget,
+      // The development exception is judged for every fetch, registered clients' jwks_uri and
+      // sector_identifier_uri included: loopback only while the provider serving the request has a loopback
+      // issuer (called at fetch time, after developmentExceptionRefused below is defined).
+      loopbackAllowed: () => developmentExceptionRefused() === undefined,
       dnsTimeoutMs: options.dnsTimeoutMs,
       connectTimeoutMs: options.connectTimeoutMs,
       timeoutMs: options.timeoutMs,
