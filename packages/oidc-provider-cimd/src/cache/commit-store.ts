@@ -1,6 +1,6 @@
 /**
  * The only code that writes a client's record in the shared store. Every change is a commit against the
- * revision the writer read (README "Caching and Redis", "One owner of client state"), answering
+ * revision the writer read (docs/caching.md, "One owner of client state"), answering
  * `applied`, `superseded` (another writer won: the caller keeps its answer for this request, and writes nothing)
  * or `unavailable` (the store did not confirm).
  *

@@ -1,6 +1,6 @@
 /**
  * Two-tier cache of validated documents: a bounded in-process LRU in front of a shared store (Redis, or any Keyv
- * store). It is the one owner of client state (README "Caching and Redis"): every change of a client's entry goes
+ * store). It is the one owner of client state (docs/caching.md): every change of a client's entry goes
  * through `commit()`, a versioned commit against the revision the writer read (cache/commit-store.ts), and the
  * in-process tier only ever follows what the shared store confirmed.
  *

@@ -67,7 +67,7 @@ export const PIN_KEY_PREFIX = 'cimd:pin:';
 /**
  * A stored entry written by an earlier version (format 1) may name grants in which no user takes part
  * (`client_credentials`, CIBA …), which a self-asserted document must never get unless the trust policy grants
- * them (draft-ietf-oauth-client-id-metadata-document-02 §4, RFC 7591 §2). It is read with those grants removed.
+ * them (SPEC.metadataDocument, RFC 7591 §2). It is read with those grants removed.
  */
 function upgrade(value: unknown): unknown {
   if (value === null || typeof value !== 'object' || (value as { v?: unknown }).v !== 1) return value;

@@ -1,5 +1,5 @@
 /**
- * How long the shared store keeps a client's entry: the one place that decides it (README "Caching and Redis",
+ * How long the shared store keeps a client's entry: the one place that decides it (docs/caching.md,
  * bounded shared-store growth). A client in use keeps its document long enough to serve stale-if-error or the
  * transport fallback, and to revalidate cheaply; any other client keeps it for its freshness lifetime, and never longer than UNUSED_RETENTION_MS.
  * A pinned entry has no expiry (0).

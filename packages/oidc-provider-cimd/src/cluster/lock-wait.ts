@@ -1,5 +1,5 @@
 /**
- * One fetch across the cluster (README "Caching and Redis"): the instance that takes the fetch lock fetches; the others
+ * One fetch across the cluster (docs/caching.md): the instance that takes the fetch lock fetches; the others
  * wait for its published outcome instead of fetching. See fetch-lock.ts for the lock and outcome protocol; this
  * is the waiting side, kept apart from the resolver so that the resolver only orchestrates.
  */

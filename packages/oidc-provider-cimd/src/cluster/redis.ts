@@ -362,7 +362,7 @@ function resolveSettings(options: RedisCacheOptions): Settings {
   const commandTimeout = options.commandTimeoutMs ?? 1000;
   const maxDelay = options.maxReconnectDelayMs ?? 2000;
   // The same error can arrive several ways (client, adapter, Keyv); report each one once. And an outage is
-  // reported once, not once per reconnect attempt or per command (README "Caching and Redis": a reconnect loop
+  // reported once, not once per reconnect attempt or per command (docs/caching.md: a reconnect loop
   // repeats the same ECONNREFUSED every few ms): the same text again is quiet until the client is ready again
   // (`up`), or for a minute at most.
   const reported = new WeakSet<object>();

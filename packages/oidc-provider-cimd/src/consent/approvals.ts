@@ -1,5 +1,5 @@
 /**
- * What a user approved (README "What is remembered, and where"): per oidc-provider grant, the
+ * What a user approved (docs/consent.md "What is remembered, and where"): per oidc-provider grant, the
  * fingerprint of the security-relevant parts of the client's document at the moment the user said yes.
  *
  * The records are kept with the deployment's own persistence — its oidc-provider adapter, as the model

@@ -270,8 +270,7 @@ export function createConsent(deps: ConsentDependencies): Consent {
     }
 
     if (consented && accountId) {
-      // Consent is bound to what the user saw (draft-ietf-oauth-client-id-metadata-document-03 §9.9, README
-      // "Consent"): when the document changed between showing the page and this resume (a refetch after a short
+      // Consent is bound to what the user saw (SPEC.domainTrust, docs/consent.md): when the document changed between showing the page and this resume (a refetch after a short
       // max-age, a refresh on another instance), the user approved redirect URIs or keys other than the current
       // ones. Ask again, and record nothing: neither the approval nor the user among the client's users.
       const shown = applies ? shownDocument(ctx) : undefined;

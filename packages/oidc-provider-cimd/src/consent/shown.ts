@@ -1,5 +1,5 @@
 /**
- * Consent is bound to what the user saw (draft-ietf-oauth-client-id-metadata-document-03 §9.9, README "Consent"):
+ * Consent is bound to what the user saw (SPEC.domainTrust, docs/consent.md):
  * the names under which the document a consent page showed travels with the interaction, from the page (or the
  * view model) to the resume, where the approval is recorded only when that document is still the current one.
  */

@@ -40,7 +40,7 @@ export interface FetcherOptions {
    */
   budget?: FetchBudget;
   /**
-   * The development exception judged per request (draft-ietf-oauth-client-id-metadata-document-03 §8.6): with
+   * The development exception judged per request (SPEC.development, SPEC.ssrf): with
    * `addressPolicy.allowLoopback`, loopback targets are dialled only while this answers true (the provider
    * serving the request has a loopback issuer). Every fetch is judged: documents, `jwks_uri`, `logo_uri`,
    * `sector_identifier_uri`, registered clients' included. Default: always true.

@@ -1,5 +1,5 @@
 /**
- * Which clients are known-good (README "Trust policy and fetch budgets", docs/trust-and-budgets.md): a client
+ * Which clients are known-good (docs/trust-and-budgets.md, docs/trust-and-budgets.md): a client
  * that completed an authorization with a user, recorded durably, and whose last refresh did not fail. Fetches
  * of known-good clients draw on capacity that first-time ids cannot exhaust (draft-ietf-oauth-client-id-metadata-document-03
  * §9.6, "Rate limits never lock out a known-good client").

@@ -1,7 +1,7 @@
 import type { RuleId } from '../rules/catalogue.js';
 
 /**
- * Stable reason codes. They appear in events, in `CimdError.code` and in the README; renaming one is a
+ * Stable reason codes. They appear in events, in `CimdError.code` and in docs/reason-codes.md; renaming one is a
  * breaking change.
  */
 export const Reason = {
@@ -50,7 +50,7 @@ export const Reason = {
 } as const;
 
 /**
- * Events about the shared store itself, not about a client (README "Caching and Redis"): reported once when it
+ * Events about the shared store itself, not about a client (docs/caching.md): reported once when it
  * stops answering and once when it answers again, not per request. Their `cid` is empty.
  */
 export const StoreState = {

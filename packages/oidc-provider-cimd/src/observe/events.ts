@@ -24,7 +24,7 @@ export interface CimdEvent {
   joined?: true;
   /**
    * The shared store did not answer (down, slow, or its circuit open), so this resolution went without it
-   * (README "Caching and Redis"): with Redis down, events say so instead of looking like ordinary fetches.
+   * (docs/caching.md): with Redis down, events say so instead of looking like ordinary fetches.
    */
   sharedSkipped?: true;
   /**

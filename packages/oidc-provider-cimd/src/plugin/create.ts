@@ -79,7 +79,7 @@ export interface Cimd {
    * unless `consent.policy` is `'manual'`.
    */
   interactionPolicy<P extends InteractionPolicy = DefaultInteractionPolicy>(policy?: P): P;
-  /** Everything a consent page needs, as a plain object (see "The view model" in the README); render it with `renderConsentPage`. */
+  /** Everything a consent page needs, as a plain object (see docs/consent.md "The view model"); render it with `renderConsentPage`. */
   consentViewModel(input: ConsentViewModelInput): Promise<ConsentViewModel>;
   /**
    * The response for a request to the logo route (`consent.logo.path`, default `/cimd/logo/`), or `undefined`

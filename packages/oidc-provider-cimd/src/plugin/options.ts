@@ -269,7 +269,7 @@ export const CIMD_OPTIONS = {
   /**
    * Hard deadline of one name resolution (A and AAAA together), ms. Default 1500. Client-supplied names are
    * resolved with c-ares, never in libuv's thread pool, and a lookup gives back everything it holds at this
-   * deadline (README, "DNS"). Ignored when `lookup` is given.
+   * deadline (docs/trust-and-budgets.md "DNS"). Ignored when `lookup` is given.
    */
   dnsTimeoutMs: positiveMs(1500),
   /** Whole-fetch timeout, ms. Default 5000. */
@@ -343,7 +343,7 @@ export const CIMD_OPTIONS = {
   lookup: fn<NonNullable<FetcherOptions['lookup']>>(),
   /** Clock for cache freshness, ms since the epoch. For tests only. Default `Date.now`. */
   now: fn<() => number>(),
-  /** Consent: the loopback rule, the new- and changed-client signals, trusted patterns, the logo proxy. See "Consent" in the README. */
+  /** Consent: the loopback rule, the new- and changed-client signals, trusted patterns, the logo proxy. See docs/consent.md. */
   consent: object<ConsentOptions>(CONSENT_OPTIONS),
   /**
    * The page a user sees when a CIMD client is refused at the authorization endpoint (docs/metrics.md "Denial
@@ -396,7 +396,7 @@ export const CIMD_OPTIONS = {
   discoveryCheck: withDefault(oneOf<DiscoveryCheckMode>('warn', 'error', 'off'), 'warn'),
   /**
    * The client registry (`clients()`, `cimd clients`): CIMD clients seen, first and last, last outcome, users
-   * (hashed). Kept in the shared store. `false` turns it off. See "Client registry" in the README.
+   * (hashed). Kept in the shared store. `false` turns it off. See docs/operator-api.md "Client registry".
    */
   registry: falseOr(object<RegistryOptions>(REGISTRY_OPTIONS)),
   /** Grant types added after construction with `provider.registerGrantType()`. */

@@ -1,5 +1,5 @@
 /**
- * Back-off after a failure (README "Errors and events"): a failing origin is not asked again on every request.
+ * Back-off after a failure (docs/events.md): a failing origin is not asked again on every request.
  * Serving a stale copy (stale-if-error, transport fallback) sets the same back-off, or a dead origin would still
  * be asked on every request that the stale copy answers. It is rate limiting, not a cached result: nothing about
  * the failure is stored but when the next fetch may happen and the failure's class, decided once where the

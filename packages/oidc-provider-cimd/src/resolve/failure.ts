@@ -1,6 +1,6 @@
 /**
  * The class of a failed lookup, decided once, where the failure happened, and carried from there through the
- * cluster lock's outcome and the back-off (README "Revocation, stale copies and the transport fallback"), so
+ * cluster lock's outcome and the back-off (docs/caching.md "Revocation, stale copies and the transport fallback"), so
  * that every answer depending on it gets the same verdict:
  * - `transport`: network errors and timeouts, 5xx, 429, a redirect, a challenge page (403/503 with a non-JSON
  *   body). The origin's stale-if-error and the operator's transport fallback may answer it.

@@ -1,5 +1,5 @@
 /**
- * Entries are judged by today's rules (README "Caching and Redis"): a cached entry is served only if it is valid
+ * Entries are judged by today's rules (docs/caching.md): a cached entry is served only if it is valid
  * under the rules in force where it is served. Each entry carries the fingerprint of the rules that judged it;
  * an entry judged under other rules (another instance's, an older release's) is validated again from the stored
  * document, without fetching, before it is served, and on every 304.

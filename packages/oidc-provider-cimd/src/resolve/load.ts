@@ -1,7 +1,7 @@
 /**
  * The loading step of the resolver: budget → guarded fetch → HTTP caching rules → document rules → commit. It
  * never emits events and never throws: it returns what happened, and the caller (one per request, joined or
- * not) reports it. That is what makes "one event per caller" hold by construction (README "Errors and events").
+ * not) reports it. That is what makes "one event per caller" hold by construction (docs/events.md).
  *
  * Every write is a commit through the document cache (the one owner of client state) against the revision the
  * caller read (`LoadMode.rev`): a lookup that started before an operator command, or before another instance
@@ -141,7 +141,7 @@ export class Loader {
   /**
    * A previously valid copy that may stand in for a refresh that did not happen or failed, with the reason code
    * that says why; undefined when none may. Order: the origin's own stale-if-error first, then the operator's
-   * transport fallback (transport failures only, and only for clients in use: README "Revocation, stale copies
+   * transport fallback (transport failures only, and only for clients in use: docs/caching.md "Revocation, stale copies
    * and the transport fallback"). An invalid document or a revocation never gets one (failure.ts).
    */
   #staleStandIn(previous: CacheEntry | undefined, error: CimdError, failure: FailureClass): Answer | undefined {
@@ -214,7 +214,7 @@ export class Loader {
     for (let attempt = 0; ; attempt++) {
       const answer = await cache.commit(cid, { authority: mode.authority, expected, entry });
       if (answer.status === 'unavailable' && mode.authority === 'lookup' && entry) {
-        // The store is down: this process still serves what it validated (README "Caching and Redis").
+        // The store is down: this process still serves what it validated (docs/caching.md).
         cache.holdLocal(entry, mode.rev ?? 0);
       }
       if (answer.status !== 'superseded' || !mode.refresh || attempt >= 2) return answer;
@@ -277,7 +277,7 @@ export class Loader {
       // Refused by a cap the fetcher applies (the resolved address's) is rate limiting, not this client's failure.
       if (failure !== 'limited') o.known?.refreshed(cid, false);
       if (previous && !previous.pinned && failure === 'revoked') {
-        // Never answered with a stale copy, and removed everywhere at once (README "Revocation, stale copies
+        // Never answered with a stale copy, and removed everywhere at once (docs/caching.md "Revocation, stale copies
         // and the transport fallback"); a pin is never removed by a lookup (the commit refuses it).
         const committed = await this.commit(cid, undefined, mode);
         await this.publish(cid, committed);

@@ -1,9 +1,9 @@
 /**
  * The operator API: inspect, refresh, pin, unpin, purge. Each command obeys the URL rules and the trust policy
- * (SPEC.domainTrust, README "Operator API": a denied client id is never
+ * (SPEC.domainTrust, docs/operator-api.md: a denied client id is never
  * fetched, not by an operator either), is one commit through the document cache (the one owner of client
  * state: no lookup that started before it can undo it, on any instance or process), and emits an audit event
- * (README "Errors and events").
+ * (docs/events.md).
  *
  * Operator commands fail loudly: one that the shared store did not confirm, or that another operator command
  * overtook, throws an {@link OperatorCommitError} (stable `code`) after an audit event that carries `commit`.
@@ -95,7 +95,7 @@ export class OperatorApi {
   }
 
   /**
-   * Fetches now, whatever the cache holds (README "Operator API"), and replaces the stored entry only with a
+   * Fetches now, whatever the cache holds (docs/operator-api.md), and replaces the stored entry only with a
    * valid document. A pinned client stays pinned. Concurrent refreshes in this process share one fetch (each
    * caller gets its own event, a refusal by the cooldown included); a lookup never shares a refresh's slot.
    * The cooldown lives in the shared store (the entry's `refreshedAt`) and counts from a successful refresh, so

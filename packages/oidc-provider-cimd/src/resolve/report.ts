@@ -1,5 +1,5 @@
 /**
- * The one place that turns a result into its event (README "Errors and events"): lookups, joined lookups,
+ * The one place that turns a result into its event (docs/events.md): lookups, joined lookups,
  * refreshes and pins all report through here, so a failure event always carries the same members (code,
  * detail, `rule`, the joined marker, whether the shared tier was skipped, a commit that did not apply).
  */

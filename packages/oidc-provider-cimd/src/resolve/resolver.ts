@@ -4,7 +4,7 @@
  * and the judgement under today's rules (judge.ts) have their own modules, every write is a commit through the
  * document cache (the one owner of client state), and the operator API is `OperatorApi` (operator.ts).
  *
- * Every caller gets exactly one resolution event (README "Errors and events"),
+ * Every caller gets exactly one resolution event (docs/events.md),
  * emitted here from the result the caller received; callers that joined another caller's flight carry
  * `joined: true`.
  */
@@ -330,7 +330,7 @@ export class Resolver {
   /**
    * A client completed an authorization: its document is now kept past its freshness lifetime in the shared
    * store (stale-if-error, the transport fallback, the revalidation grace). Until then it is kept no longer than
-   * its freshness lifetime (README "Revocation, stale copies and the transport fallback"). Never rejects.
+   * its freshness lifetime (docs/caching.md "Revocation, stale copies and the transport fallback"). Never rejects.
    */
   async markUsed(cid: string): Promise<void> {
     const local = this.#o.cache.peek(cid);

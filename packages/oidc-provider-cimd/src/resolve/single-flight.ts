@@ -1,5 +1,5 @@
 /**
- * In-process single flight, keyed by purpose as well as by CID (README "Operator API"):
+ * In-process single flight, keyed by purpose as well as by CID (docs/operator-api.md):
  * concurrent lookups of one CID cause one fetch per process, joining a flight never changes what a caller gets,
  * `refresh()` always fetches, and a `pin()` is never overwritten by a lookup that was already in flight.
  *
