@@ -20,7 +20,7 @@ describe('§7: report mode counts each would-be refusal once', () => {
       cimd: {
         allowLoopback: true,
         ca: cert,
-        policy: { admission: 'report', allow: ['https://known.example/client.json'] },
+        policy: { admission: 'report', allow: ['https://known.example.com/client.json'] },
       },
     });
   });
