@@ -4,7 +4,7 @@
  * is the waiting side, kept apart from the resolver so that the resolver only orchestrates.
  */
 import type { CacheEntry, CacheRead } from '../cache/document-cache.js';
-import { CimdError, type FailureClass } from '../observe/errors.js';
+import { CimdError, type FailureClass } from '../core/errors.js';
 import type { FetchLock, HeldLock } from './fetch-lock.js';
 
 /** What a lookup that went through the lock learned. */

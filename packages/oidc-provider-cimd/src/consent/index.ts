@@ -10,7 +10,7 @@
  */
 import type Keyv from 'keyv';
 import { type Adapter, type Configuration, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
-import type { SharedGuard } from '../cache/shared-guard.js';
+import type { SharedGuard } from '../core/shared-guard.js';
 import type { Fetcher } from '../fetch/fetcher.js';
 import type { CacheInspection } from '../resolve/resolver.js';
 import { isLoopbackOnly, type LocalRedirectKind, localRedirectKind } from '../rules/redirect-uris.js';

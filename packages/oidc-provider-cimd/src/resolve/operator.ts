@@ -10,7 +10,7 @@
  * Success means the shared store holds the command's result.
  */
 import type { CacheEntry, CommitAnswer, DocumentCache } from '../cache/document-cache.js';
-import { CimdError, OperatorCommitError, Reason, type ReasonCode } from '../observe/errors.js';
+import { CimdError, OperatorCommitError, Reason, type ReasonCode } from '../core/errors.js';
 import type { Emit } from '../observe/events.js';
 import type { Backoff } from './backoff.js';
 import type { Judge } from './judge.js';

@@ -14,8 +14,7 @@
  * judged again under today's rules before it is served (resolve/judge.ts), like any entry whose `rules`
  * fingerprint is not today's.
  */
-import type { ClientMetadata } from '../rules/document.js';
-import { isGrantWithoutUser } from '../rules/document.js';
+import { type ClientMetadata, isGrantWithoutUser } from './client-metadata.js';
 
 export interface CacheEntry {
   /**
