@@ -139,3 +139,21 @@ export function parseEnvelope(raw: unknown): unknown {
     return undefined;
   }
 }
+
+/** What a read found. `rev` is the shared store's revision of the record; `undefined` when the store did not answer. */
+export interface CacheRead {
+  entry: CacheEntry | undefined;
+  rev: number | undefined;
+  tier: 'memory' | 'shared';
+  /** The shared store was not consulted because it did not answer (down, slow, or its circuit open). */
+  sharedSkipped?: true;
+}
+
+/** What the operator API's `inspect()` reports about a cached client. */
+export interface CacheInspection {
+  entry: CacheEntry;
+  tier: 'memory' | 'shared';
+  fresh: boolean;
+  ageMs: number;
+  expiresInMs: number;
+}
