@@ -3,13 +3,13 @@
  * TCP server on 127.0.0.2 listens on the port every URL names; it must never see a connection.
  */
 import net from 'node:net';
+import { CimdError, PUBLIC_RETRIEVAL_MESSAGE } from '../../packages/oidc-provider-cimd/src/core/errors.js';
 import {
   createCheckedLookup,
   createFetcher,
   type Fetcher,
   type FetcherOptions,
 } from '../../packages/oidc-provider-cimd/src/fetch/fetcher.js';
-import { CimdError, PUBLIC_RETRIEVAL_MESSAGE } from '../../packages/oidc-provider-cimd/src/observe/errors.js';
 import { checkAddress, createAddressPolicy } from '../../packages/oidc-provider-cimd/src/rules/address-policy.js';
 import { getTestCertificate } from '../helpers/certs.js';
 import { startHttpsServer, startVictim, type TestHttpsServer, type TestVictim } from '../helpers/https-server.js';

@@ -4,7 +4,7 @@
  */
 import { once } from 'node:events';
 import net from 'node:net';
-import { SharedGuard } from '../../packages/oidc-provider-cimd/src/cache/shared-guard.js';
+import { SharedGuard } from '../../packages/oidc-provider-cimd/src/core/shared-guard.js';
 
 const never = () => new Promise<never>(() => {});
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

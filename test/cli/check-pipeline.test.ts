@@ -1,6 +1,6 @@
 /**
  * `check` walks the pipeline the server runs: the fetcher's own ordered steps (fetch/steps.ts), the one
- * catalogue of rule ids (rules/catalogue.ts, `contacts` included), failures placed by the structured data of the
+ * catalogue of rule ids (core/catalogue.ts, `contacts` included), failures placed by the structured data of the
  * error (never its message), and the JWK Set at `jwks_uri` fetched once through the same guarded fetcher.
  */
 import { generateKeyPairSync } from 'node:crypto';

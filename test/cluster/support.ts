@@ -5,9 +5,9 @@
  */
 import type { Keyv } from '@keyv/redis';
 import { type CimdOptions, createRedisCache, type RedisCacheOptions } from 'oidc-provider-cimd';
-import { SharedGuard } from '../../packages/oidc-provider-cimd/src/cache/shared-guard.js';
 import { redisHandleOf } from '../../packages/oidc-provider-cimd/src/cluster/redis.js';
 import { SharedFetchBudget } from '../../packages/oidc-provider-cimd/src/cluster/shared-budget.js';
+import { SharedGuard } from '../../packages/oidc-provider-cimd/src/core/shared-guard.js';
 import { FetchBudget } from '../../packages/oidc-provider-cimd/src/fetch/budget.js';
 import { clientDoc, configuredCimd, type DocServer, eventually, startDocServer } from '../cache/support.js';
 import { startAuthorization } from '../helpers/auth-flow.js';

@@ -5,8 +5,8 @@
  */
 import { Keyv } from '@keyv/redis';
 import { createCimd, sniffImageType } from 'oidc-provider-cimd';
-import { SharedGuard } from '../../packages/oidc-provider-cimd/src/cache/shared-guard.js';
 import { LogoProxy, type LogoProxyOptions } from '../../packages/oidc-provider-cimd/src/consent/logo.js';
+import { SharedGuard } from '../../packages/oidc-provider-cimd/src/core/shared-guard.js';
 import { getTestCertificate } from '../helpers/certs.js';
 import { circlePng, GIF_BYTES, JPEG_BYTES, SVG_BYTES, WEBP_BYTES } from './images.js';
 import { type DocumentHost, startDocumentHost } from './support.js';

@@ -3,8 +3,8 @@
  * failed read or write is not remembered, so the record is still written once the store answers.
  */
 import { Keyv } from '@keyv/redis';
-import { SharedGuard } from '../../packages/oidc-provider-cimd/src/cache/shared-guard.js';
 import { ConsentRecords } from '../../packages/oidc-provider-cimd/src/consent/records.js';
+import { SharedGuard } from '../../packages/oidc-provider-cimd/src/core/shared-guard.js';
 
 function countingStore() {
   const map = new Map<string, unknown>();

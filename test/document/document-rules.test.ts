@@ -1,4 +1,4 @@
-import { CimdError } from '../../packages/oidc-provider-cimd/src/observe/errors.js';
+import { CimdError } from '../../packages/oidc-provider-cimd/src/core/errors.js';
 import type { ProviderCapabilities } from '../../packages/oidc-provider-cimd/src/plugin/capabilities.js';
 import {
   type DocumentRuleOptions,

@@ -3,12 +3,12 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
+import { CimdError, PUBLIC_RETRIEVAL_MESSAGE } from '../../packages/oidc-provider-cimd/src/core/errors.js';
 import {
   createFetcher,
   type Fetcher,
   type FetcherOptions,
 } from '../../packages/oidc-provider-cimd/src/fetch/fetcher.js';
-import { CimdError, PUBLIC_RETRIEVAL_MESSAGE } from '../../packages/oidc-provider-cimd/src/observe/errors.js';
 import { createAddressPolicy } from '../../packages/oidc-provider-cimd/src/rules/address-policy.js';
 import { getTestCertificate } from '../helpers/certs.js';
 import {

@@ -3,12 +3,12 @@
  * (jwks_uri, sector_identifier_uri, back-channel notifications).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CimdError } from '../../packages/oidc-provider-cimd/src/core/errors.js';
 import {
   createFetcher,
   type Fetcher,
   type FetcherOptions,
 } from '../../packages/oidc-provider-cimd/src/fetch/fetcher.js';
-import { CimdError } from '../../packages/oidc-provider-cimd/src/observe/errors.js';
 import { createAddressPolicy } from '../../packages/oidc-provider-cimd/src/rules/address-policy.js';
 import { getTestCertificate } from '../helpers/certs.js';
 import { startHttpsServer, type TestHttpsServer } from '../helpers/https-server.js';

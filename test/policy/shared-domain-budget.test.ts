@@ -4,9 +4,9 @@
  */
 import type { Keyv } from '@keyv/redis';
 import { createRedisCache } from 'oidc-provider-cimd';
-import { SharedGuard } from '../../packages/oidc-provider-cimd/src/cache/shared-guard.js';
 import { redisHandleOf } from '../../packages/oidc-provider-cimd/src/cluster/redis.js';
 import { budgetKey, SharedFetchBudget } from '../../packages/oidc-provider-cimd/src/cluster/shared-budget.js';
+import { SharedGuard } from '../../packages/oidc-provider-cimd/src/core/shared-guard.js';
 import { FetchBudget } from '../../packages/oidc-provider-cimd/src/fetch/budget.js';
 import { redisCommand, startRedisServer, type TestRedisServer } from '../helpers/redis-server.js';
 

@@ -5,8 +5,8 @@
 import { jest } from '@jest/globals';
 import { Keyv } from '@keyv/redis';
 import { createCimd } from 'oidc-provider-cimd';
-import { SharedGuard } from '../../packages/oidc-provider-cimd/src/cache/shared-guard.js';
-import type { ReasonCode } from '../../packages/oidc-provider-cimd/src/observe/errors.js';
+import type { ReasonCode } from '../../packages/oidc-provider-cimd/src/core/errors.js';
+import { SharedGuard } from '../../packages/oidc-provider-cimd/src/core/shared-guard.js';
 import type { CimdEvent } from '../../packages/oidc-provider-cimd/src/observe/events.js';
 import {
   ClientRegistry,

@@ -8,7 +8,7 @@
 import { Keyv } from '@keyv/redis';
 import { type CimdEvent, createRedisCache, OperatorCommitError } from 'oidc-provider-cimd';
 import { DocumentCache } from '../../packages/oidc-provider-cimd/src/cache/document-cache.js';
-import { SharedGuard } from '../../packages/oidc-provider-cimd/src/cache/shared-guard.js';
+import { SharedGuard } from '../../packages/oidc-provider-cimd/src/core/shared-guard.js';
 import { clientDoc, type DocServer, eventually, fakeClock, MINUTE, SECOND, startDocServer } from '../cache/support.js';
 import { es256Key } from '../helpers/client-assertion.js';
 import { createGatedStore } from '../helpers/gated-store.js';

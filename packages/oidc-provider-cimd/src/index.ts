@@ -42,7 +42,7 @@ export {
   type ConsentFacts,
   neutralizeText,
 } from './consent/view-model.js';
-export type { Fetcher } from './fetch/fetcher.js';
+export type { RuleId } from './core/catalogue.js';
 export {
   CimdError,
   type CimdErrorDetails,
@@ -53,7 +53,8 @@ export {
   Reason,
   type ReasonCode,
   StoreState,
-} from './observe/errors.js';
+} from './core/errors.js';
+export type { Fetcher } from './fetch/fetcher.js';
 export { type CacheTier, type CimdEvent, DIAGNOSTICS_CHANNEL, type EventListener } from './observe/events.js';
 export {
   type CimdHealth,
@@ -87,7 +88,6 @@ export {
 export { type CimdConfigErrorCode, CimdOptionError } from './plugin/options.js';
 export type { CacheInspection } from './resolve/resolver.js';
 export { DEFAULT_DENY_LIST } from './rules/address-policy.js';
-export type { RuleId } from './rules/catalogue.js';
 export {
   type AdviceProblem,
   type AdviceProblemId,

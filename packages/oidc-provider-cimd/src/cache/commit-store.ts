@@ -24,8 +24,8 @@ import {
   parseEnvelope,
   recordTail,
   type StoredRecord,
-} from './entry.js';
-import type { SharedGuard } from './shared-guard.js';
+} from '../core/entry.js';
+import type { SharedGuard } from '../core/shared-guard.js';
 
 export type CommitStatus = 'applied' | 'superseded' | 'unavailable';
 

@@ -11,23 +11,14 @@
 import type Keyv from 'keyv';
 import { LRUCache } from 'lru-cache';
 import type { RedisHandle } from '../cluster/redis.js';
+import type { CacheEntry, CacheRead } from '../core/entry.js';
+import type { SharedGuard } from '../core/shared-guard.js';
 import { type Change, type CommitAnswer, type CommitStore, keyvCommitStore, redisCommitStore } from './commit-store.js';
-import type { CacheEntry } from './entry.js';
 import { type RetentionOptions, retentionMs } from './retention.js';
-import type { SharedGuard } from './shared-guard.js';
 
+export type { CacheEntry, CacheRead } from '../core/entry.js';
+export { DOCUMENT_KEY_PREFIX } from '../core/entry.js';
 export type { CommitAnswer, CommitStatus } from './commit-store.js';
-export type { CacheEntry } from './entry.js';
-export { DOCUMENT_KEY_PREFIX } from './entry.js';
-
-/** What a read found. `rev` is the shared store's revision of the record; `undefined` when the store did not answer. */
-export interface CacheRead {
-  entry: CacheEntry | undefined;
-  rev: number | undefined;
-  tier: 'memory' | 'shared';
-  /** The shared store was not consulted because it did not answer (down, slow, or its circuit open). */
-  sharedSkipped?: true;
-}
 
 export type CacheLookup = { entry: CacheEntry; tier: 'memory' | 'shared' };
 

@@ -4,7 +4,7 @@
  * transport fallback, and to revalidate cheaply; any other client keeps it for its freshness lifetime, and never longer than UNUSED_RETENTION_MS.
  * A pinned entry has no expiry (0).
  */
-import type { CacheEntry } from './entry.js';
+import type { CacheEntry } from '../core/entry.js';
 
 /**
  * The longest the shared store keeps the document of a client that never completed an authorization: long

@@ -2,8 +2,9 @@
  * Before any fetch, as the server decides it: the client_id URL rules (with the development exception) and the
  * trust policy, both from the server's composition root (plugin/pipeline.ts).
  */
-import { CimdError, Reason } from '../observe/errors.js';
-import { ruleFix, URL_RULES, type UrlRuleId } from '../rules/catalogue.js';
+
+import { ruleFix, URL_RULES, type UrlRuleId } from '../core/catalogue.js';
+import { CimdError, Reason } from '../core/errors.js';
 import type { PolicyVerdict } from '../rules/trust.js';
 import type { Resolved } from './options.js';
 import type { CheckItem } from './report.js';

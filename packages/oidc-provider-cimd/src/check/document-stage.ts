@@ -2,8 +2,9 @@
  * The document stage: the document rules, a repair loop that shows every problem at once, the normalised
  * client, and the redirect URI.
  */
-import { type CimdError, isCimdError } from '../observe/errors.js';
-import { DOCUMENT_RULES, type DocumentRuleId, type RuleId, ruleFix } from '../rules/catalogue.js';
+
+import { DOCUMENT_RULES, type DocumentRuleId, type RuleId, ruleFix } from '../core/catalogue.js';
+import { type CimdError, isCimdError } from '../core/errors.js';
 import { type NormalisedDocument, validateDocument } from '../rules/document.js';
 import { redirectUriMatches } from '../rules/redirect-uris.js';
 import type { Resolved } from './options.js';

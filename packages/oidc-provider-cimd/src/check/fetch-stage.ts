@@ -2,9 +2,10 @@
  * The fetch stage: the guarded fetch's ordered steps (fetch/steps.ts), placed by the structured data of the
  * CimdError, and the caching headers as the server applies them.
  */
+
+import { CimdError, isCimdError, Reason } from '../core/errors.js';
 import type { FetchResult } from '../fetch/fetcher.js';
 import { FETCH_STEPS as FETCH_STEP_LIST, type FetchStepId, failedStep } from '../fetch/steps.js';
-import { CimdError, isCimdError, Reason } from '../observe/errors.js';
 import { cachePolicy, parseCacheControl } from '../rules/http-cache.js';
 import type { Resolved } from './options.js';
 import type { CheckItem, ResponseSummary } from './report.js';

@@ -5,7 +5,7 @@
  *
  * Nothing here re-implements or re-derives a rule. The options are validated by the plugin's own table
  * (plugin/options.ts) and the pipeline is built by its composition root (plugin/pipeline.ts), exactly as
- * `createCimd` builds it. The rules are listed from the one catalogue of rule ids (rules/catalogue.ts) and the
+ * `createCimd` builds it. The rules are listed from the one catalogue of rule ids (core/catalogue.ts) and the
  * fetch steps from the fetcher's own ordered list (fetch/steps.ts); a failure is placed by the structured data
  * of its CimdError (`rule`, `details.step`, `response`), never by its message. The `cimd check` command line
  * formats the report; a deployment can serve it from an admin endpoint.
@@ -17,8 +17,9 @@
  *
  * Published as the subpath `oidc-provider-cimd/check`, so that the server's entry point stays small.
  */
+
+import type { CimdError } from '../core/errors.js';
 import type { Fetcher, FetchResult } from '../fetch/fetcher.js';
-import type { CimdError } from '../observe/errors.js';
 import {
   capabilitiesFromServerMetadata,
   type ServerMetadataCapabilities,
@@ -33,9 +34,9 @@ import { CHECK_DOCUMENT_OPTIONS, CHECK_OPTIONS, type CheckOptions, type Resolved
 import type { CheckItem, CheckReport } from './report.js';
 import { finish, skipStage } from './report.js';
 
+export type { DocumentRuleId, RuleId, UrlRuleId } from '../core/catalogue.js';
+export { DOCUMENT_RULES, JWKS_RULES, URL_RULES } from '../core/catalogue.js';
 export { FETCH_STEPS, type FetchStep, type FetchStepId } from '../fetch/steps.js';
-export type { DocumentRuleId, RuleId, UrlRuleId } from '../rules/catalogue.js';
-export { DOCUMENT_RULES, JWKS_RULES, URL_RULES } from '../rules/catalogue.js';
 export { type CheckOptions, DEFAULT_CHECK_ISSUER, DEFAULT_LOOPBACK_CHECK_ISSUER } from './options.js';
 export type {
   CheckItem,

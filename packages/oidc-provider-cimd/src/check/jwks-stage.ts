@@ -1,9 +1,10 @@
 /**
  * The JWK Set at `jwks_uri`: one guarded fetch and the JWK Set rules.
  */
+
+import { JWKS_RULES, ruleFix } from '../core/catalogue.js';
+import { CimdError, Reason } from '../core/errors.js';
 import { DEFAULT_FETCH_MAX_BODY_BYTES, type FetchResult } from '../fetch/fetcher.js';
-import { CimdError, Reason } from '../observe/errors.js';
-import { JWKS_RULES, ruleFix } from '../rules/catalogue.js';
 import { jwkSetProblem } from '../rules/jwks.js';
 import { asCimdError, failedStepItems, passedStepItems } from './fetch-stage.js';
 import { isObject, type Resolved } from './options.js';

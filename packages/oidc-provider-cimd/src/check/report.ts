@@ -2,8 +2,9 @@
  * The report of `check`: its types (what `checkClientId` and `checkDocument` return, what `cimd check --json`
  * prints) and how the first failure becomes the rejection.
  */
-import type { CimdError, ReasonCode } from '../observe/errors.js';
-import type { RuleId } from '../rules/catalogue.js';
+
+import type { RuleId } from '../core/catalogue.js';
+import type { CimdError, ReasonCode } from '../core/errors.js';
 import type { NormalisedDocument } from '../rules/document.js';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';

@@ -35,9 +35,9 @@
  * (SPUBLISH/SSUBSCRIBE), and every command is routed to the master of its key's slot (redis.ts).
  */
 import { randomBytes } from 'node:crypto';
-import type { SharedGuard } from '../cache/shared-guard.js';
-import type { FailureClass, RejectionCode } from '../observe/errors.js';
-import { isRuleId, type RuleId } from '../rules/catalogue.js';
+import { isRuleId, type RuleId } from '../core/catalogue.js';
+import type { FailureClass, RejectionCode } from '../core/errors.js';
+import type { SharedGuard } from '../core/shared-guard.js';
 import type { KeyLayout } from './keys.js';
 import type { RedisHandle } from './redis.js';
 

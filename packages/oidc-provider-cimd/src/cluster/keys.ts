@@ -4,7 +4,7 @@
  * deployment's store) and the example all reach Redis through `createRedisCache`, so they act on exactly these
  * keys by construction.
  *
- * A client's entry is one record under `cimd:doc:<cid>` (cache/entry.ts); every change to it is one commit
+ * A client's entry is one record under `cimd:doc:<cid>` (core/entry.ts); every change to it is one commit
  * script on that single key (cache/commit-store.ts), which a Redis Cluster runs on the master of the key's slot,
  * so it needs no hash tag. Consent and logo records are each read and written on their own, in any slot. The keys that one script touches
  * together are the lock and the outcome of one CID: both carry the hash tag `{<cid>}`, so they always share a

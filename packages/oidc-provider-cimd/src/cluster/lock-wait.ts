@@ -3,8 +3,8 @@
  * wait for its published outcome instead of fetching. See fetch-lock.ts for the lock and outcome protocol; this
  * is the waiting side, kept apart from the resolver so that the resolver only orchestrates.
  */
-import type { CacheEntry, CacheRead } from '../cache/document-cache.js';
-import { CimdError, type FailureClass } from '../observe/errors.js';
+import type { CacheEntry, CacheRead } from '../core/entry.js';
+import { CimdError, type FailureClass } from '../core/errors.js';
 import type { FetchLock, HeldLock } from './fetch-lock.js';
 
 /** What a lookup that went through the lock learned. */

@@ -6,7 +6,7 @@
  * popular client's host, sent to any instance, cannot lock that client out.
  */
 
-import type { SharedGuard } from '../cache/shared-guard.js';
+import type { SharedGuard } from '../core/shared-guard.js';
 import type { BudgetRefusal, BudgetScope, SharedBudgetCheck, TakeOptions } from '../fetch/budget.js';
 import type { RedisHandle } from './redis.js';
 

@@ -10,9 +10,9 @@
  */
 import type Keyv from 'keyv';
 import { type Adapter, type Configuration, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
-import type { SharedGuard } from '../cache/shared-guard.js';
+import type { CacheInspection } from '../core/entry.js';
+import type { SharedGuard } from '../core/shared-guard.js';
 import type { Fetcher } from '../fetch/fetcher.js';
-import type { CacheInspection } from '../resolve/resolver.js';
 import { isLoopbackOnly, type LocalRedirectKind, localRedirectKind } from '../rules/redirect-uris.js';
 import { type ClientPattern, compilePatterns } from '../rules/trust.js';
 import { type ApprovalRead, Approvals } from './approvals.js';

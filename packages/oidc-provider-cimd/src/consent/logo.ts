@@ -13,9 +13,9 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Keyv from 'keyv';
 import { LRUCache } from 'lru-cache';
-import type { SharedGuard } from '../cache/shared-guard.js';
+import { isCimdError } from '../core/errors.js';
+import type { SharedGuard } from '../core/shared-guard.js';
 import type { Fetcher } from '../fetch/fetcher.js';
-import { isCimdError } from '../observe/errors.js';
 
 export type LogoType = 'image/png' | 'image/jpeg' | 'image/gif' | 'image/webp';
 

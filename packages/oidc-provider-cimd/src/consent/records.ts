@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import type Keyv from 'keyv';
 import { LRUCache } from 'lru-cache';
-import type { SharedGuard } from '../cache/shared-guard.js';
+import type { SharedGuard } from '../core/shared-guard.js';
 
 export const CLIENT_RECORD_PREFIX = 'cimd:consent:client:';
 

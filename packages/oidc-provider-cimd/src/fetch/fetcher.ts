@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import tls from 'node:tls';
 import ipaddr from 'ipaddr.js';
 import { Agent, buildConnector, Response as UndiciResponse, fetch as undiciFetch } from 'undici';
-import { CimdError, isCimdError, Reason } from '../observe/errors.js';
+import { CimdError, isCimdError, Reason } from '../core/errors.js';
 import { type AddressPolicy, checkAddress, isIpLiteral } from '../rules/address-policy.js';
 import type { FetchBudget, TakeOptions } from './budget.js';
 import { createDeadlineLookup } from './dns.js';

@@ -8,7 +8,7 @@
  * connector; the response steps are the `check` functions below, run by the fetcher on the response head; the
  * `size` step continues while the body streams.
  */
-import { CimdError, type CimdErrorDetails, Reason, type RejectionCode } from '../observe/errors.js';
+import { CimdError, type CimdErrorDetails, Reason, type RejectionCode } from '../core/errors.js';
 
 export type FetchStepId = 'connect' | 'status' | 'encoding' | 'content_type' | 'size';
 

@@ -1,5 +1,5 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
-import type { ReasonCode } from './errors.js';
+import type { ReasonCode } from '../core/errors.js';
 
 /** Where a resolution was answered from. */
 export type CacheTier = 'memory' | 'shared' | 'origin' | 'none';

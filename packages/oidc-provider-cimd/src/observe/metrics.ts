@@ -12,9 +12,9 @@
 import type { EventEmitter } from 'node:events';
 import { Counter, Gauge, register as globalRegistry, Histogram, type Registry } from 'prom-client';
 import { CHANGED_CHECK, LOOPBACK_CHECK } from '../consent/index.js';
+import type { ReasonCode } from '../core/errors.js';
 import { type KnownClient, knownClients } from '../rules/known-clients.js';
 import { compilePatterns } from '../rules/trust.js';
-import type { ReasonCode } from './errors.js';
 import type { CimdEvent } from './events.js';
 import { storeMonitorOf } from './health.js';
 import { observationOf } from './observation.js';

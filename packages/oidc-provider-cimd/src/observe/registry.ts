@@ -17,7 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import type Keyv from 'keyv';
-import type { ReasonCode } from './errors.js';
+import type { ReasonCode } from '../core/errors.js';
 import type { CimdEvent } from './events.js';
 
 export const REGISTRY_INDEX_KEY = 'cimd:registry:index';

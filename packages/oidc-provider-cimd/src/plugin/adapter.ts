@@ -5,7 +5,7 @@
  */
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { errors } from 'oidc-provider';
-import { isCimdError, Reason } from '../observe/errors.js';
+import { isCimdError, Reason } from '../core/errors.js';
 
 export type AdapterFactory = (name: string) => Adapter;
 export type AdapterConstructor = new (name: string) => Adapter;

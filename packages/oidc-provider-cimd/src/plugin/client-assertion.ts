@@ -17,7 +17,7 @@
  */
 import type { Configuration } from 'oidc-provider';
 import { errors } from 'oidc-provider';
-import { Reason } from '../observe/errors.js';
+import { Reason } from '../core/errors.js';
 import type { Emit } from '../observe/events.js';
 import { SPEC } from '../spec.js';
 

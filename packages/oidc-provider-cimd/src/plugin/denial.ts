@@ -13,8 +13,8 @@
 import { createHash } from 'node:crypto';
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { escapeHtml } from '../consent/render.js';
-import { type CimdError, isCimdError, type RejectionCode } from '../observe/errors.js';
-import { RULES, type RuleId, ruleFix } from '../rules/catalogue.js';
+import { RULES, type RuleId, ruleFix } from '../core/catalogue.js';
+import { type CimdError, isCimdError, type RejectionCode } from '../core/errors.js';
 
 /** What kind of refusal, for the wording and for whom the user should ask. */
 export type DenialKind = 'policy' | 'document' | 'retrieval' | 'rate_limited' | 'auth_method';

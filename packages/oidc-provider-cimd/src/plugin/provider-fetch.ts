@@ -6,9 +6,9 @@
  * client id and the member whose URL failed).
  */
 import { Provider } from 'oidc-provider';
+import { Reason } from '../core/errors.js';
 import type { Fetcher } from '../fetch/fetcher.js';
 import type { KnownClientsView } from '../known/record.js';
-import { Reason } from '../observe/errors.js';
 import type { Emit } from '../observe/events.js';
 
 type ProviderFetch = (url: string | URL, init?: Record<string, unknown>) => Promise<Response>;

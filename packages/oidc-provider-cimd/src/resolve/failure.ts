@@ -10,7 +10,7 @@
  * - `invalid`: the document failed the document rules. Never answered with a stale copy, in the back-off too.
  * - `limited`: no fetch happened (over budget). Not a failure of the client: no back-off.
  */
-import { type CimdError, type FailureClass, Reason } from '../observe/errors.js';
+import { type CimdError, type FailureClass, Reason } from '../core/errors.js';
 
 export type { FailureClass };
 

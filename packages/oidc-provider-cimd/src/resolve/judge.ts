@@ -9,8 +9,8 @@
  * trust policy is not in it because it is consulted on every lookup before the cache.
  */
 import { createHash } from 'node:crypto';
-import type { CacheEntry } from '../cache/entry.js';
-import { CimdError, isCimdError, Reason } from '../observe/errors.js';
+import type { CacheEntry } from '../core/entry.js';
+import { CimdError, isCimdError, Reason } from '../core/errors.js';
 import {
   type DocumentRuleOptions,
   type GrantWithoutUserRule,

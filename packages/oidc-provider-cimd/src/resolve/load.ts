@@ -9,10 +9,10 @@
  */
 import type { CacheEntry, CommitAnswer, CommitStatus, DocumentCache } from '../cache/document-cache.js';
 import type { InvalidationBus, LockOutcome } from '../cluster/fetch-lock.js';
+import { CimdError, type FailureClass, isCimdError, Reason, type ReasonCode } from '../core/errors.js';
 import type { FetchBudget } from '../fetch/budget.js';
 import type { Fetcher, FetchResult } from '../fetch/fetcher.js';
 import type { KnownClientsView } from '../known/record.js';
-import { CimdError, type FailureClass, isCimdError, Reason, type ReasonCode } from '../observe/errors.js';
 import type { CacheTier } from '../observe/events.js';
 import { validateDocument } from '../rules/document.js';
 import { type CachePolicy, cachePolicy, type LifetimeBounds } from '../rules/http-cache.js';

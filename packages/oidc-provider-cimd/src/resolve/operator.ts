@@ -10,22 +10,17 @@
  * Success means the shared store holds the command's result.
  */
 import type { CacheEntry, CommitAnswer, DocumentCache } from '../cache/document-cache.js';
-import { CimdError, OperatorCommitError, Reason, type ReasonCode } from '../observe/errors.js';
+
+export type { CacheInspection } from '../core/entry.js';
+
+import type { CacheInspection } from '../core/entry.js';
+import { CimdError, OperatorCommitError, Reason, type ReasonCode } from '../core/errors.js';
 import type { Emit } from '../observe/events.js';
 import type { Backoff } from './backoff.js';
 import type { Judge } from './judge.js';
 import { failed, type Loader, type LoadMode, type Result } from './load.js';
 import { reportResult } from './report.js';
 import { SingleFlight } from './single-flight.js';
-
-/** What `inspect()` reports about a cached client. */
-export interface CacheInspection {
-  entry: CacheEntry;
-  tier: 'memory' | 'shared';
-  fresh: boolean;
-  ageMs: number;
-  expiresInMs: number;
-}
 
 export interface OperatorApiOptions {
   /** URL rules and trust policy; throws CimdError (and reports it) when the CID may not be fetched. */

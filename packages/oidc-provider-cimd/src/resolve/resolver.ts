@@ -11,10 +11,10 @@
 import type { CacheEntry, CacheRead, DocumentCache } from '../cache/document-cache.js';
 import type { FetchLock, InvalidationBus } from '../cluster/fetch-lock.js';
 import { fetchOnceInCluster } from '../cluster/lock-wait.js';
+import { CimdError, Reason } from '../core/errors.js';
 import type { FetchBudget } from '../fetch/budget.js';
 import type { Fetcher } from '../fetch/fetcher.js';
 import type { KnownClientsView } from '../known/record.js';
-import { CimdError, Reason } from '../observe/errors.js';
 import type { Emit } from '../observe/events.js';
 import type { UrlVerdict } from '../rules/client-id-url.js';
 import type { DocumentRuleOptions, GrantWithoutUserRule, ProviderCapabilities } from '../rules/document.js';

@@ -8,8 +8,9 @@
  * `query`, `parse`, `ip_literal`, `trailing_dot`, `host_syntax`, `special_use_host`, `single_label`,
  * `own_origin`, `port`, `canonical`.
  */
+
+import type { ServerRuleId, UrlRuleId } from '../core/catalogue.js';
 import { isIpLiteral, isLoopbackAddress } from './address-policy.js';
-import type { ServerRuleId, UrlRuleId } from './catalogue.js';
 
 export interface UrlRuleOptions {
   /** The provider's issuer; a CID on the issuer's own origin (host AND port) is refused. */
@@ -30,7 +31,7 @@ export interface UrlRuleOptions {
   maxLength?: number;
 }
 
-/** `rule` is an id of the catalogue (rules/catalogue.ts); `issuer_unknown` comes from the plugin, not from these rules. */
+/** `rule` is an id of the catalogue (core/catalogue.ts); `issuer_unknown` comes from the plugin, not from these rules. */
 export type UrlVerdict = { ok: true; url: URL } | { ok: false; rule: UrlRuleId | ServerRuleId; message: string };
 
 const DEFAULT_MAX_LENGTH = 2048;

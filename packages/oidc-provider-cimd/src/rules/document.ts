@@ -21,12 +21,15 @@
  *   not recognise. `self_signed_tls_client_auth`, like `private_key_jwt`, needs `jwks` or `jwks_uri`.
  */
 
-import { CimdError, type CimdErrorDetails, Reason } from '../observe/errors.js';
-import type { DocumentRuleId } from './catalogue.js';
+import type { DocumentRuleId } from '../core/catalogue.js';
+import { type ClientMetadata, isGrantWithoutUser } from '../core/client-metadata.js';
+import { CimdError, type CimdErrorDetails, Reason } from '../core/errors.js';
 import { jwkSetProblem } from './jwks.js';
 import { isLoopbackOnly, isLoopbackRedirectUri, LOOPBACK_HOSTS } from './redirect-uris.js';
 import { parseStrictJson, StrictJsonError } from './strict-json.js';
 import { type ClientPattern, compilePatterns } from './trust.js';
+
+export { type ClientMetadata, isGrantWithoutUser } from '../core/client-metadata.js';
 
 /**
  * What the provider supports, as the document rules need it to normalise a client (SPEC.metadataDocument, RFC 7591 §2). Derived by
@@ -54,24 +57,6 @@ export interface DocumentRuleOptions {
   allowGrantWithoutUser?: (cid: string, grant: string) => boolean;
 }
 
-/**
- * Grant types in which a user takes part through this server (the authorization endpoint, the device
- * verification page) or that only continue such a grant (`refresh_token`), plus OpenID4VCI's pre-authorized
- * code, which the issuer created for a user who authenticated with it. Every other grant — client_credentials,
- * CIBA (the client names the user), token exchange, JWT/SAML bearer assertions, password, any extension —
- * counts as a grant without a user.
- */
-const USER_GRANTS: ReadonlySet<string> = new Set([
-  'authorization_code',
-  'implicit',
-  'refresh_token',
-  'urn:ietf:params:oauth:grant-type:device_code',
-  'urn:ietf:params:oauth:grant-type:pre-authorized_code',
-]);
-
-/** Whether `grant` is a grant in which no user takes part (it is then never given to a CIMD client by default). */
-export const isGrantWithoutUser = (grant: string): boolean => !USER_GRANTS.has(grant);
-
 /** Grants without a user that the trust policy grants explicitly: to the clients matching `clients`, `grants`. */
 export interface GrantWithoutUserRule {
   /** Exact client ids or host patterns (`example.com`, `*.example.com`), as in the trust policy. */
@@ -93,13 +78,6 @@ export function grantsWithoutUserPolicy(
     return url !== null && compiled.some((rule) => rule.grants.has(grant) && rule.matches(cid, url));
   };
 }
-
-/** Client metadata as oidc-provider's Client model accepts it (snake_case members). */
-export type ClientMetadata = Record<string, unknown> & {
-  client_id: string;
-  redirect_uris?: string[];
-  token_endpoint_auth_method: string;
-};
 
 export interface NormalisedDocument {
   /** What the adapter returns to oidc-provider. */
@@ -140,7 +118,7 @@ const URI_CHARACTERS = /^[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]+$/;
 const EMAIL =
   /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
 
-// Rule ids come from the catalogue (rules/catalogue.ts): the type refuses an id it does not list. The message is
+// Rule ids come from the catalogue (core/catalogue.ts): the type refuses an id it does not list. The message is
 // the problem alone (the code says it is about the document): `cimd check` shows it as it is.
 const invalid = (rule: DocumentRuleId, message: string, details?: CimdErrorDetails): CimdError =>
   new CimdError(Reason.RejectedDocument, message, { rule, details });

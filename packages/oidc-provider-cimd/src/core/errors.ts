@@ -1,4 +1,4 @@
-import type { RuleId } from '../rules/catalogue.js';
+import type { RuleId } from './catalogue.js';
 
 /**
  * Stable reason codes. They appear in events, in `CimdError.code` and in docs/reason-codes.md; renaming one is a
@@ -109,7 +109,7 @@ export const PUBLIC_RETRIEVAL_MESSAGE = 'client metadata document could not be r
 export class CimdError extends Error {
   override readonly name = 'CimdError';
   readonly code: RejectionCode;
-  /** Which rule failed (an id of the catalogue in rules/catalogue.ts), e.g. `redirect_uris`. Safe to show. */
+  /** Which rule failed (an id of the catalogue in core/catalogue.ts), e.g. `redirect_uris`. Safe to show. */
   readonly rule: RuleId | undefined;
   /**
    * What failed, as data (never parse `message`): the member and the value concerned, what was expected, and

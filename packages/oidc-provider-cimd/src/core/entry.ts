@@ -14,8 +14,7 @@
  * judged again under today's rules before it is served (resolve/judge.ts), like any entry whose `rules`
  * fingerprint is not today's.
  */
-import type { ClientMetadata } from '../rules/document.js';
-import { isGrantWithoutUser } from '../rules/document.js';
+import { type ClientMetadata, isGrantWithoutUser } from './client-metadata.js';
 
 export interface CacheEntry {
   /**
@@ -139,4 +138,22 @@ export function parseEnvelope(raw: unknown): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** What a read found. `rev` is the shared store's revision of the record; `undefined` when the store did not answer. */
+export interface CacheRead {
+  entry: CacheEntry | undefined;
+  rev: number | undefined;
+  tier: 'memory' | 'shared';
+  /** The shared store was not consulted because it did not answer (down, slow, or its circuit open). */
+  sharedSkipped?: true;
+}
+
+/** What the operator API's `inspect()` reports about a cached client. */
+export interface CacheInspection {
+  entry: CacheEntry;
+  tier: 'memory' | 'shared';
+  fresh: boolean;
+  ageMs: number;
+  expiresInMs: number;
 }
