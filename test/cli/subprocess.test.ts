@@ -3,7 +3,7 @@
  * the root `pnpm cimd` script. The suite builds the plugin and the CLI first when their `dist` is missing or older
  * than their sources, so `pnpm test` in a fresh clone needs no `pnpm build` before it.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -136,3 +136,14 @@ test('the root script: pnpm cimd', async () => {
   expect(result.code).toBe(0);
   expect(result.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
 });
+
+test('piped into a reader that goes away (cimd ... | head): a quiet exit, no EPIPE crash', async () => {
+  // The built binary (this suite builds it when stale), as `cimd help | head` runs it.
+  const child = spawn(process.execPath, [bin, 'help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.destroy(); // the reader is gone before the first write
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', (status) => resolve(status)));
+  expect(stderr).not.toMatch(/EPIPE|Unhandled|Error/);
+  expect(code).toBe(0);
+}, 30_000);
