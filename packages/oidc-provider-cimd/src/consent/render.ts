@@ -72,7 +72,8 @@ function h(strings: TemplateStringsArray, ...values: Part[]): Markup {
   return new Markup(out);
 }
 
-const STYLE = `
+/** The page frame the consent page and the denial page (plugin/denial.ts) share: one look for both. */
+export const PAGE_BASE_STYLE = `
 :root { color-scheme: light; }
 * { box-sizing: border-box; }
 body { margin: 0; background: #f3f4f6; color: #1b1b1f; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
@@ -80,7 +81,9 @@ main { max-width: 36rem; margin: 2rem auto; padding: 1.75rem 2rem; background: #
 .service { color: #4a4d55; font-size: .85rem; margin: 0 0 .25rem; }
 h1 { font-size: 1.5rem; margin: 0 0 1rem; }
 h2 { font-size: 1rem; margin: 1.25rem 0 .35rem; }
-.parties { display: grid; gap: .75rem; margin: 0 0 1rem; }
+`;
+
+const STYLE = `${PAGE_BASE_STYLE}.parties { display: grid; gap: .75rem; margin: 0 0 1rem; }
 .party { display: flex; gap: .9rem; align-items: center; padding: .8rem 1rem; border: 1px solid #c9ccd3; border-radius: 8px; }
 .party.loopback { border: 2px solid #b00020; }
 .logo { width: 48px; height: 48px; object-fit: contain; border-radius: 6px; flex: none; }

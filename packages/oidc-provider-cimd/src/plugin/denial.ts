@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
-import { escapeHtml } from '../consent/render.js';
+import { escapeHtml, PAGE_BASE_STYLE } from '../consent/render.js';
 import { RULES, type RuleId, ruleFix } from '../core/catalogue.js';
 import { type CimdError, isCimdError, type RejectionCode } from '../core/errors.js';
 
@@ -141,16 +141,8 @@ export function describeDenial(
 
 const capitalize = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
 
-// The consent page's look (consent/render.ts): the same card, title, monospace host and warning block.
-const STYLE = `
-:root { color-scheme: light; }
-* { box-sizing: border-box; }
-body { margin: 0; background: #f3f4f6; color: #1b1b1f; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
-main { max-width: 36rem; margin: 2rem auto; padding: 1.75rem 2rem; background: #fff; border-radius: 12px; box-shadow: 0 1px 4px rgba(0,0,0,.14); }
-.service { color: #4a4d55; font-size: .85rem; margin: 0 0 .25rem; }
-h1 { font-size: 1.5rem; margin: 0 0 1rem; }
-h2 { font-size: 1rem; margin: 1.25rem 0 .35rem; }
-.party { padding: .8rem 1rem; border: 1px solid #c9ccd3; border-radius: 8px; margin: 0 0 1rem; }
+// The consent page's look (consent/render.ts): the same frame, then the card, host and warning block.
+const STYLE = `${PAGE_BASE_STYLE}.party { padding: .8rem 1rem; border: 1px solid #c9ccd3; border-radius: 8px; margin: 0 0 1rem; }
 .label { color: #4a4d55; font-size: .85rem; margin: 0; }
 .host { font: 700 1.4rem/1.25 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; margin: .1rem 0 0; overflow-wrap: anywhere; }
 .warning { border: 2px solid #9a5b00; border-left-width: 8px; padding: .8rem 1rem; border-radius: 6px; margin: 0 0 1rem; background: #fff6e5; color: #3f2500; }
