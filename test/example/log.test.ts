@@ -45,6 +45,8 @@ describe('example log lines', () => {
     ['rate_limited', 'warn'],
     ['revoked', 'warn'],
     ['client_fetch_failed', 'warn'],
+    ['jwks_fetch_failed', 'warn'],
+    ['jwks_stale', 'warn'],
   ])('logs a %s event at level %s, durationMs rounded', (reason, level) => {
     expect(cimdLogEntry(event(reason, 83.61729))).toEqual({
       event: 'cimd',

@@ -348,8 +348,15 @@ describe('event catalogue', () => {
 
       const produced = new Set([...events, ...hostile.events, ...limited.events].map((e) => e.reason));
       // Token-time codes need a token request with a client assertion; their own suites produce each one through a
-      // real token endpoint: test/policy/client-assertion-typ.test.ts and test/provider/jwks-uri-failure.test.ts.
-      const producedAtTokenTime = ['client_assertion_untyped', 'rejected:client_assertion_typ', 'client_fetch_failed'];
+      // real token endpoint: test/policy/client-assertion-typ.test.ts, test/provider/jwks-uri-failure.test.ts and
+      // test/hostile/key-sets.test.ts (the key-set codes).
+      const producedAtTokenTime = [
+        'client_assertion_untyped',
+        'rejected:client_assertion_typ',
+        'client_fetch_failed',
+        'jwks_fetch_failed',
+        'jwks_stale',
+      ];
       expect([...produced, ...producedAtTokenTime].sort()).toEqual(Object.values(Reason).sort());
       for (const event of [...events, ...hostile.events, ...limited.events]) {
         expect(typeof event.durationMs).toBe('number');

@@ -1,6 +1,6 @@
 /**
  * A private_key_jwt CIMD client whose `jwks_uri` answers 404: the token request fails with `invalid_client`
- * (oidc-provider cannot read the keys), and the plugin says why in an event, `client_fetch_failed`, naming the
+ * (oidc-provider cannot read the keys), and the plugin says why in an event, `jwks_fetch_failed`, naming the
  * client and the member whose URL failed. Without it the failure leaves no trace a deployment could act on.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -58,7 +58,7 @@ describe('jwks_uri failures at token time', () => {
     });
     expect(response.status).toBe(401);
     expect(response.body.error).toBe('invalid_client');
-    const failures = op.events.filter((e) => e.reason === 'client_fetch_failed');
+    const failures = op.events.filter((e) => e.reason === 'jwks_fetch_failed');
     expect(failures).toHaveLength(1);
     expect(failures[0]).toMatchObject({ cid, rule: 'jwks_uri' });
     expect(failures[0]!.detail).toContain('status 404');

@@ -52,6 +52,7 @@ export function cimdLogEntry(event: CimdEvent): LogEntry {
     event.reason === 'rate_limited' ||
     event.reason === 'revoked' ||
     event.reason === 'client_fetch_failed' ||
+    event.reason.startsWith('jwks_') ||
     event.reason === 'would_deny' ||
     event.reason.startsWith('stale_');
   // The shared store's own reports (`store:down`, `store:up`) are logged once each by the store watch (app.ts).

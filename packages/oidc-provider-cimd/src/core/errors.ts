@@ -17,6 +17,13 @@ export const Reason = {
   Revoked: 'revoked',
   /** A fetch oidc-provider made for a CIMD client (its `jwks_uri`, `sector_identifier_uri`) failed. */
   ClientFetchFailed: 'client_fetch_failed',
+  /**
+   * A CIMD client's `jwks_uri` could not be fetched (network, status, budget, not a JSON Web Key Set) and no last
+   * good key set could stand in: the token request that needed it fails with `invalid_client`.
+   */
+  JwksFetchFailed: 'jwks_fetch_failed',
+  /** A refetch of a CIMD client's `jwks_uri` failed, and its last good key set is served (bounded: cache/keysets.ts). */
+  JwksStale: 'jwks_stale',
   /** `report` admission mode: a client that `allowlist` mode would refuse was served. */
   WouldDeny: 'would_deny',
   /** A CIMD client authenticated with a JWT without the explicit `typ` of SPEC.clientAuthentication (accepted by default). */

@@ -71,6 +71,15 @@ export interface GetOptions {
   known?: boolean;
 }
 
+/**
+ * What one fetch of {@link Fetcher.fetch} is charged to: the reserve of known-good clients (`known`), and the
+ * budget to draw on (`budget`, default the fetcher's own): a CIMD client's key set has a budget of its own that
+ * document fetches cannot exhaust (cache/keysets.ts).
+ */
+export interface FetchCharge extends TakeOptions {
+  budget?: FetchBudget | undefined;
+}
+
 export interface Fetcher {
   /**
    * GET a client metadata document. 304 is a success only when a conditional header was sent. The caller holds
@@ -90,7 +99,7 @@ export interface Fetcher {
    * (any `init.dispatcher` is dropped), never follows redirects, applies the whole-request timeout and caps
    * the response body.
    */
-  fetch(input: string | URL, init?: Record<string, unknown>, charge?: TakeOptions): Promise<Response>;
+  fetch(input: string | URL, init?: Record<string, unknown>, charge?: FetchCharge): Promise<Response>;
   close(): Promise<void>;
 }
 
@@ -434,9 +443,10 @@ export function createFetcher(options: FetcherOptions): Fetcher {
   };
 
   /** A budget ticket's release function, or a `rate_limited` CimdError when the budget refuses. */
-  async function takeBudget(url: string, charge: TakeOptions): Promise<() => void> {
-    if (!options.budget) return () => {};
-    const ticket = await options.budget.acquire(url, charge);
+  async function takeBudget(url: string, charge: FetchCharge): Promise<() => void> {
+    const budget = charge.budget ?? options.budget;
+    if (!budget) return () => {};
+    const ticket = await budget.acquire(url, { known: charge.known === true });
     if (!ticket.granted)
       throw new CimdError(Reason.RateLimited, `over the fetch budget (${ticket.code}): ${ticket.reason}`);
     return ticket.release;
@@ -447,8 +457,8 @@ export function createFetcher(options: FetcherOptions): Fetcher {
    * answer) and takes a slot at the address it will dial. A name that does not resolve, or resolves to a
    * refused address, fails here as it would have at connect.
    */
-  async function takeAddress(target: URL, charge: TakeOptions | undefined, policy: AddressPolicy): Promise<() => void> {
-    const budget = options.budget;
+  async function takeAddress(target: URL, charge: FetchCharge | undefined, policy: AddressPolicy): Promise<() => void> {
+    const budget = charge?.budget ?? options.budget;
     if (!budget || !charge) return () => {};
     const host = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
     let address = host;
@@ -465,7 +475,7 @@ export function createFetcher(options: FetcherOptions): Fetcher {
       if (!first) throw Object.assign(new Error(`no addresses for ${host}`), { code: 'ENOTFOUND' });
       address = ipaddr.isValid(first) ? ipaddr.parse(first).toNormalizedString() : first;
     }
-    const ticket = budget.takeAddress(address, charge);
+    const ticket = budget.takeAddress(address, { known: charge.known === true });
     if (!ticket.granted)
       throw new CimdError(Reason.RateLimited, `over the fetch budget (${ticket.code}): ${ticket.reason}`);
     return ticket.release;

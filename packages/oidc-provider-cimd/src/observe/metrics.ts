@@ -68,6 +68,8 @@ const NOT_A_RESOLUTION: ReadonlySet<ReasonCode> = new Set<ReasonCode>([
   'client_assertion_untyped',
   'rejected:client_assertion_typ',
   'client_fetch_failed',
+  'jwks_fetch_failed',
+  'jwks_stale',
 ]);
 
 /** Which catalog entry a client id belongs to: a bounded label. Exact ids first (Codex before ChatGPT's pattern). */

@@ -222,7 +222,14 @@ export function createCimd(options: CimdOptions = {}): Cimd {
         }),
         discovery: { ...configuration.discovery, client_id_metadata_document_supported: true },
         ...(resolved.guardProviderFetch
-          ? { fetch: providerFetch(fetcher, emit, known) as Configuration['fetch'] }
+          ? {
+              fetch: providerFetch(fetcher, emit, known, {
+                cache: pipeline.keySets,
+                budget: pipeline.keySetBudget,
+                lifetime: pipeline.lifetime,
+                now: resolved.now ?? Date.now,
+              }) as Configuration['fetch'],
+            }
           : {}),
         interactions: consent.composeInteractions(configuration.interactions),
         assertJwtClientAuthClaimsAndHeader,

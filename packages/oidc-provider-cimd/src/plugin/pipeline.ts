@@ -10,6 +10,7 @@
 import Keyv from 'keyv';
 import { LRUCache } from 'lru-cache';
 import { DocumentCache } from '../cache/document-cache.js';
+import { KeySetCache } from '../cache/keysets.js';
 import { createBoundedMemoryStore } from '../cache/memory-store.js';
 import { createInvalidationBus, FetchLock, type InvalidationBus } from '../cluster/fetch-lock.js';
 import { announceStoreLimits, storeLimits } from '../cluster/limits.js';
@@ -92,6 +93,10 @@ export interface Pipeline {
   readonly lock: FetchLock | undefined;
   /** Which clients are known-good: a durable record kept with the provider's adapter (known/record.ts). */
   readonly known: KnownClients;
+  /** CIMD clients' key sets (`jwks_uri`), in both tiers apart from documents (cache/keysets.ts). */
+  readonly keySets: KeySetCache;
+  /** The key sets' own budget ({@link KEYSET_BUDGET}): document fetches and refresh grants cannot exhaust it. */
+  readonly keySetBudget: FetchBudget;
   /** The client registry, unless `registry: false` (or `check`). */
   readonly registry: ClientRegistry | undefined;
   /** The resolver for a provider with these capabilities; with Redis, its invalidation bus is made with it. */
@@ -106,6 +111,25 @@ export interface Pipeline {
   /** Releases what the pipeline built (the caller's fetcher and Keyv store are left open). */
   close(): Promise<void>;
 }
+
+/**
+ * The budget of CIMD clients' key-set fetches, apart from the documents' (in process, per instance): an unknown
+ * `kid` refetches at most once per client per window (cache/keysets.ts), so a few slots are plenty, and junk
+ * document ids on the key set's host, or a flood of refresh grants, cannot spend them. Its own per-host and
+ * per-domain rates still bound what strangers can make the server fetch (SPEC.ssrf).
+ */
+export const KEYSET_BUDGET = Object.freeze({
+  maxConcurrent: 8,
+  reservedForKnown: 4,
+  maxConcurrentPerDomain: 2,
+  reservedPerDomainForKnown: 2,
+  maxConcurrentPerAddress: 2,
+  reservedPerAddressForKnown: 2,
+  perHostBurst: 8,
+  perHostPerSecond: 1,
+  perDomainBurst: 16,
+  perDomainPerSecond: 2,
+});
 
 /** The listeners exporters (metrics, health) add to. */
 export interface Observers {
@@ -288,6 +312,11 @@ export function buildPipeline(options: ResolvedCimdOptions, facts: ProviderFacts
   // Known-good clients (docs/trust-and-budgets.md): recorded with the provider's adapter when a grant is saved,
   // never inferred from a cached copy.
   const known = new KnownClients({ now, timeoutMs: Math.max(500, options.sharedCacheTimeoutMs) });
+  const keySets = new KeySetCache({ shared, guard, maxEntries: options.memoryCacheSize, now });
+  const keySetBudget = new FetchBudget({
+    ...KEYSET_BUDGET,
+    ...(options.budget?.now ? { now: options.budget.now } : {}),
+  });
 
   let invalidation: InvalidationBus | undefined;
   const resolver = (capabilities: ProviderCapabilities): Resolver => {
@@ -350,6 +379,8 @@ export function buildPipeline(options: ResolvedCimdOptions, facts: ProviderFacts
     lock,
     registry,
     known,
+    keySets,
+    keySetBudget,
     resolver,
     failures: createRequestFailureMemo(),
     guardIdFactory,
