@@ -33,6 +33,9 @@ declare global {
   /** A prompt of the deployment's own, and the URL function of its interactions. */
   const myOwnPrompt: interactionPolicy.Prompt;
   const url: (ctx: KoaContextWithOIDC, interaction: unknown) => string;
+  /** At the consent page's POST route: the deployment's oidc-provider Grant and the parsed form body. */
+  const grant: InstanceType<Provider['Grant']>;
+  const body: Record<string, unknown>;
   /** Client metadata, e.g. read from a file. */
   const metadata: Record<string, unknown>;
 }

@@ -26,6 +26,7 @@ import {
   type StoredRecord,
 } from '../core/entry.js';
 import type { SharedGuard } from '../core/shared-guard.js';
+import { readEach } from './shared-store.js';
 
 export type CommitStatus = 'applied' | 'superseded' | 'unavailable';
 
@@ -141,7 +142,7 @@ export function keyvCommitStore(keyv: Keyv, guard: SharedGuard): CommitStore {
 
   /** The record, with a pin kept under its own key winning over whatever a lookup wrote. */
   const readNow = async (cid: string): Promise<StoredRecord & { pinned: boolean }> => {
-    const [doc, pin] = (await keyv.getMany([docKey(cid), pinKey(cid)])) as unknown[];
+    const [doc, pin] = await readEach(keyv, [docKey(cid), pinKey(cid)]);
     const record = decodeRecord(doc, cid);
     const pinned = decodeRecord(pin, cid).entry;
     if (pinned?.pinned) return { rev: record.rev, entry: pinned, pinned: true };

@@ -13,3 +13,13 @@ export interface SharedStore {
   /** Keyv re-emits its store's errors as an 'error' event; the plugin always listens. */
   on(event: 'error', listener: (error: unknown) => void): unknown;
 }
+
+/**
+ * Several keys, each read with `get`. Not `getMany`: Keyv 5 and 6 prefix `getMany`'s keys with the namespace
+ * unconditionally, while `get` and `set` leave a key that already starts with `<namespace>:` as it is, so with
+ * `new Keyv({ namespace: 'cimd' })` (the documented setup) `getMany` reads `cimd:cimd:doc:…` where `set` wrote
+ * `cimd:doc:…`, and finds nothing.
+ */
+export function readEach(store: Pick<SharedStore, 'get'>, keys: readonly string[]): Promise<unknown[]> {
+  return Promise.all(keys.map((key) => store.get(key)));
+}

@@ -17,6 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import type Keyv from 'keyv';
+import { readEach } from '../cache/shared-store.js';
 import type { ReasonCode } from '../core/errors.js';
 import type { CimdEvent } from './events.js';
 
@@ -317,7 +318,7 @@ export class ClientRegistry {
       throw new Error('oidc-provider-cimd: the shared store did not answer; the client registry cannot be read');
     if (!isStoredIndex(read.value)) return [];
     const keys = Object.keys(read.value.clients).map((hash) => REGISTRY_CLIENT_PREFIX + hash);
-    const records = keys.length > 0 ? await run(() => store.getMany(keys)) : { value: [] };
+    const records = keys.length > 0 ? await run(() => readEach(store, keys)) : { value: [] };
     if (!records)
       throw new Error('oidc-provider-cimd: the shared store did not answer; the client registry cannot be read');
     const clients: RegisteredClient[] = [];
