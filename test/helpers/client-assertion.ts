@@ -49,3 +49,15 @@ export function assertionParams(
     client_assertion: clientAssertion(key, clientId, audience, header),
   };
 }
+
+/** The document of a CIMD client that signs its assertions (ES256) with keys published at `jwksUri`. */
+export function jwksUriClientDocument(cid: string, redirectUri: string, jwksUri: string): string {
+  return JSON.stringify({
+    client_id: cid,
+    client_name: 'Keys elsewhere',
+    redirect_uris: [redirectUri],
+    token_endpoint_auth_method: 'private_key_jwt',
+    token_endpoint_auth_signing_alg: 'ES256',
+    jwks_uri: jwksUri,
+  });
+}

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, expect, test } from '@jest/globals';
 import { getTestCertificate } from '../helpers/certs.js';
-import { assertionParams, es256Key } from '../helpers/client-assertion.js';
+import { assertionParams, es256Key, jwksUriClientDocument } from '../helpers/client-assertion.js';
 import { startHttpsServer, type TestHttpsServer } from '../helpers/https-server.js';
 import { startProvider, type TestProvider } from '../helpers/provider.js';
 
@@ -24,16 +24,9 @@ describe('jwks_uri flood', () => {
   beforeAll(async () => {
     docs = await startHttpsServer((req: IncomingMessage, res: ServerResponse) => {
       if (req.url === '/client.json') {
-        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=600' }).end(
-          JSON.stringify({
-            client_id: cid,
-            client_name: 'Keys elsewhere',
-            redirect_uris: [REDIRECT],
-            token_endpoint_auth_method: 'private_key_jwt',
-            token_endpoint_auth_signing_alg: 'ES256',
-            jwks_uri: `${docs.url}/jwks.json`,
-          }),
-        );
+        res
+          .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=600' })
+          .end(jwksUriClientDocument(cid, REDIRECT, `${docs.url}/jwks.json`));
         return;
       }
       if (req.url === '/jwks.json') {

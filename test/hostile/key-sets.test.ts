@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Keyv } from '@keyv/redis';
 import type { CimdOptions } from 'oidc-provider-cimd';
 import { getTestCertificate } from '../helpers/certs.js';
-import { assertionParams, es256Key } from '../helpers/client-assertion.js';
+import { assertionParams, es256Key, jwksUriClientDocument } from '../helpers/client-assertion.js';
 import { startHttpsServer, type TestHttpsServer } from '../helpers/https-server.js';
 import { startProvider, type TestProvider } from '../helpers/provider.js';
 
@@ -51,16 +51,9 @@ describe('key sets of CIMD clients', () => {
       const match = /^\/([ck])\/([\w-]+)\.json$/.exec(req.url ?? '');
       const entry = match ? hosts.get(match[2]!) : undefined;
       if (match?.[1] === 'c' && entry) {
-        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=86400' }).end(
-          JSON.stringify({
-            client_id: cidOf(match[2]!),
-            client_name: 'Keys elsewhere',
-            redirect_uris: [REDIRECT],
-            token_endpoint_auth_method: 'private_key_jwt',
-            token_endpoint_auth_signing_alg: 'ES256',
-            jwks_uri: `${docs.url}/k/${match[2]}.json`,
-          }),
-        );
+        res
+          .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=86400' })
+          .end(jwksUriClientDocument(cidOf(match[2]!), REDIRECT, `${docs.url}/k/${match[2]}.json`));
         return;
       }
       if (match?.[1] === 'k' && entry) {

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authorizationParams, authorize, exchangeCode, pkcePair } from '../helpers/auth-flow.js';
 import { getTestCertificate } from '../helpers/certs.js';
-import { assertionParams, es256Key } from '../helpers/client-assertion.js';
+import { assertionParams, es256Key, jwksUriClientDocument } from '../helpers/client-assertion.js';
 import { startHttpsServer, type TestHttpsServer } from '../helpers/https-server.js';
 import { startProvider, type TestProvider } from '../helpers/provider.js';
 
@@ -21,16 +21,9 @@ describe('jwks_uri failures at token time', () => {
   beforeAll(async () => {
     docs = await startHttpsServer((req: IncomingMessage, res: ServerResponse) => {
       if (req.url === '/client.json') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(
-          JSON.stringify({
-            client_id: cid,
-            client_name: 'Keys elsewhere',
-            redirect_uris: [REDIRECT],
-            token_endpoint_auth_method: 'private_key_jwt',
-            token_endpoint_auth_signing_alg: 'ES256',
-            jwks_uri: `${docs.url}/jwks.json`,
-          }),
-        );
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(jwksUriClientDocument(cid, REDIRECT, `${docs.url}/jwks.json`));
         return;
       }
       res.writeHead(404).end();
