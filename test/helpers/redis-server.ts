@@ -59,13 +59,38 @@ process.on('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
 
-async function freePort(): Promise<number> {
+/**
+ * Ports for private servers come from a range the kernel never hands out on its own (below the ephemeral range,
+ * 32768-60999 on Linux), split by Jest worker. A port taken from the ephemeral range (listen(0), then close) was
+ * seen reused: between a test's `kill()` and its `restart()` on the same port, another worker's listener or
+ * server took the port, the restarted redis-server could not bind, and the test went on against the other
+ * worker's Redis (a count of keys off by eleven, a SIGSTOP that stalled nothing). Data ports are 10000-19999 and a
+ * cluster node's bus port (data port + 10000) is 20000-29999, so the two never meet.
+ */
+const PORT_BASE = 10_000;
+const SLICE = 1000;
+const worker = Number(process.env.JEST_WORKER_ID ?? 0) % 10;
+let nextOffset = Math.floor(Math.random() * SLICE);
+
+async function bindable(port: number): Promise<boolean> {
   const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  try {
+    server.listen(port, '127.0.0.1');
+    await Promise.race([once(server, 'listening'), once(server, 'error').then(([error]) => Promise.reject(error))]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+async function freePort(): Promise<number> {
+  for (let tries = 0; tries < SLICE; tries++) {
+    const port = PORT_BASE + worker * SLICE + (nextOffset++ % SLICE);
+    if ((await bindable(port)) && (await bindable(port + 10_000))) return port;
+  }
+  throw new Error(`redis-server: no free port in ${PORT_BASE + worker * SLICE}-${PORT_BASE + (worker + 1) * SLICE - 1}`);
 }
 
 function encode(args: (string | number)[]): string {
@@ -147,11 +172,21 @@ export interface RedisServerOptions {
 
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<TestRedisServer> {
   requireCapabilities([REDIS_SERVER], 'a private redis-server');
-  const port = await freePort();
+  let port = await freePort();
   let child: ChildProcess | undefined;
   let exited: Promise<unknown> = Promise.resolve();
 
-  const ping = async () => {
+  // Answered by this helper's own process, not by whatever else listens on the port: INFO names the pid.
+  const ours = async () => {
+    const pid = child?.pid;
+    if (pid === undefined) return false;
+    try {
+      return Number(infoField(await redisCommand(port, ['INFO', 'server'], 500), 'process_id')) === pid;
+    } catch {
+      return false;
+    }
+  };
+  const answers = async () => {
     try {
       return (await redisCommand(port, ['PING'], 500)) === 'PONG';
     } catch {
@@ -159,7 +194,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     }
   };
 
-  const start = async () => {
+  const spawnOnce = async () => {
     const base = options.sentinelConfig ? [options.sentinelConfig(port), '--sentinel'] : [];
     const proc = spawn(
       'redis-server',
@@ -185,11 +220,34 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     live.add(proc);
     exited = once(proc, 'exit').catch(() => {});
     proc.on('exit', () => live.delete(proc));
-    const spawnError = once(proc, 'error').then(([error]) => {
-      throw error;
+    // A redis-server that cannot bind its port exits at once; that must not be read as "ready" because some
+    // other process answers on the port.
+    const gone = Promise.race([once(proc, 'exit'), once(proc, 'error')]).then(([what]) => {
+      throw new Error(
+        what instanceof Error
+          ? `redis-server could not start: ${what.message}`
+          : `redis-server exited at start (code ${what}): port ${port} is taken`,
+      );
     });
-    spawnError.catch(() => {});
-    await Promise.race([waitUntil(ping, 10_000, `it answers PING on port ${port}`), spawnError]);
+    gone.catch(() => {});
+    await Promise.race([waitUntil(ours, 10_000, `it answers on port ${port}`), gone]);
+  };
+
+  // A fresh server may move to another port if its first one was taken in the meantime; a restart may not.
+  const start = async (samePort: boolean) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await spawnOnce();
+      } catch (error) {
+        if (child) {
+          child.kill('SIGKILL');
+          await exited;
+          child = undefined;
+        }
+        if (samePort || attempt >= 5) throw error;
+        port = await freePort();
+      }
+    }
   };
 
   const stop = async () => {
@@ -198,10 +256,10 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     child = undefined;
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
     await exited;
-    await waitUntil(async () => !(await ping()), 5000, 'the port refuses connections');
+    await waitUntil(async () => !(await answers()), 5000, 'the port refuses connections');
   };
 
-  await start();
+  await start(false);
 
   const server: TestRedisServer = {
     port,
@@ -236,7 +294,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     },
     async restart() {
       await stop();
-      await start();
+      await start(true);
     },
     close: stop,
   };

@@ -71,6 +71,9 @@ describe('cimdHealth and watchStore', () => {
     try {
       expect((await health.check()).status).toBe(200);
       redis.pause();
+      // Past the reuse window (a probe younger than maxAgeMs, 1 ms, is reused: a check in the same millisecond
+      // as the last one read the old "up"), and past the signal's delivery.
+      await new Promise((resolve) => setTimeout(resolve, 50));
       const started = performance.now();
       const report = await health.check();
       expect(report.status).toBe(503);
