@@ -69,6 +69,8 @@ function plugin(options: CimdOptions): Cimd {
       // Room above the fill's own concurrency: part of each limit is reserved for refreshes of known clients.
       maxConcurrent: 2 * CONCURRENCY,
       maxConcurrentPerDomain: 2 * CONCURRENCY,
+      // All the documents come from one address (127.0.0.1): its first-time slots must not refuse them either.
+      maxConcurrentPerAddress: 2 * CONCURRENCY,
     },
     ...options,
   });

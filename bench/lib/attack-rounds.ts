@@ -26,6 +26,7 @@ const env = (name: string, fallback: number) => Number(process.env[name] ?? fall
 const PHASE_MS = env('PHASE_SECONDS', 10) * 1000;
 const CYCLES = env('CYCLES', 4);
 const LEGIT_RATE = env('LEGIT_RATE', 25);
+const LEGIT_PER_PHASE = Math.max(1, Math.round((LEGIT_RATE * PHASE_MS) / 1000));
 const JUNK_RATE = env('JUNK_RATE', 5);
 const SLOW_RATE = env('SLOW_RATE', 6);
 const BLACKHOLE_RATE = env('BLACKHOLE_RATE', 1);
@@ -128,10 +129,18 @@ async function main(): Promise<void> {
     const legit: Promise<Sample>[] = [];
     const others: Promise<unknown>[] = [];
     const push = (list: Sample[], sample: Promise<Sample>) => others.push(sample.then((s) => list.push(s)));
+    // A phase is a number of legitimate clients (rate × phase length), not a length of time: timers drift under
+    // load, and an arm that fell a few short of its count (991 of 1,000) could not be judged.
+    let allStarted!: () => void;
+    const started = new Promise<void>((resolve) => {
+      allStarted = resolve;
+    });
     const stops = [
-      every(LEGIT_RATE, (n) =>
-        legit.push(timed(() => cimd.resolve(`https://${LEGIT_HOSTS[n % LEGIT_HOSTS.length]}/client-${tag}-${n}`))),
-      ),
+      every(LEGIT_RATE, (n) => {
+        if (n >= LEGIT_PER_PHASE) return;
+        legit.push(timed(() => cimd.resolve(`https://${LEGIT_HOSTS[n % LEGIT_HOSTS.length]}/client-${tag}-${n}`)));
+        if (n + 1 === LEGIT_PER_PHASE) allStarted();
+      }),
     ];
     if (arm === 'attack') {
       stops.push(
@@ -165,7 +174,7 @@ async function main(): Promise<void> {
         ),
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, PHASE_MS));
+    await started;
     for (const stop of stops) stop();
     const samples = await Promise.all(legit);
     // The next arm starts once this one's work is over (attack ids end at their deadlines, at most CAP_MS).

@@ -19,6 +19,8 @@ const cimd = createCimd({
     perDomainBurst: 1_000_000,
     maxConcurrent: 4 * CONCURRENCY,
     maxConcurrentPerDomain: 4 * CONCURRENCY,
+    // All the documents come from one address (127.0.0.1): its first-time slots must not refuse them either.
+    maxConcurrentPerAddress: 4 * CONCURRENCY,
   },
 });
 cimd.configure({});

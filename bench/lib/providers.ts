@@ -135,7 +135,7 @@ export async function startProvider(setup: ProviderSetup): Promise<BenchProvider
       ca: setup.ca,
       // The default per-host and per-domain budgets would rate-limit benchmarks that serve many clients from one
       // local host on purpose (each benchmark that measures the budgets sets its own).
-      budget: { perHostBurst: 100_000, perDomainBurst: 100_000 },
+      budget: { perHostBurst: 100_000, perDomainBurst: 100_000, maxConcurrentPerAddress: 64 },
       ...setup.cimd,
     });
     configuration = cimd.configure(base);

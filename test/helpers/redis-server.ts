@@ -90,7 +90,9 @@ async function freePort(): Promise<number> {
     const port = PORT_BASE + worker * SLICE + (nextOffset++ % SLICE);
     if ((await bindable(port)) && (await bindable(port + 10_000))) return port;
   }
-  throw new Error(`redis-server: no free port in ${PORT_BASE + worker * SLICE}-${PORT_BASE + (worker + 1) * SLICE - 1}`);
+  throw new Error(
+    `redis-server: no free port in ${PORT_BASE + worker * SLICE}-${PORT_BASE + (worker + 1) * SLICE - 1}`,
+  );
 }
 
 function encode(args: (string | number)[]): string {

@@ -63,7 +63,9 @@ export type LogoFailure =
   | 'encoding'
   | 'size'
   | 'magic_bytes'
-  | 'type_mismatch';
+  | 'type_mismatch'
+  /** The fetch budget of the logo's host or domain had nothing left: the documents' budget (REQUIREMENTS §3). */
+  | 'rate_limited';
 
 export type LogoOutcome = { ok: true; key: string; url: string; type: LogoType } | { ok: false; reason: LogoFailure };
 
@@ -119,6 +121,8 @@ function failureOf(error: unknown): LogoFailure {
       return 'encoding';
     case 'rejected:size':
       return 'size';
+    case 'rate_limited':
+      return 'rate_limited';
     default:
       return 'network';
   }

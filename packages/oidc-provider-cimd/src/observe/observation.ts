@@ -91,7 +91,9 @@ export function createObservedEmitter(onEvent: EventListener | undefined, subscr
     }
     subscribers.call(event);
   });
-  return (...args) => (subscribers.size === 0 ? plain : fanOut)(...args);
+  // Named parameters, not a rest array: this runs on every lookup, warm ones included.
+  return (reason, cid, startedAt, tier, extra, host) =>
+    (subscribers.size === 0 ? plain : fanOut)(reason, cid, startedAt, tier, extra, host);
 }
 
 /**

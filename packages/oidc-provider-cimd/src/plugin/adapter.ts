@@ -63,23 +63,36 @@ function grantAdapter(base: Adapter, onGrantSaved: GrantSavedHook): Adapter {
 }
 
 function clientAdapter(base: Adapter, resolveClient: ClientResolver): Adapter {
+  const translate = (error: unknown): never => {
+    if (isCimdError(error)) {
+      // The provider renders this as a 400 error page: an unresolved client is never redirected to.
+      // SPEC.clientAuthentication: no usable auth method is `unauthorized_client`.
+      if (error.code === Reason.UnauthorizedClient)
+        throw new errors.UnauthorizedClient(error.publicMessage, error.code);
+      throw new errors.InvalidClient(error.publicMessage, error.code);
+    }
+    throw error;
+  };
+  const resolve = (id: string): AdapterPayload | undefined | Promise<AdapterPayload | undefined> => {
+    try {
+      const resolved = resolveClient(id);
+      return resolved instanceof Promise ? resolved.catch(translate) : resolved;
+    } catch (error) {
+      return translate(error);
+    }
+  };
   return {
-    async find(id) {
-      const stored = await base.find(id);
-      if (stored) return stored;
+    // The deployment's own adapter first (REQUIREMENTS §1: a pre-registered client whose id is an https URL is
+    // served from the registry, never fetched). One `then`, not an async function around two awaits: this runs
+    // on every request of a CIMD client, and a warm one is answered synchronously by the resolver.
+    find(id) {
+      let stored: ReturnType<Adapter['find']>;
       try {
-        const resolved = resolveClient(id);
-        return resolved instanceof Promise ? await resolved : resolved;
+        stored = base.find(id);
       } catch (error) {
-        if (isCimdError(error)) {
-          // The provider renders this as a 400 error page: an unresolved client is never redirected to.
-          // SPEC.clientAuthentication: no usable auth method is `unauthorized_client`.
-          if (error.code === Reason.UnauthorizedClient)
-            throw new errors.UnauthorizedClient(error.publicMessage, error.code);
-          throw new errors.InvalidClient(error.publicMessage, error.code);
-        }
-        throw error;
+        return Promise.reject(error);
       }
+      return Promise.resolve(stored).then((found) => found || resolve(id));
     },
     async upsert(id, payload, expiresIn) {
       if (id.startsWith('https://')) {

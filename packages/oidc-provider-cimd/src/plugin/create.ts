@@ -26,6 +26,9 @@ import { CimdOptionError, type CimdOptions, resolveCimdOptions } from './options
 import { buildPipeline } from './pipeline.js';
 import { providerFetch } from './provider-fetch.js';
 
+/** The hints of a lookup with no redirect_uri: one shared frozen object, not one per request. */
+const NO_HINTS = Object.freeze({});
+
 // The options are ONE table, CIMD_OPTIONS in ./options.ts: each option's documentation, type check and default.
 // CimdOptions is derived from it; to add an option, add its row there.
 export type { CimdOptions } from './options.js';
@@ -175,18 +178,21 @@ export function createCimd(options: CimdOptions = {}): Cimd {
         const earlier = failures.earlier(ctx, id);
         if (earlier) throw earlier;
         const redirectUri = ctx?.oidc?.params?.redirect_uri;
-        const remember = (error: unknown): never => {
-          failures.remember(ctx, id, error);
-          throw error;
-        };
         let found: CacheEntry | undefined | Promise<CacheEntry | undefined>;
         try {
-          found = active.lookup(id, typeof redirectUri === 'string' ? { redirectUri } : {});
+          found = active.lookup(id, typeof redirectUri === 'string' ? { redirectUri } : NO_HINTS);
         } catch (error) {
-          return remember(error);
+          failures.remember(ctx, id, error);
+          throw error;
         }
         if (found instanceof Promise) {
-          return found.then((entry) => entry?.metadata as AdapterPayload | undefined, remember);
+          return found.then(
+            (entry) => entry?.metadata as AdapterPayload | undefined,
+            (error: unknown) => {
+              failures.remember(ctx, id, error);
+              throw error;
+            },
+          );
         }
         return found?.metadata as AdapterPayload | undefined;
       };

@@ -143,9 +143,9 @@ export class Resolver {
     }
     const trusted = this.#o.policy(cid, verdict.url);
     if (trusted instanceof Promise) {
-      return trusted.then((answer) => this.#lookupTrusted(cid, verdict.url, answer, started, hints));
+      return trusted.then((answer) => this.#lookupTrusted(cid, verdict.host, answer, started, hints));
     }
-    return this.#lookupTrusted(cid, verdict.url, trusted, started, hints);
+    return this.#lookupTrusted(cid, verdict.host, trusted, started, hints);
   }
 
   /** Applies a trust verdict: throws on refusal; in `report` mode, reports the would-be refusal and goes on. */
@@ -171,12 +171,12 @@ export class Resolver {
 
   #lookupTrusted(
     cid: string,
-    url: URL,
+    host: string,
     trusted: PolicyVerdict,
     started: number,
     hints: ResolveHints,
   ): CacheEntry | Promise<CacheEntry> {
-    this.#applyVerdict(cid, trusted, started, url.host);
+    this.#applyVerdict(cid, trusted, started, host);
     const warm = this.#o.cache.peek(cid);
     // Served warm only when judged under today's rules here (a string comparison); otherwise judged again below.
     if (
@@ -185,7 +185,7 @@ export class Resolver {
       this.#isFresh(warm) &&
       !this.#wantsRedirectRefetch(warm, hints)
     ) {
-      this.#o.emit(Reason.CacheHit, cid, started, 'memory', undefined, url.host);
+      this.#o.emit(Reason.CacheHit, cid, started, 'memory', undefined, host);
       return warm;
     }
     return this.#lookupCold(cid, started, hints);

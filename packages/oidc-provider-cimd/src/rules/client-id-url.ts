@@ -32,7 +32,13 @@ export interface UrlRuleOptions {
 }
 
 /** `rule` is an id of the catalogue (core/catalogue.ts); `issuer_unknown` comes from the plugin, not from these rules. */
-export type UrlVerdict = { ok: true; url: URL } | { ok: false; rule: UrlRuleId | ServerRuleId; message: string };
+/**
+ * An accepted CID carries its parsed URL and that URL's `host`, read once: the verdict is remembered for warm
+ * lookups, and `URL#host` is a getter that builds a new string on every read.
+ */
+export type UrlVerdict =
+  | { ok: true; url: URL; host: string }
+  | { ok: false; rule: UrlRuleId | ServerRuleId; message: string };
 
 const DEFAULT_MAX_LENGTH = 2048;
 const PREFIX = 'https://';
@@ -244,7 +250,7 @@ export function createUrlRules(options: UrlRuleOptions): (cid: unknown) => UrlVe
     // The one rule that catches everything the parser normalises: upper case, `:443`, a missing path,
     // percent-encoded host bytes, numeric IPv4 spellings (when loopback is allowed) and so on.
     if (url.href !== cid) return R.canonical;
-    return { ok: true, url };
+    return { ok: true, url, host: url.host };
   };
 }
 
