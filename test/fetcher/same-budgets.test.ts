@@ -28,7 +28,7 @@ describe('one budget for documents, logos and sector_identifier_uri', () => {
     client_id: id,
     client_secret: 'a-secret-of-at-least-thirty-two-characters',
     redirect_uris: ['https://app.example.com/cb'],
-    subject_type: 'pairwise',
+    subject_type: 'pairwise' as const,
     sector_identifier_uri: `${origin}/sector.json`,
   });
 
