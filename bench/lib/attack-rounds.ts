@@ -14,13 +14,17 @@
  *     domain whose server accepts connections and never answers);
  *   - `load`: plus well-behaved new clients at the attack's total rate, on their own hosts: the same amount of work
  *     arriving, none of it hostile, so the hostility is measured apart from the load.
+ * The DNS server and the document hosts (lib/attack-hosts.ts) run in a process of their own, in the same namespace:
+ * an attacker's servers are not on the authorization server, and in this process their TLS handshakes (one per
+ * junk document, the plugin never reuses a session or a connection) competed with the plugin for the event loop
+ * and were measured as the plugin's own latency.
  * Prints one JSON line: every legitimate sample's latency per arm and round, and the attack's outcomes.
  */
-import https from 'node:https';
-import net from 'node:net';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { createCimd } from '../../packages/oidc-provider-cimd/src/index.js';
-import { certificateFor } from '../../test/hostile/cert.js';
-import { startDnsServer } from '../../test/hostile/dns-server.js';
+import { LEGIT_HOSTS, LOAD_HOSTS, SLOW_NAMES } from './attack-hosts.js';
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const PHASE_MS = env('PHASE_SECONDS', 10) * 1000;
@@ -33,14 +37,6 @@ const BLACKHOLE_RATE = env('BLACKHOLE_RATE', 1);
 const LOAD_RATE = JUNK_RATE + SLOW_RATE + BLACKHOLE_RATE;
 const CAP_MS = 15_000;
 
-const DOC_HOST = '93.184.216.10';
-const SLOW_HOST = '93.184.216.20';
-// Index 0 is the popular host the junk ids target; the legitimate load is spread so that no host or domain comes
-// near the default fetch budgets (10/s per host, 20/s per domain) on its own.
-const LEGIT_HOSTS = ['popular.client-docs.net', ...Array.from({ length: 9 }, (_, i) => `apps.legit${i}-docs.net`)];
-const LOAD_HOSTS = Array.from({ length: 6 }, (_, i) => `apps.newcomer${i}-docs.net`);
-const SLOW_NAMES = Array.from({ length: 40 }, (_, i) => `s${i}.slow-cdn.net`);
-
 type Arm = 'baseline' | 'baseline2' | 'attack' | 'load';
 const ARMS: Arm[] = ['baseline', 'attack', 'baseline2', 'load'];
 
@@ -50,40 +46,35 @@ interface Sample {
   code?: string;
 }
 
-async function main(): Promise<void> {
-  await startDnsServer({
-    host: '127.0.0.1',
-    port: 53,
-    answers: {
-      ...Object.fromEntries([...LEGIT_HOSTS, ...LOAD_HOSTS].map((n) => [n, [DOC_HOST]])),
-      ...Object.fromEntries(SLOW_NAMES.map((n) => [n, [SLOW_HOST]])),
+/** Starts lib/attack-hosts.ts; resolves with its CA once it listens, and a way to ask it what it holds. */
+async function startHosts() {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(new URL('./attack-hosts.ts', import.meta.url))],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
     },
-    blackHole: (name) => name.includes('blackhole-'),
-  });
-  const { key, cert } = await certificateFor([...LEGIT_HOSTS, ...LOAD_HOSTS]);
-  const docs = https.createServer({ key, cert }, (req, res) => {
-    const path = req.url ?? '/';
-    if (path.startsWith('/client-')) {
-      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=300' });
-      res.end(
-        JSON.stringify({
-          client_id: `https://${req.headers.host}${path}`,
-          client_name: 'Legit',
-          redirect_uris: ['https://app.example.net/cb'],
-        }),
-      );
-    } else res.writeHead(404).end();
-  });
-  docs.on('tlsClientError', () => {});
-  await new Promise<void>((resolve) => docs.listen(443, DOC_HOST, resolve));
-  const held = new Set<net.Socket>();
-  const slow = net.createServer((socket) => {
-    held.add(socket);
-    socket.on('error', () => {});
-    socket.on('close', () => held.delete(socket));
-  });
-  await new Promise<void>((resolve) => slow.listen(443, SLOW_HOST, resolve));
+  );
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const next = async (): Promise<Record<string, unknown>> => {
+    const line = await lines.next();
+    if (line.done) throw new Error('attack-hosts.ts exited');
+    return JSON.parse(line.value) as Record<string, unknown>;
+  };
+  const { cert } = (await next()) as { cert: string };
+  return {
+    cert,
+    async held(): Promise<number> {
+      child.stdin!.write('held\n');
+      return ((await next()) as { held: number }).held;
+    },
+    stop: () => child.kill('SIGKILL'),
+  };
+}
 
+async function main(): Promise<void> {
+  const hosts = await startHosts();
+  const cert = hosts.cert;
   const cimd = createCimd({ issuer: 'https://op.provider.net', ca: cert });
   cimd.configure({});
 
@@ -213,9 +204,10 @@ async function main(): Promise<void> {
         blackholed: tally(attackOutcomes.blackholed),
       },
       load: tally(load),
-      heldSlowConnectionsAtEnd: held.size,
+      heldSlowConnectionsAtEnd: await hosts.held(),
     }),
   );
+  hosts.stop();
   process.exit(0);
 }
 
