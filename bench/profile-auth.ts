@@ -8,6 +8,8 @@
  *   node --import tsx bench/profile-auth.ts --a=stored      # a client stored in the adapter (same metadata) vs static
  *   node --import tsx bench/profile-auth.ts --b=stored      # warm CIMD client vs the stored client
  *   node --import tsx bench/profile-auth.ts --builtin       # our plugin vs oidc-provider's built-in CIMD
+ *   node --import tsx bench/profile-auth.ts --builtin --cold  # the same, a client nobody has seen on every request
+ *                                                           # (the cold path of bench/cold-path.ts)
  *   options: --pairs=N (default 15000), --interval=µs (sampling interval, default 50)
  *
  * The profile is kept in `.bench/profiles/`. Figures are µs per request; "self" is time in the function itself,
@@ -21,7 +23,7 @@ import { getTestCertificate } from '../test/helpers/certs.js';
 import { type FunctionTimes, readProfile } from './lib/cpu-profile.js';
 import { startDocServer, storedClientFor } from './lib/doc-server.js';
 import { alternate, type Side } from './lib/interleaved.js';
-import { LoadClient } from './lib/load.js';
+import { authPath, LoadClient } from './lib/load.js';
 import { runMain } from './lib/report.js';
 import { startServerProcess } from './lib/server-process.js';
 
@@ -29,9 +31,11 @@ const option = (name: string) => process.argv.find((a) => a.startsWith(`--${name
 const builtin = process.argv.includes('--builtin');
 const A = builtin ? 'plugin' : (option('a') ?? 'cimd');
 const B = builtin ? 'builtin' : (option('b') ?? 'static');
-const PAIRS = Number(option('pairs') ?? 15_000);
+const cold = process.argv.includes('--cold');
+if (cold && !builtin) throw new Error('--cold goes with --builtin');
+const PAIRS = Number(option('pairs') ?? (cold ? 1500 : 15_000));
 const INTERVAL = Number(option('interval') ?? 50);
-const DIR = join(process.cwd(), '.bench', 'profiles', `${A}-vs-${B}`);
+const DIR = join(process.cwd(), '.bench', 'profiles', `${A}-vs-${B}${cold ? '-cold' : ''}`);
 
 function table(a: FunctionTimes, b: FunctionTimes, which: 'self' | 'total', labels: string[]) {
   const keys = new Set([...a[which].keys(), ...b[which].keys()]);
@@ -81,8 +85,25 @@ async function main(): Promise<void> {
   };
   const a = side(A);
   const b = side(B);
-  await alternate(a, b, 3000);
-  await alternate(a, b, PAIRS, [A, B]);
+  // --cold: a new client id on every request, so every request fetches and validates a document.
+  let serial = 0;
+  const coldPairs = async (pairs: number, labels?: [string, string]) => {
+    for (let i = 0; i < pairs; i++) {
+      for (const k of i % 2 ? [1, 0] : [0, 1]) {
+        const s = k === 0 ? a : b;
+        const cid = `${docs.url}/cold/${s.provider}-${serial++}.json`;
+        const status = await s.client.get(authPath(cid), 10_000, labels ? { 'x-bench-label': labels[k]! } : undefined);
+        if (status !== 303) throw new Error(`first /auth for ${cid} on ${s.provider} answered ${status}`);
+      }
+    }
+  };
+  if (cold) {
+    await coldPairs(300);
+    await coldPairs(PAIRS, [A, B]);
+  } else {
+    await alternate(a, b, 3000);
+    await alternate(a, b, PAIRS, [A, B]);
+  }
   await Promise.all([a.client.close(), b.client.close()]);
   await server.stop();
   await docs.close();

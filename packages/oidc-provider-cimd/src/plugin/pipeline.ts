@@ -311,7 +311,13 @@ export function buildPipeline(options: ResolvedCimdOptions, facts: ProviderFacts
 
   // Known-good clients (docs/trust-and-budgets.md): recorded with the provider's adapter when a grant is saved,
   // never inferred from a cached copy.
-  const known = new KnownClients({ now, timeoutMs: Math.max(500, options.sharedCacheTimeoutMs) });
+  // Bounded like the in-process tier: the answers for the ids of one flood ("not known", kept 10 s) held up to
+  // 10,000 entries whatever memoryCacheSize said (bench/memory.ts: 150-225 B per client beyond the bound).
+  const known = new KnownClients({
+    now,
+    timeoutMs: Math.max(500, options.sharedCacheTimeoutMs),
+    maxEntries: options.memoryCacheSize,
+  });
   const keySets = new KeySetCache({ shared, guard, maxEntries: options.memoryCacheSize, now });
   const keySetBudget = new FetchBudget({
     ...KEYSET_BUDGET,

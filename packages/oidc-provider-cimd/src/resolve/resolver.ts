@@ -179,11 +179,13 @@ export class Resolver {
     this.#applyVerdict(cid, trusted, started, host);
     const warm = this.#o.cache.peek(cid);
     // Served warm only when judged under today's rules here (a string comparison); otherwise judged again below.
+    // One clock read serves both time checks of the warm path.
+    const now = this.#o.now();
     if (
       warm &&
       warm.rules === this.#judge.fingerprint &&
-      this.#isFresh(warm) &&
-      !this.#wantsRedirectRefetch(warm, hints)
+      (warm.pinned === true || warm.freshUntil > now) &&
+      !this.#wantsRedirectRefetch(warm, hints, now)
     ) {
       this.#o.emit(Reason.CacheHit, cid, started, 'memory', undefined, host);
       return warm;
@@ -218,10 +220,10 @@ export class Resolver {
     throw result.error;
   }
 
-  #wantsRedirectRefetch(entry: CacheEntry, hints: ResolveHints): boolean {
+  #wantsRedirectRefetch(entry: CacheEntry, hints: ResolveHints, now?: number): boolean {
     const requested = hints.redirectUri;
     if (requested === undefined || entry.pinned) return false;
-    if (this.#o.now() - entry.fetchedAt < this.#o.redirectRefetchAfterMs) return false;
+    if ((now ?? this.#o.now()) - entry.fetchedAt < this.#o.redirectRefetchAfterMs) return false;
     const registered = entry.metadata.redirect_uris ?? [];
     return !redirectUriMatches(registered, requested, entry.metadata.application_type === 'native');
   }
