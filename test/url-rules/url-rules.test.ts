@@ -147,7 +147,7 @@ describe('checkClientIdUrl: the §2 table (issuer https://as.acme.com, default o
   test.each(table)('%j → %s', (cid, rule) => {
     const verdict = check(cid);
     if (rule === null) {
-      expect(verdict).toEqual({ ok: true, url: new URL(cid) });
+      expect(verdict).toEqual({ ok: true, url: new URL(cid), host: new URL(cid).host });
     } else {
       expect(verdict.ok).toBe(false);
       if (!verdict.ok) {
