@@ -2,7 +2,8 @@
  * Writes BENCHMARKS.md from the last full run's lines (bench/results/last-run.jsonl, written by run.ts) and the
  * goals in lib/goals.ts. BENCHMARKS.md is never edited by hand: `pnpm bench` rewrites it after a full run, and
  * `pnpm bench:report` rewrites it from the recorded run (e.g. after a change to a goal's wording). The method,
- * the machine notes and the findings are prose in docs/benchmarks.md.
+ * the machine notes and the findings are prose in docs/benchmarks.md. Biome leaves BENCHMARKS.md alone (biome.json):
+ * a generated file is checked by regenerating it, and the formatter's padded tables are not this writer's.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
