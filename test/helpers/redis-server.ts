@@ -518,7 +518,10 @@ export async function startRedisSentinel(
               file,
               [
                 `sentinel monitor ${name} 127.0.0.1 ${primary.port} ${quorum}`,
-                `sentinel down-after-milliseconds ${name} 1000`,
+                // Long enough that a primary starved of CPU for a moment (two test runs on two cores) is not
+                // failed over in the middle of an unrelated test, where it can turn budget counts into local grants
+                // (seen once in test/cluster/support.ts, per-domain budget). The failover test waits for events.
+                `sentinel down-after-milliseconds ${name} 3000`,
                 `sentinel failover-timeout ${name} 3000`,
                 `sentinel parallel-syncs ${name} 1`,
                 '',
