@@ -1,7 +1,7 @@
 /**
  * "The same guarded fetcher, and the same budgets (§5), are used for every URL the server fetches on a client's
- * behalf (`jwks_uri`, `logo_uri`, `sector_identifier_uri`)" (REQUIREMENTS §3; draft-ietf-oauth-client-id-metadata-
- * document-03 §8.5 on the server's outbound requests). Documents, a consent logo and oidc-provider's own
+ * behalf (`jwks_uri`, `logo_uri`, `sector_identifier_uri`)" (contract §3; draft-ietf-oauth-client-id-metadata-
+ * document-03 §9.6 on the server's outbound requests). Documents, a consent logo and oidc-provider's own
  * `sector_identifier_uri` request draw on one per-host budget: once the documents have spent a host's budget,
  * neither of the others reaches that host, and another host is untouched.
  */

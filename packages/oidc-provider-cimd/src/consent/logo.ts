@@ -64,7 +64,7 @@ export type LogoFailure =
   | 'size'
   | 'magic_bytes'
   | 'type_mismatch'
-  /** The fetch budget of the logo's host or domain had nothing left: the documents' budget (REQUIREMENTS §3). */
+  /** The fetch budget of the logo's host or domain had nothing left: the documents' budget (SPEC.ssrf). */
   | 'rate_limited';
 
 export type LogoOutcome = { ok: true; key: string; url: string; type: LogoType } | { ok: false; reason: LogoFailure };

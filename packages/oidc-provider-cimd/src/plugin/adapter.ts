@@ -82,8 +82,8 @@ function clientAdapter(base: Adapter, resolveClient: ClientResolver): Adapter {
     }
   };
   return {
-    // The deployment's own adapter first (REQUIREMENTS §1: a pre-registered client whose id is an https URL is
-    // served from the registry, never fetched). One `then`, not an async function around two awaits: this runs
+    // The deployment's own adapter first: a pre-registered client whose id is an https URL is served from the
+    // registry, never fetched. One `then`, not an async function around two awaits: this runs
     // on every request of a CIMD client, and a warm one is answered synchronously by the resolver.
     find(id) {
       let stored: ReturnType<Adapter['find']>;
