@@ -4,35 +4,25 @@
  * memory. Seen as: once more than `memoryCacheSize` other ids were resolved, the first id's answer is gone and its
  * next fetch asks the adapter again.
  */
-import type { Adapter, AdapterPayload } from 'oidc-provider';
+import type { Adapter } from 'oidc-provider';
 import { createCimd } from 'oidc-provider-cimd';
-import { startDocumentHost, webDocument } from '../consent/support.js';
+import { recordingAdapter, startDocumentHost, webDocument } from '../consent/support.js';
 import { getTestCertificate } from '../helpers/certs.js';
 
 test('"known" answers held in process are bounded by memoryCacheSize', async () => {
   const host = await startDocumentHost();
   const knownFinds = new Map<string, number>();
+  // The consent suites' recording adapter, with the finds of the known-good model counted.
+  const recording = recordingAdapter().adapter;
   const adapter = (name: string): Adapter => {
-    const rows = new Map<string, AdapterPayload>();
+    const model = recording(name);
+    if (name !== 'CimdKnown') return model;
     return {
-      async find(id) {
-        if (name === 'CimdKnown') knownFinds.set(id, (knownFinds.get(id) ?? 0) + 1);
-        return rows.get(id);
+      ...model,
+      find(id) {
+        knownFinds.set(id, (knownFinds.get(id) ?? 0) + 1);
+        return model.find(id);
       },
-      async upsert(id, payload) {
-        rows.set(id, payload);
-      },
-      async destroy(id) {
-        rows.delete(id);
-      },
-      async consume() {},
-      async findByUid() {
-        return undefined;
-      },
-      async findByUserCode() {
-        return undefined;
-      },
-      async revokeByGrantId() {},
     };
   };
   const cimd = createCimd({

@@ -11,11 +11,8 @@
  *     that accepts connections and never answers.
  * Prints one JSON line: latency and success of the legitimate clients in each phase, and attack outcomes.
  */
-import https from 'node:https';
-import net from 'node:net';
 import { createCimd } from '../../../packages/oidc-provider-cimd/src/index.js';
-import { certificateFor } from '../cert.js';
-import { startDnsServer } from '../dns-server.js';
+import { startAttackHosts } from '../attack-hosts.js';
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const PHASE_MS = env('PHASE_SECONDS', 10) * 1000;
@@ -26,47 +23,13 @@ const SLOW_RATE = env('SLOW_RATE', 6);
 const BLACKHOLE_RATE = env('BLACKHOLE_RATE', 1);
 const CAP_MS = 15_000;
 
-const DOC_HOST = '93.184.216.10';
-const SLOW_HOST = '93.184.216.20';
 const POPULAR = 'popular.client-docs.net';
 const OTHER = 'apps.other-docs.net';
 const SLOW_NAMES = Array.from({ length: 40 }, (_, i) => `s${i}.slow-cdn.net`);
 
-await startDnsServer({
-  host: '127.0.0.1',
-  port: 53,
-  answers: {
-    [POPULAR]: [DOC_HOST],
-    [OTHER]: [DOC_HOST],
-    ...Object.fromEntries(SLOW_NAMES.map((n) => [n, [SLOW_HOST]])),
-  },
-  blackHole: (name) => name.includes('blackhole-'),
-});
-const { key, cert } = await certificateFor([POPULAR, OTHER]);
-const docs = https.createServer({ key, cert }, (req, res) => {
-  const path = req.url ?? '/';
-  if (path.startsWith('/client-')) {
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=300' });
-    res.end(
-      JSON.stringify({
-        client_id: `https://${req.headers.host}${path}`,
-        client_name: 'Legit',
-        redirect_uris: ['https://app.example.net/cb'],
-      }),
-    );
-  } else res.writeHead(404).end();
-});
-docs.on('tlsClientError', () => {});
-await new Promise<void>((resolve) => docs.listen(443, DOC_HOST, resolve));
-const held = new Set<net.Socket>();
-const slow = net.createServer((socket) => {
-  held.add(socket);
-  socket.on('error', () => {});
-  socket.on('close', () => held.delete(socket));
-});
-await new Promise<void>((resolve) => slow.listen(443, SLOW_HOST, resolve));
+const hosts = await startAttackHosts([POPULAR, OTHER], SLOW_NAMES);
 
-const cimd = createCimd({ issuer: 'https://op.provider.net', ca: cert });
+const cimd = createCimd({ issuer: 'https://op.provider.net', ca: hosts.cert });
 cimd.configure({});
 
 interface Sample {
@@ -173,7 +136,7 @@ console.log(
     baseline: summarise(rounds.baseline.flat()),
     underAttack: summarise(rounds.underAttack.flat()),
     attack: { junk: tally(attackOutcomes[0]!), slow: tally(attackOutcomes[1]!), blackholed: tally(attackOutcomes[2]!) },
-    heldSlowConnectionsAtEnd: held.size,
+    heldSlowConnectionsAtEnd: hosts.held(),
   }),
 );
 process.exit(0);
