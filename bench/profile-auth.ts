@@ -136,6 +136,21 @@ async function main(): Promise<void> {
   );
   table(ta, tb, 'self', [A, B]);
   table(ta, tb, 'total', [A, B]);
+  plugin(ta, tb, [A, B]);
+}
+
+/** The plugin's own functions, whatever their difference: where its share of a request goes. */
+function plugin(a: FunctionTimes, b: FunctionTimes, labels: string[]) {
+  const own = (key: string) => /oidc-provider-cimd\/(dist|src)\//.test(key);
+  const keys = [...new Set([...a.total.keys(), ...b.total.keys()])].filter(own);
+  const per = (t: FunctionTimes, key: string) => (t.total.get(key) ?? 0) / PAIRS;
+  const rows = keys
+    .map((key) => ({ key, a: per(a, key), b: per(b, key) }))
+    .filter((row) => Math.max(row.a, row.b) >= 0.05)
+    .sort((x, y) => Math.max(y.a, y.b) - Math.max(x.a, x.b))
+    .slice(0, 30);
+  console.log(`\nthe plugin's functions, total µs/request: ${labels[0]} | ${labels[1]}`);
+  for (const row of rows) console.log(`${[row.a, row.b].map((v) => v.toFixed(2).padStart(8)).join(' ')}  ${row.key}`);
 }
 
 runMain(main);

@@ -5,7 +5,7 @@
  * line (`cimdMetrics(cimd, ...)`, `cimdHealth(cimd)`) and the plugin's public API gains no internals.
  */
 import type { BudgetRefusal, FetchBudget } from '../fetch/budget.js';
-import { type CimdEvent, createEmitter, type Emit, type EventListener } from './events.js';
+import { type CimdEvent, createEmitter, type Emit, type EventListener, timedEmitter } from './events.js';
 
 /** The shared store, as the exporters see it. */
 export interface ObservedStore {
@@ -92,8 +92,11 @@ export function createObservedEmitter(onEvent: EventListener | undefined, subscr
     subscribers.call(event);
   });
   // Named parameters, not a rest array: this runs on every lookup, warm ones included.
-  return (reason, cid, startedAt, tier, extra, host) =>
-    (subscribers.size === 0 ? plain : fanOut)(reason, cid, startedAt, tier, extra, host);
+  return timedEmitter(
+    (reason, cid, startedAt, tier, extra, host) =>
+      (subscribers.size === 0 ? plain : fanOut)(reason, cid, startedAt, tier, extra, host),
+    () => (subscribers.size > 0 ? performance.now() : plain.start()),
+  );
 }
 
 /**

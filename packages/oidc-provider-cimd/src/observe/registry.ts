@@ -170,13 +170,15 @@ export class ClientRegistry {
   }
 
   /**
-   * Feeds one resolution (reason code and client id), without an event object: the plugin calls this on every
-   * lookup, the warm ones included, so it is a Map read and two assignments. No store access.
+   * Feeds one resolution (reason code and client id, and the wall clock when the caller read it already),
+   * without an event object: the plugin calls this on every lookup, the warm ones included, so it is a Map read
+   * and two assignments. No store access.
    */
-  note(reason: ReasonCode, cid: string): void {
+  note(reason: ReasonCode, cid: string, at?: number): void {
     if (this.#closed || !countsAsSighting(reason) || !cid.startsWith('https://')) return;
     const record = this.#local(cid);
-    const now = this.#deps.now();
+    // The caller's clock reading when it has one (the warm path read it for freshness): one read per lookup.
+    const now = at ?? this.#deps.now();
     if (now > record.lastSeen) record.lastSeen = now;
     if (reason === 'would_deny') {
       record.lastWouldDenyAt = now;

@@ -80,7 +80,7 @@ export function createClientAssertionCheck(options: ClientAssertionTypOptions): 
   return async function assertJwtClientAuthClaimsAndHeader(ctx, claims, header, client) {
     const clientId = client.clientId;
     if (isCimdClient(clientId)) {
-      const started = performance.now();
+      const started = emit.start();
       const kind = classifyTyp(header.typ);
       if (kind === 'other' || (kind === 'untyped' && mode === 'require')) {
         const detail =

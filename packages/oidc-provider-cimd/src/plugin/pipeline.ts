@@ -22,7 +22,7 @@ import { type BudgetRefusal, FetchBudget } from '../fetch/budget.js';
 import { createFetcher, type Fetcher } from '../fetch/fetcher.js';
 import { FETCH_STEPS, type FetchStep } from '../fetch/steps.js';
 import { KnownClients } from '../known/record.js';
-import type { CimdEvent, Emit } from '../observe/events.js';
+import { type CimdEvent, type Emit, timedEmitter } from '../observe/events.js';
 import { createObservedEmitter, Listeners, reportBudgetRefusals } from '../observe/observation.js';
 import { ClientRegistry } from '../observe/registry.js';
 import { Resolver } from '../resolve/resolver.js';
@@ -280,7 +280,7 @@ export function buildPipeline(options: ResolvedCimdOptions, facts: ProviderFacts
     transportFallbackMs: options.transportFallbackMs,
     // The store going down and coming back is reported once each (docs/caching.md); `emit` is defined below and
     // only called later, from a store operation.
-    onStoreState: (state) => emit(state === 'down' ? StoreState.Down : StoreState.Up, '', performance.now(), 'shared'),
+    onStoreState: (state) => emit(state === 'down' ? StoreState.Down : StoreState.Up, '', emit.start(), 'shared'),
     now,
   });
   const lock =
@@ -303,10 +303,10 @@ export function buildPipeline(options: ResolvedCimdOptions, facts: ProviderFacts
   reportBudgetRefusals(budget, observers.budgetRefusals);
   const emitEvent = createObservedEmitter(options.onEvent, observers.events);
   const emit: Emit = registry
-    ? (reason, cid, startedAt, tier, extra, host) => {
-        registry.note(reason, cid);
+    ? timedEmitter((reason, cid, startedAt, tier, extra, host, at) => {
+        registry.note(reason, cid, at);
         emitEvent(reason, cid, startedAt, tier, extra, host);
-      }
+      }, emitEvent.start)
     : emitEvent;
 
   // Known-good clients (docs/trust-and-budgets.md): recorded with the provider's adapter when a grant is saved,

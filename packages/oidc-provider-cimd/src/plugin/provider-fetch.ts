@@ -81,7 +81,7 @@ export function providerFetch(
   };
 
   return async (url, init) => {
-    const started = performance.now();
+    const started = emit.start();
     const client = Provider.ctx?.oidc?.client as unknown as Record<string, unknown> | undefined;
     const cid =
       typeof client?.clientId === 'string' && client.clientId.startsWith('https://') ? client.clientId : undefined;

@@ -97,7 +97,7 @@ export class OperatorApi {
    * a failed refresh can be retried at once, and every instance and the command line see the same cooldown.
    */
   async refresh(cid: string): Promise<CacheEntry> {
-    const started = performance.now();
+    const started = this.#o.emit.start();
     await this.#o.admit(cid, started);
     const flight = this.#refreshes.run('refresh', cid, async () => {
       const read = await this.#o.cache.readShared(cid);
@@ -135,7 +135,7 @@ export class OperatorApi {
    * OperatorCommitError when the shared store does not confirm the pin.
    */
   async pin(cid: string, options: { document?: string | Uint8Array } = {}): Promise<CacheEntry> {
-    const started = performance.now();
+    const started = this.#o.emit.start();
     await this.#o.admit(cid, started);
     const mode = this.#operatorMode(undefined, true, false);
     let entry: CacheEntry;
@@ -165,7 +165,7 @@ export class OperatorApi {
    * Throws OperatorCommitError when the shared store does not confirm.
    */
   async unpin(cid: string): Promise<boolean> {
-    const started = performance.now();
+    const started = this.#o.emit.start();
     const answer = await this.#o.cache.commit(cid, {
       authority: 'operator',
       requirePinned: true,
@@ -186,7 +186,7 @@ export class OperatorApi {
    * shared store does not confirm.
    */
   async purge(cid: string): Promise<void> {
-    const started = performance.now();
+    const started = this.#o.emit.start();
     const answer = await this.#o.cache.commit(cid, { authority: 'operator', entry: undefined });
     this.#confirm('purge', cid, started, answer.status);
     await this.#o.loader.publish(cid, answer);

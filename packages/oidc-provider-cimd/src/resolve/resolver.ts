@@ -135,7 +135,7 @@ export class Resolver {
    * thrown synchronously.
    */
   lookup(cid: string, hints: ResolveHints = {}): CacheEntry | undefined | Promise<CacheEntry | undefined> {
-    const started = performance.now();
+    const started = this.#o.emit.start();
     const verdict = this.#o.urlRules(cid);
     if (!verdict.ok) {
       this.#o.emit(Reason.RejectedUrl, cid, started, 'none', { detail: verdict.message, rule: verdict.rule });
@@ -187,7 +187,7 @@ export class Resolver {
       (warm.pinned === true || warm.freshUntil > now) &&
       !this.#wantsRedirectRefetch(warm, hints, now)
     ) {
-      this.#o.emit(Reason.CacheHit, cid, started, 'memory', undefined, host);
+      this.#o.emit(Reason.CacheHit, cid, started, 'memory', undefined, host, now);
       return warm;
     }
     return this.#lookupCold(cid, started, hints);
