@@ -44,9 +44,17 @@ export interface DocumentCacheOptions {
 
 const TOMBSTONE_MS = 10 * 60 * 1000;
 
-interface Local {
-  entry: CacheEntry;
-  rev: number;
+/**
+ * What this process holds of one client: its entry, the revision it was committed or read at, and a slot for
+ * the resolver. Every change of the entry replaces the whole record (`#remember`, `forgetLocal`), so what the
+ * resolver keeps in `served` never outlives the entry it was worked out for: the warm path reads one record,
+ * not one structure per fact (see resolve/resolver.ts, "warm record").
+ */
+export interface WarmRecord {
+  readonly entry: CacheEntry;
+  readonly rev: number;
+  /** The resolver's own: set and read by it only, dropped with the record. */
+  served?: unknown;
 }
 
 /**
@@ -58,7 +66,7 @@ interface Local {
  * stamped with the revision, so that a shared read already under way cannot bring back what they dropped.
  */
 export class DocumentCache {
-  readonly #memory: LRUCache<string, Local>;
+  readonly #memory: LRUCache<string, WarmRecord>;
   /** Invalidation stamps: an in-process copy older than this revision is never remembered again. */
   readonly #floors: LRUCache<string, number>;
   readonly #store: CommitStore;
@@ -101,6 +109,11 @@ export class DocumentCache {
   /** Synchronous in-process lookup: the warm path costs no I/O at all. */
   peek(cid: string): CacheEntry | undefined {
     return this.#memory.get(cid)?.entry;
+  }
+
+  /** The in-process record of a CID (fresh or not), counted as a use for the LRU bound. */
+  warm(cid: string): WarmRecord | undefined {
+    return this.#memory.get(cid);
   }
 
   /**

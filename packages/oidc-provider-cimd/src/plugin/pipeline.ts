@@ -263,6 +263,13 @@ export function buildPipeline(options: ResolvedCimdOptions, facts: ProviderFacts
     }
     return urlRulesFor(issuer)(cid);
   };
+  // The identity of the rules `urlRules` would apply now (the same checks, in the same order), for the resolver's
+  // warm record: an id they accepted is accepted again while they are the same rules.
+  const urlRegime = (): object | undefined => {
+    if (developmentExceptionRefused() !== undefined) return undefined;
+    const issuer = options.issuer ?? facts.servingIssuer();
+    return issuer === undefined ? undefined : urlRulesFor(issuer);
+  };
 
   const documentRules: DocumentRuleOptions = Object.freeze({
     requireClientName: options.requireClientName,
@@ -330,6 +337,7 @@ export function buildPipeline(options: ResolvedCimdOptions, facts: ProviderFacts
       invalidation = createInvalidationBus(redis, guard, (cid, rev) => cache.forgetLocal(cid, rev));
     return new Resolver({
       urlRules,
+      urlRegime,
       policy,
       budget,
       fetcher,

@@ -8,7 +8,7 @@
  * emitted here from the result the caller received; callers that joined another caller's flight carry
  * `joined: true`.
  */
-import type { CacheEntry, CacheRead, DocumentCache } from '../cache/document-cache.js';
+import type { CacheEntry, CacheRead, DocumentCache, WarmRecord } from '../cache/document-cache.js';
 import type { FetchLock, InvalidationBus } from '../cluster/fetch-lock.js';
 import { fetchOnceInCluster } from '../cluster/lock-wait.js';
 import { CimdError, Reason } from '../core/errors.js';
@@ -32,6 +32,12 @@ export type { CacheInspection } from './operator.js';
 
 export interface ResolverOptions {
   urlRules: (cid: string) => UrlVerdict;
+  /**
+   * The identity of the URL rules in force for the request being served (they depend on its provider's issuer),
+   * or `undefined` when they refuse every id (the development exception refused, the issuer unknown). An id
+   * accepted under the same rules is accepted again: the warm path does not run them twice (see "warm record").
+   */
+  urlRegime: () => object | undefined;
   /** Trust policy, consulted before the cache and before any fetch. */
   policy: (cid: string, url: URL) => PolicyVerdict | Promise<PolicyVerdict>;
   /** Fetch budgets; cluster-wide too when a shared counter is attached (Redis stores). */
@@ -65,6 +71,24 @@ export interface ResolverOptions {
   /** Which clients are known-good for the fetch budgets (known/record.ts). */
   known?: KnownClientsView | undefined;
 }
+
+/**
+ * What the resolver keeps on a client's warm record (cache/document-cache.ts `WarmRecord.served`) once it served
+ * the entry warm: the URL verdict and the rules it came from, and when the hit was last reported with nobody
+ * listening. It goes with the record, so it never outlives the entry.
+ */
+interface WarmStamp {
+  readonly regime: object;
+  readonly url: URL;
+  readonly host: string;
+  reportedAt: number;
+}
+
+/**
+ * With nobody listening, a warm hit's event feeds only the client registry's sighting (`lastSeen`, kept in
+ * seconds): one report per client per second is as good as one per hit, and spares a Map read per request.
+ */
+const SILENT_SIGHTING_MS = 1000;
 
 export interface ResolveHints {
   /** The redirect_uri of the request being served, when there is one. */
@@ -136,16 +160,35 @@ export class Resolver {
    */
   lookup(cid: string, hints: ResolveHints = {}): CacheEntry | undefined | Promise<CacheEntry | undefined> {
     const started = this.#o.emit.start();
-    const verdict = this.#o.urlRules(cid);
-    if (!verdict.ok) {
-      this.#o.emit(Reason.RejectedUrl, cid, started, 'none', { detail: verdict.message, rule: verdict.rule });
-      return undefined;
+    // The warm record: one read gives the entry and, once it was served warm, the URL verdict it was admitted
+    // with. Measured inside `/auth`, every further structure a warm lookup reads costs more than its own code
+    // (docs/benchmarks.md, "The warm path in context").
+    const record = this.#o.cache.warm(cid);
+    let stamp = record?.served as WarmStamp | undefined;
+    let url: URL;
+    let host: string;
+    if (stamp !== undefined && stamp.regime === this.#o.urlRegime()) {
+      url = stamp.url;
+      host = stamp.host;
+    } else {
+      stamp = undefined;
+      const verdict = this.#o.urlRules(cid);
+      if (!verdict.ok) {
+        this.#o.emit(Reason.RejectedUrl, cid, started, 'none', { detail: verdict.message, rule: verdict.rule });
+        return undefined;
+      }
+      url = verdict.url;
+      host = verdict.host;
     }
-    const trusted = this.#o.policy(cid, verdict.url);
+    // The trust policy answers on every lookup, warm ones included: its lists or hook may change meanwhile.
+    const trusted = this.#o.policy(cid, url);
     if (trusted instanceof Promise) {
-      return trusted.then((answer) => this.#lookupTrusted(cid, verdict.host, answer, started, hints));
+      // The record may have changed meanwhile: read again, and stamped again if served warm.
+      return trusted.then((answer) =>
+        this.#lookupTrusted(cid, url, host, answer, started, hints, this.#o.cache.warm(cid), undefined),
+      );
     }
-    return this.#lookupTrusted(cid, verdict.host, trusted, started, hints);
+    return this.#lookupTrusted(cid, url, host, trusted, started, hints, record, stamp);
   }
 
   /** Applies a trust verdict: throws on refusal; in `report` mode, reports the would-be refusal and goes on. */
@@ -171,26 +214,39 @@ export class Resolver {
 
   #lookupTrusted(
     cid: string,
+    url: URL,
     host: string,
     trusted: PolicyVerdict,
     started: number,
     hints: ResolveHints,
+    record: WarmRecord | undefined,
+    /** The record's stamp when it holds for the URL rules in force, else undefined (the record is stamped anew). */
+    stamp: WarmStamp | undefined,
   ): CacheEntry | Promise<CacheEntry> {
     this.#applyVerdict(cid, trusted, started, host);
-    const warm = this.#o.cache.peek(cid);
+    if (record === undefined) return this.#lookupCold(cid, started, hints);
+    const warm = record.entry;
     // Served warm only when judged under today's rules here (a string comparison); otherwise judged again below.
     // One clock read serves both time checks of the warm path.
     const now = this.#o.now();
     if (
-      warm &&
-      warm.rules === this.#judge.fingerprint &&
-      (warm.pinned === true || warm.freshUntil > now) &&
-      !this.#wantsRedirectRefetch(warm, hints, now)
+      warm.rules !== this.#judge.fingerprint ||
+      (warm.pinned !== true && warm.freshUntil <= now) ||
+      this.#wantsRedirectRefetch(warm, hints, now)
     ) {
-      this.#o.emit(Reason.CacheHit, cid, started, 'memory', undefined, host, now);
-      return warm;
+      return this.#lookupCold(cid, started, hints);
     }
-    return this.#lookupCold(cid, started, hints);
+    // Somebody listening (started !== 0) gets one event per lookup (docs/events.md); with nobody listening, see
+    // SILENT_SIGHTING_MS.
+    if (started !== 0 || stamp === undefined || now - stamp.reportedAt >= SILENT_SIGHTING_MS) {
+      this.#o.emit(Reason.CacheHit, cid, started, 'memory', undefined, host, now);
+      if (stamp !== undefined) stamp.reportedAt = now;
+    }
+    if (stamp === undefined) {
+      const regime = this.#o.urlRegime();
+      if (regime !== undefined) record.served = { regime, url, host, reportedAt: now } satisfies WarmStamp;
+    }
+    return warm;
   }
 
   async #lookupCold(cid: string, started: number, hints: ResolveHints): Promise<CacheEntry> {
