@@ -23,7 +23,7 @@ import { getTestCertificate } from '../test/helpers/certs.js';
 import { type FunctionTimes, readProfile } from './lib/cpu-profile.js';
 import { startDocServer, storedClientFor } from './lib/doc-server.js';
 import { alternate, type Side } from './lib/interleaved.js';
-import { authPath, LoadClient } from './lib/load.js';
+import { LoadClient } from './lib/load.js';
 import { runMain } from './lib/report.js';
 import { startServerProcess } from './lib/server-process.js';
 
@@ -87,23 +87,10 @@ async function main(): Promise<void> {
   const b = side(B);
   // --cold: a new client id on every request, so every request fetches and validates a document.
   let serial = 0;
-  const coldPairs = async (pairs: number, labels?: [string, string]) => {
-    for (let i = 0; i < pairs; i++) {
-      for (const k of i % 2 ? [1, 0] : [0, 1]) {
-        const s = k === 0 ? a : b;
-        const cid = `${docs.url}/cold/${s.provider}-${serial++}.json`;
-        const status = await s.client.get(authPath(cid), 10_000, labels ? { 'x-bench-label': labels[k]! } : undefined);
-        if (status !== 303) throw new Error(`first /auth for ${cid} on ${s.provider} answered ${status}`);
-      }
-    }
-  };
-  if (cold) {
-    await coldPairs(300);
-    await coldPairs(PAIRS, [A, B]);
-  } else {
-    await alternate(a, b, 3000);
-    await alternate(a, b, PAIRS, [A, B]);
-  }
+  const newClient = (side: Side) => `${docs.url}/cold/${side.provider}-${serial++}.json`;
+  const clientIdOf = cold ? newClient : undefined;
+  await alternate(a, b, cold ? 300 : 3000, undefined, clientIdOf);
+  await alternate(a, b, PAIRS, [A, B], clientIdOf);
   await Promise.all([a.client.close(), b.client.close()]);
   await server.stop();
   await docs.close();

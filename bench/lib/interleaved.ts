@@ -29,16 +29,26 @@ export interface Interleaved {
   blocks: number[];
 }
 
-export async function alternate(a: Side, b: Side, pairs: number, labels?: [string, string]): Promise<void> {
-  const paths = [authPath(a.clientId), authPath(b.clientId)];
+/**
+ * `pairs` pairs of `/auth` requests, one side then the other. `clientIdOf` gives each request's client id (default:
+ * the side's own, the same on every request; profile-auth.ts --cold gives a new one each time).
+ */
+export async function alternate(
+  a: Side,
+  b: Side,
+  pairs: number,
+  labels?: [string, string],
+  clientIdOf: (side: Side) => string = (side) => side.clientId,
+): Promise<void> {
   for (let i = 0; i < pairs; i++) {
     // Which side goes first alternates too, so neither always follows the other.
     const order = i % 2 ? [1, 0] : [0, 1];
     for (const k of order) {
       const side = k === 0 ? a : b;
+      const clientId = clientIdOf(side);
       const headers = labels ? { 'x-bench-label': labels[k]! } : undefined;
-      const status = await side.client.get(paths[k]!, 10_000, headers);
-      if (status !== 303) throw new Error(`/auth for ${side.clientId} on ${side.provider} answered ${status}`);
+      const status = await side.client.get(authPath(clientId), 10_000, headers);
+      if (status !== 303) throw new Error(`/auth for ${clientId} on ${side.provider} answered ${status}`);
     }
   }
 }

@@ -244,7 +244,10 @@ export function buildPipeline(options: ResolvedCimdOptions, facts: ProviderFacts
     if (checkedIssuer?.issuer !== serving) checkedIssuer = { issuer: serving, loopback: isLoopbackIssuer(serving) };
     return checkedIssuer.loopback ? undefined : serving;
   };
-  const urlRules = (cid: string): UrlVerdict => {
+  // The URL rules in force for the request being served, or the refusal that stands for them when none apply.
+  // `urlRules` applies them; `urlRegime` names them for the resolver's warm record (an id they accepted is
+  // accepted again while they are the same rules). One function, so the two cannot disagree.
+  const rulesInForce = (): ((cid: string) => UrlVerdict) | Extract<UrlVerdict, { ok: false }> => {
     const publicIssuer = developmentExceptionRefused();
     if (publicIssuer !== undefined) {
       return {
@@ -261,14 +264,15 @@ export function buildPipeline(options: ResolvedCimdOptions, facts: ProviderFacts
         message: 'the provider issuer is not known yet (set the issuer option)',
       };
     }
-    return urlRulesFor(issuer)(cid);
+    return urlRulesFor(issuer);
   };
-  // The identity of the rules `urlRules` would apply now (the same checks, in the same order), for the resolver's
-  // warm record: an id they accepted is accepted again while they are the same rules.
+  const urlRules = (cid: string): UrlVerdict => {
+    const rules = rulesInForce();
+    return typeof rules === 'function' ? rules(cid) : rules;
+  };
   const urlRegime = (): object | undefined => {
-    if (developmentExceptionRefused() !== undefined) return undefined;
-    const issuer = options.issuer ?? facts.servingIssuer();
-    return issuer === undefined ? undefined : urlRulesFor(issuer);
+    const rules = rulesInForce();
+    return typeof rules === 'function' ? rules : undefined;
   };
 
   const documentRules: DocumentRuleOptions = Object.freeze({

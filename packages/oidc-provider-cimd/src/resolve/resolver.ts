@@ -135,8 +135,8 @@ export class Resolver {
     });
   }
 
-  #isFresh(entry: CacheEntry): boolean {
-    return entry.pinned === true || entry.freshUntil > this.#o.now();
+  #isFresh(entry: CacheEntry, now = this.#o.now()): boolean {
+    return entry.pinned === true || entry.freshUntil > now;
   }
 
   /** The fingerprint of the rules this instance judges documents by (resolve/judge.ts). */
@@ -231,7 +231,7 @@ export class Resolver {
     const now = this.#o.now();
     if (
       warm.rules !== this.#judge.fingerprint ||
-      (warm.pinned !== true && warm.freshUntil <= now) ||
+      !this.#isFresh(warm, now) ||
       this.#wantsRedirectRefetch(warm, hints, now)
     ) {
       return this.#lookupCold(cid, started, hints);
@@ -276,10 +276,10 @@ export class Resolver {
     throw result.error;
   }
 
-  #wantsRedirectRefetch(entry: CacheEntry, hints: ResolveHints, now?: number): boolean {
+  #wantsRedirectRefetch(entry: CacheEntry, hints: ResolveHints, now = this.#o.now()): boolean {
     const requested = hints.redirectUri;
     if (requested === undefined || entry.pinned) return false;
-    if ((now ?? this.#o.now()) - entry.fetchedAt < this.#o.redirectRefetchAfterMs) return false;
+    if (now - entry.fetchedAt < this.#o.redirectRefetchAfterMs) return false;
     const registered = entry.metadata.redirect_uris ?? [];
     return !redirectUriMatches(registered, requested, entry.metadata.application_type === 'native');
   }
